@@ -1,0 +1,33 @@
+# Every install step of memscore lives here. `make run` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.memscore-installed
+
+.PHONY: install run test check vllm clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[local,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Score the sample corpus on the embedded model and print its top memories.
+run: install
+	$(BIN)/memscore score data/conversations/
+
+## Install everything (the real vLLM tier included) and run the whole test suite.
+test: install vllm
+	MEMSCORE_REQUIRE_VLLM=1 $(BIN)/python -m pytest
+
+vllm:
+	bash scripts/install_vllm.sh
+
+check: install
+	$(BIN)/ruff check memscore_core flows tests scripts
+	$(BIN)/mypy memscore_core flows
+
+clean:
+	rm -rf $(VENV) .venv-vllm .pytest_cache

@@ -1,0 +1,167 @@
+"""The exact strategy as pure functions: plan the requests, read their responses, aggregate.
+
+Chunk boundaries are fixed from the full conversation. Removing memory ``m`` re-scores only the
+chunk that holds ``m`` (responses elsewhere cannot see it, so their cells are exactly 0). One more
+request per chunk that holds a memory removes all of that chunk's memories (``drop_all``).
+
+Requests per conversation = chunks + memories + chunks holding a memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from memscore_core.chunking import chunk_budget, plan_chunks
+from memscore_core.conversation import Conversation
+from memscore_core.divergence import clipped_divergence, column_sums, row_sums, signed_divergence
+from memscore_core.errors import AlignmentError
+from memscore_core.parsing import ScoredPrompt
+from memscore_core.result import ConversationScore, content_hash
+from memscore_core.spans import message_spans
+
+RequestKind = Literal["baseline", "ablate", "drop_all"]
+
+
+@dataclass(frozen=True)
+class PromptRequest:
+    """One prompt to score: the conversation entries sent (in order) and which were removed."""
+
+    kind: RequestKind
+    chunk: int
+    entries: tuple[int, ...]
+    removed: tuple[int, ...] = ()
+
+    def messages(self, conversation: Conversation) -> list[dict[str, str]]:
+        return conversation.prefix_messages() + [conversation.entries[i].api_message() for i in self.entries]
+
+    def roles(self, conversation: Conversation) -> list[str]:
+        return [m["role"] for m in conversation.prefix_messages()] + [conversation.entries[i].role for i in self.entries]
+
+
+@dataclass(frozen=True)
+class ResponseLogprobs:
+    """Token ids and log-probs of each scored response, by conversation entry index."""
+
+    token_ids: dict[int, npt.NDArray[np.int64]]
+    logprobs: dict[int, npt.NDArray[np.float64]]
+    prompt_tokens: int
+
+
+@dataclass(frozen=True)
+class AblationPlan:
+    """Every request the exact strategy makes for one conversation."""
+
+    chunks: list[list[int]]
+    baseline: list[PromptRequest]
+    ablations: list[PromptRequest]
+    drop_all: list[PromptRequest]
+    window: int | None = None
+    chunk_of: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def requests(self) -> list[PromptRequest]:
+        return self.baseline + self.ablations + self.drop_all
+
+
+def plan_exact(conversation: Conversation, chunk_tokens: int, window: int | None = None) -> AblationPlan:
+    """Plan the baseline, one ablation per memory, and one drop-all per chunk holding a memory.
+
+    A conversation without memories needs no request. With ``window`` N, an ablation request ends at the N-th response after the memory.
+    """
+    chunks = plan_chunks(conversation.entries, chunk_budget(conversation, chunk_tokens))
+    chunk_of = {entry: number for number, chunk in enumerate(chunks) for entry in chunk}
+    if not conversation.memory_indices:
+        return AblationPlan(chunks, [], [], [], window, chunk_of)
+    baseline = [PromptRequest("baseline", number, tuple(chunk)) for number, chunk in enumerate(chunks)]
+    ablations = []
+    for memory in conversation.memory_indices:
+        chunk = chunks[chunk_of[memory]]
+        kept = [entry for entry in chunk if entry != memory]
+        if window is not None:
+            kept = _truncate_after(conversation, kept, memory, window)
+        ablations.append(PromptRequest("ablate", chunk_of[memory], tuple(kept), (memory,)))
+    drop_all = []
+    for number, chunk in enumerate(chunks):
+        memories = tuple(entry for entry in chunk if conversation.entries[entry].is_memory)
+        if memories:
+            kept = tuple(entry for entry in chunk if entry not in memories)
+            drop_all.append(PromptRequest("drop_all", number, kept, memories))
+    return AblationPlan(chunks, baseline, ablations, drop_all, window, chunk_of)
+
+
+def _truncate_after(conversation: Conversation, kept: list[int], memory: int, window: int) -> list[int]:
+    seen = 0
+    for position, entry in enumerate(kept):
+        if entry > memory and conversation.entries[entry].is_response:
+            seen += 1
+            if seen == window:
+                return kept[: position + 1]
+    return kept
+
+
+def read_responses(conversation: Conversation, request: PromptRequest, scored: ScoredPrompt) -> ResponseLogprobs:
+    """Split a scored prompt into the responses of the entries it sent."""
+    spans = message_spans(scored, request.roles(conversation))
+    offset = len(conversation.prefix_messages())
+    token_ids, logprobs = {}, {}
+    for span, entry in zip(spans[offset:], request.entries, strict=True):
+        if span.role == "assistant":
+            token_ids[entry] = scored.token_ids[span.response]
+            logprobs[entry] = scored.logprobs[span.response]
+    return ResponseLogprobs(token_ids, logprobs, scored.prompt_tokens)
+
+
+def aggregate_exact(conversation: Conversation, plan: AblationPlan,
+                    results: Mapping[PromptRequest, ResponseLogprobs], *, model: str) -> ConversationScore:
+    """The conversation's score from the answers to every planned request."""
+    memories, responses = conversation.memory_indices, conversation.response_indices
+    base_ids: dict[int, npt.NDArray[np.int64]] = {}
+    base_lps: dict[int, npt.NDArray[np.float64]] = {}
+    for request in plan.baseline:
+        base_ids.update(results[request].token_ids)
+        base_lps.update(results[request].logprobs)
+    matrix: list[list[float | None]] = []
+    signed: list[list[float | None]] = []
+    for memory, request in zip(memories, plan.ablations, strict=True):
+        cells = [_cell(conversation, plan, request, results[request], r, base_ids, base_lps) for r in responses]
+        matrix.append([None if cell is None else cell[0] for cell in cells])
+        signed.append([None if cell is None else cell[1] for cell in cells])
+    drops = {request.chunk: request for request in plan.drop_all}
+    drop_all: list[float | None] = []
+    for r in responses:
+        request = drops.get(plan.chunk_of[r])
+        cell = _cell(conversation, plan, request, results[request], r, base_ids, base_lps) if request else (0.0, 0.0)
+        drop_all.append(None if cell is None else cell[0])
+    requests = plan.requests
+    return ConversationScore(
+        conversation_id=conversation.id, content_hash=content_hash(conversation), strategy="exact", model=model,
+        memory_keys=[conversation.entries[m].memory_key or "" for m in memories],
+        memory_entry_indices=memories, response_entry_indices=responses,
+        response_tokens=[len(base_ids.get(r, ())) for r in responses],
+        matrix=matrix, signed_matrix=signed, memory_weights=row_sums(matrix),
+        response_scores=column_sums(matrix, len(responses)), drop_all=drop_all,
+        requests=len(requests), prompt_tokens=sum(results[request].prompt_tokens for request in requests),
+        chunks=plan.chunks,
+    )
+
+
+def _cell(conversation: Conversation, plan: AblationPlan, request: PromptRequest, answer: ResponseLogprobs,
+          response: int, base_ids: Mapping[int, npt.NDArray[np.int64]],
+          base_lps: Mapping[int, npt.NDArray[np.float64]]) -> tuple[float, float] | None:
+    """(clipped, signed) divergence of ``response`` in ``request``; 0 outside its chunk, None if unscored."""
+    if plan.chunk_of[response] != request.chunk:
+        return (0.0, 0.0)
+    if response in request.removed or response not in answer.token_ids:
+        return None
+    if not np.array_equal(base_ids[response], answer.token_ids[response]):
+        raise AlignmentError(
+            f"conversation {conversation.id!r}: response at entry {response} was tokenised differently "
+            f"without entries {list(request.removed)} ({len(base_ids[response])} vs "
+            f"{len(answer.token_ids[response])} tokens)")
+    base, without = base_lps[response], answer.logprobs[response]
+    return (clipped_divergence(base, without), signed_divergence(base, without))

@@ -1,0 +1,23 @@
+"""Choose the backend: a remote vLLM when a base URL is given, else the embedded local server."""
+
+from __future__ import annotations
+
+import os
+
+from memscore_core.backends.vllm import RetryPolicy, VllmBackend
+from memscore_core.settings import Settings
+
+EMBEDDED_BASE_URL = "http://memscore.embedded/v1"
+
+
+def open_backend(settings: Settings) -> VllmBackend:
+    """A backend for ``settings``; the embedded default needs the ``local`` extra (torch)."""
+    retry = RetryPolicy(attempts=settings.retries)
+    if settings.base_url:
+        return VllmBackend(base_url=settings.base_url, model=settings.model,
+                           api_key=os.environ.get(settings.api_key_env), timeout=settings.timeout, retry=retry)
+    from memscore_core.local.serve import embedded_transport
+
+    transport = embedded_transport(model_dir=settings.model_dir, threads=settings.torch_threads)
+    return VllmBackend(base_url=EMBEDDED_BASE_URL, model=settings.model, transport=transport,
+                       timeout=settings.timeout, retry=retry)

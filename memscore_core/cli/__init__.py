@@ -1,0 +1,20 @@
+"""The ``memscore`` command line: each command is one library call plus error mapping."""
+
+from __future__ import annotations
+
+import typer
+
+from memscore_core.cli import score as _score
+from memscore_core.cli import serve as _serve
+from memscore_core.cli import synth as _synth
+
+app = typer.Typer(name="memscore", no_args_is_help=True, add_completion=False,
+                  help="Measure how much each memory in an agent's conversation matters to its answers.")
+app.command("score")(_score.score)
+app.command("serve")(_serve.serve)
+app.command("synth")(_synth.synth)
+app.command("schema")(_synth.schema)
+
+
+def main() -> None:
+    app()

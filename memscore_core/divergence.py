@@ -1,0 +1,57 @@
+"""Divergence math: how much a response's log-probabilities drop without a memory.
+
+Pure functions over numpy arrays. ``base`` and ``without`` hold one response's token log-probs with
+and without the memory; positive differences mean the memory helped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def clipped_divergence(base: FloatArray, without: FloatArray) -> float:
+    """``Σ max(0, base − without)``: the seed's measure (only tokens the memory helped count).
+
+    >>> clipped_divergence(np.array([-1.0, -2.0]), np.array([-3.0, -1.0]))
+    2.0
+    """
+    difference = base - without
+    return float(difference[difference > 0].sum())
+
+
+def signed_divergence(base: FloatArray, without: FloatArray) -> float:
+    """``Σ (base − without)``: the unclipped total, free of the clipping's positive noise."""
+    return float((base - without).sum())
+
+
+def seed_row(baseline: Sequence[Sequence[float]], without: Sequence[Sequence[float]]) -> list[float]:
+    """One seed matrix row: zip responses and tokens (truncating), sum positive drops in order."""
+    row = []
+    for base_lps, without_lps in zip(baseline, without):
+        total = 0.0
+        for b, w in zip(base_lps, without_lps):
+            d = b - w
+            if d > 0.0:
+                total += d
+        row.append(total)
+    return row
+
+
+def row_sums(matrix: Sequence[Sequence[float | None]]) -> list[float]:
+    """Memory weights: each row's sum over scored cells."""
+    return [float(sum(value for value in row if value is not None)) for row in matrix]
+
+
+def column_sums(matrix: Sequence[Sequence[float | None]], columns: int) -> list[float]:
+    """Response scores: each column's sum over scored cells (rows may be shorter than ``columns``)."""
+    totals = [0.0] * columns
+    for row in matrix:
+        for j, value in enumerate(row[:columns]):
+            if value is not None:
+                totals[j] += value
+    return totals

@@ -1,0 +1,178 @@
+"""Read conversation files (``.jsonl``, ``.json``) into validated models, one error per bad record.
+
+Every problem becomes an :class:`InputError` naming the file, the line, the conversation id when it is
+known, and the field; the valid conversations of the same file still load.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from memscore_core.conversation import Conversation
+from memscore_core.errors import InputError
+
+SUFFIXES = (".jsonl", ".json")
+
+
+@dataclass(frozen=True)
+class LoadedConversation:
+    """A valid conversation and where it came from."""
+
+    conversation: Conversation
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    conversations: list[LoadedConversation]
+    errors: list[InputError]
+
+
+def expand_paths(patterns: Iterable[str | Path]) -> list[Path]:
+    """Files named by paths, directories (their ``*.jsonl``/``*.json``) and glob patterns, sorted."""
+    found: list[Path] = []
+    for pattern in patterns:
+        path = Path(pattern)
+        if path.is_dir():
+            found.extend(sorted(p for p in path.iterdir() if p.suffix in SUFFIXES and p.is_file()))
+        elif any(char in str(pattern) for char in "*?["):
+            found.extend(sorted(Path(p) for p in glob.glob(str(pattern), recursive=True) if Path(p).is_file()))
+        else:
+            found.append(path)
+    return list(dict.fromkeys(found))
+
+
+def load_conversations(paths: Iterable[str | Path]) -> LoadResult:
+    """Load every conversation of ``paths``; duplicate ids within the batch are errors."""
+    conversations: list[LoadedConversation] = []
+    errors: list[InputError] = []
+    seen: dict[str, tuple[str, int]] = {}
+    for item in iter_conversations(paths):
+        if isinstance(item, InputError):
+            errors.append(item)
+            continue
+        conversation_id = item.conversation.id
+        if conversation_id in seen:
+            first_file, first_line = seen[conversation_id]
+            errors.append(InputError(f"duplicate conversation id (first seen at {first_file}:{first_line})",
+                                     file=item.file, line=item.line, conversation_id=conversation_id, field="id"))
+            continue
+        seen[conversation_id] = (item.file, item.line)
+        conversations.append(item)
+    return LoadResult(conversations, errors)
+
+
+def iter_conversations(paths: Iterable[str | Path]) -> Iterator[LoadedConversation | InputError]:
+    """Yield each conversation, or the error that stopped it, file by file."""
+    for path in expand_paths(paths):
+        yield from _iter_file(path)
+
+
+def _iter_file(path: Path) -> Iterator[LoadedConversation | InputError]:
+    name = str(path)
+    if path.suffix not in SUFFIXES:
+        yield InputError(f"unsupported file type {path.suffix!r} (expected .jsonl or .json)", file=name)
+        return
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        yield InputError(f"cannot read file: {exc.strerror or exc}", file=name)
+        return
+    records = _jsonl_records(data) if path.suffix == ".jsonl" else _json_records(data)
+    for line, raw in records:
+        if isinstance(raw, _Broken):
+            yield InputError(raw.message, file=name, line=line)
+        else:
+            yield _validate(raw, name, line)
+
+
+@dataclass(frozen=True)
+class _Broken:
+    message: str
+
+
+def _jsonl_records(data: bytes) -> Iterator[tuple[int, Any]]:
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        yield number, _decode(line)
+
+
+def _json_records(data: bytes) -> Iterator[tuple[int, Any]]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        yield data.count(b"\n", 0, exc.start) + 1, _Broken(f"invalid UTF-8 at byte {exc.start}")
+        return
+    stripped = text.lstrip()
+    if not stripped.startswith("["):
+        yield text.count("\n", 0, len(text) - len(stripped)) + 1, _decode(data)
+        return
+    decoder = json.JSONDecoder(parse_constant=_reject_constant)
+    position = text.index("[") + 1
+    while True:
+        position = _skip(text, position, ",")
+        if position >= len(text):
+            yield text.count("\n") + 1, _Broken("invalid JSON: unterminated list")
+            return
+        if text[position] == "]":
+            return
+        line = text.count("\n", 0, position) + 1
+        try:
+            value, position = decoder.raw_decode(text, position)
+        except (json.JSONDecodeError, ValueError) as exc:
+            yield line, _Broken(f"invalid JSON: {exc}")
+            return
+        yield line, value
+
+
+def _skip(text: str, position: int, separators: str) -> int:
+    while position < len(text) and (text[position].isspace() or text[position] in separators):
+        position += 1
+    return position
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _decode(raw: bytes) -> Any:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return _Broken(f"invalid UTF-8 at byte {exc.start} of the record")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return _Broken(f"invalid JSON: {exc}")
+
+
+def _validate(raw: Any, file: str, line: int) -> LoadedConversation | InputError:
+    conversation_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
+    if not isinstance(raw, dict):
+        return InputError(f"expected a JSON object, got {type(raw).__name__}", file=file, line=line)
+    try:
+        conversation = Conversation.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = _field_path(first["loc"])
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        return InputError(f"{first['msg']}{more}", file=file, line=line,
+                          conversation_id=conversation_id, field=field or None)
+    return LoadedConversation(conversation, file, line)
+
+
+def _field_path(location: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path

@@ -1,0 +1,75 @@
+"""The result of scoring one conversation, and the identities that key it in the store."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from memscore_core.conversation import Conversation
+
+
+class ConversationScore(BaseModel):
+    """Divergence of every response when each memory is removed.
+
+    ``matrix[m][j]`` is the clipped divergence ``Σ max(0, base − without)`` of response ``j`` when
+    memory ``m`` is removed; ``signed_matrix`` the unclipped sum. ``None`` marks a cell that was not
+    scored (outside the window). ``drop_all[j]`` is the clipped divergence of response ``j`` with all
+    memories of its chunk removed (``None`` when not computed).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    conversation_id: str
+    content_hash: str
+    strategy: str
+    model: str
+    memory_keys: list[str]
+    memory_entry_indices: list[int]
+    response_entry_indices: list[int]
+    response_tokens: list[int]
+    matrix: list[list[float | None]]
+    signed_matrix: list[list[float | None]]
+    memory_weights: list[float]
+    response_scores: list[float]
+    drop_all: list[float | None]
+    requests: int
+    prompt_tokens: int
+    chunks: list[list[int]] = Field(default_factory=list, description="entry indices of each chunk")
+
+    def important_memories_for_entry(self, entry_idx: int, threshold: float = 0.01) -> list[tuple[str, float]]:
+        """(memory key, divergence) for the response at ``entry_idx``, above ``threshold``, descending."""
+        if entry_idx not in self.response_entry_indices:
+            return []
+        column = self.response_entry_indices.index(entry_idx)
+        scored = [(key, row[column]) for key, row in zip(self.memory_keys, self.matrix, strict=True)
+                  if column < len(row) and row[column] is not None]
+        kept = [(key, float(score)) for key, score in scored if score is not None and score > threshold]
+        return sorted(kept, key=lambda item: item[1], reverse=True)
+
+    def top_memories(self, limit: int = 5) -> list[tuple[str, float]]:
+        """Memory keys by importance (row sum), descending."""
+        ranked = sorted(zip(self.memory_keys, self.memory_weights, strict=True), key=lambda kv: kv[1], reverse=True)
+        return ranked[:limit]
+
+
+def canonical_json(value: Any) -> bytes:
+    """Deterministic JSON bytes (sorted keys, no whitespace) for hashing."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def content_hash(conversation: Conversation) -> str:
+    """SHA-256 of everything that is scored: prompts and entries, not ``meta``."""
+    scored = {
+        "system_prompt": conversation.system_prompt,
+        "context": conversation.context,
+        "entries": [entry.model_dump(exclude={"meta"}) for entry in conversation.entries],
+    }
+    return hashlib.sha256(canonical_json(scored)).hexdigest()
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """SHA-256 of the result-affecting scoring configuration."""
+    return hashlib.sha256(canonical_json(config)).hexdigest()

@@ -1,0 +1,73 @@
+"""The seed strategy: the original ``score_memories`` number for number, quirks included.
+
+Every ablation re-chunks the remaining entries and re-scores every chunk, strictly one request after
+another; responses come from the seed's walker and are zipped (truncating) against the baseline.
+It exists for parity and as the benchmark baseline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from memscore_core.chunking import chunk_budget, plan_chunks
+from memscore_core.conversation import Conversation, Entry
+from memscore_core.divergence import column_sums, seed_row
+from memscore_core.parsing import ScoredPrompt
+from memscore_core.result import ConversationScore, content_hash
+from memscore_core.spans import seed_walk
+
+
+class SeedScorer(Protocol):
+    async def __call__(self, messages: list[dict[str, str]]) -> ScoredPrompt: ...
+
+
+async def score_seed(conversation: Conversation, score: SeedScorer, *, chunk_tokens: int, model: str) -> ConversationScore:
+    """Score ``conversation`` exactly as the seed does; ``score`` sends one seed request."""
+    memories = conversation.memory_indices
+    responses = conversation.response_indices
+    counter = _Counter(score)
+    matrix: list[list[float]] = []
+    baseline: list[list[float]] = []
+    if memories and responses:
+        baseline = await _response_logprobs(conversation, conversation.entries, counter, chunk_tokens)
+        for memory in memories:
+            kept = [entry for i, entry in enumerate(conversation.entries) if i != memory]
+            without = await _response_logprobs(conversation, kept, counter, chunk_tokens)
+            matrix.append(seed_row(baseline, without))
+    else:
+        memories, responses = [], []
+    weights = [sum(row) for row in matrix]
+    return ConversationScore(
+        conversation_id=conversation.id, content_hash=content_hash(conversation), strategy="seed", model=model,
+        memory_keys=[conversation.entries[m].memory_key or "" for m in memories],
+        memory_entry_indices=memories, response_entry_indices=responses,
+        response_tokens=[len(baseline[j]) if j < len(baseline) else 0 for j in range(len(responses))],
+        matrix=list(matrix), signed_matrix=[[None] * len(row) for row in matrix],
+        memory_weights=weights, response_scores=column_sums(matrix, len(responses)),
+        drop_all=[None] * len(responses), requests=counter.requests, prompt_tokens=counter.prompt_tokens,
+        chunks=[],
+    )
+
+
+class _Counter:
+    def __init__(self, score: SeedScorer) -> None:
+        self._score = score
+        self.requests = 0
+        self.prompt_tokens = 0
+
+    async def __call__(self, messages: list[dict[str, str]]) -> ScoredPrompt:
+        scored = await self._score(messages)
+        self.requests += 1
+        self.prompt_tokens += scored.prompt_tokens
+        return scored
+
+
+async def _response_logprobs(conversation: Conversation, entries: Sequence[Entry], score: SeedScorer,
+                             chunk_tokens: int) -> list[list[float]]:
+    prefix = conversation.prefix_messages()
+    responses: list[list[float]] = []
+    for chunk in plan_chunks(entries, chunk_budget(conversation, chunk_tokens)):
+        scored = await score(prefix + [entries[i].api_message() for i in chunk])
+        responses.extend(seed_walk(scored.tokens, scored.logprobs.tolist()))
+    return responses

@@ -1,0 +1,32 @@
+"""Settings from ``MEMSCORE_*`` environment variables; command-line options override them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from memscore_core.chunking import DEFAULT_CHUNK_TOKENS
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODEL_DIR = REPO_ROOT / "data" / "models" / "memscore-tiny"
+DEFAULT_DB = Path("data/memscore.duckdb")
+
+
+class Settings(BaseSettings):
+    """Where to score and how. The API key itself is read from the variable named by ``api_key_env``."""
+
+    model_config = SettingsConfigDict(env_prefix="MEMSCORE_", extra="ignore")
+
+    base_url: str | None = None
+    model: str | None = None
+    api_key_env: str = "MEMSCORE_API_KEY"
+    model_dir: Path = DEFAULT_MODEL_DIR
+    db: Path = DEFAULT_DB
+    strategy: str = "exact"
+    chunk_tokens: int = Field(default=DEFAULT_CHUNK_TOKENS, ge=1)
+    concurrency: int = Field(default=8, ge=1)
+    timeout: float = Field(default=300.0, gt=0)
+    retries: int = Field(default=5, ge=1)
+    torch_threads: int = Field(default=1, ge=1)

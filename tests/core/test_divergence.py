@@ -1,0 +1,25 @@
+"""Divergence math."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from memscore_core.divergence import clipped_divergence, column_sums, row_sums, seed_row, signed_divergence
+
+
+def test_clipped_divergence_counts_only_tokens_the_memory_helped() -> None:
+    assert clipped_divergence(np.array([-1.0, -2.0, -0.5]), np.array([-3.0, -1.0, -0.5])) == 2.0
+
+
+def test_signed_divergence_keeps_negative_drops() -> None:
+    assert signed_divergence(np.array([-1.0, -2.0]), np.array([-3.0, -1.0])) == 1.0
+
+
+def test_seed_row_truncates_responses_and_tokens_to_the_shorter_side() -> None:
+    assert seed_row([[-1.0, -1.0], [-2.0]], [[-2.0]]) == [1.0]
+
+
+def test_row_and_column_sums_skip_unscored_cells() -> None:
+    matrix = [[1.0, None], [2.0, 3.0]]
+    assert row_sums(matrix) == [1.0, 5.0]
+    assert column_sums(matrix, 2) == [3.0, 3.0]
