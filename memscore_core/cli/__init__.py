@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from memscore_core.cli import evaluate as _evaluate
 from memscore_core.cli import score as _score
 from memscore_core.cli import serve as _serve
 from memscore_core.cli import synth as _synth
@@ -14,6 +15,7 @@ app.command("score")(_score.score)
 app.command("serve")(_serve.serve)
 app.command("synth")(_synth.synth)
 app.command("schema")(_synth.schema)
+app.command("eval")(_evaluate.eval_command)
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from memscore_core.backends.factory import open_backend
 from memscore_core.engine import ScoringConfig
-from memscore_core.loading import load_conversations
+from memscore_core.loading import LoadedConversation, load_conversations
 from memscore_core.result import ConversationScore
 from memscore_core.runner import Outcome, score_batch
 from memscore_core.settings import Settings
@@ -45,7 +45,7 @@ def score(
     loaded = load_conversations(paths)
     for error in loaded.errors:
         stderr.print(f"[red]error:[/red] {error}", highlight=False, markup=True)
-    outcomes = asyncio.run(_score_all(settings, config, loaded.conversations))
+    outcomes = asyncio.run(score_loaded(settings, config, loaded.conversations))
     failed = [outcome for outcome in outcomes if outcome.error is not None]
     for outcome in failed:
         stderr.print(f"[red]error:[/red] {outcome.loaded.file}:{outcome.loaded.line}: conversation "
@@ -62,7 +62,9 @@ def score(
         raise typer.Exit(1)
 
 
-async def _score_all(settings: Settings, config: ScoringConfig, conversations: list) -> list[Outcome]:
+async def score_loaded(settings: Settings, config: ScoringConfig,
+                       conversations: list[LoadedConversation]) -> list[Outcome]:
+    """Score ``conversations`` with a progress bar on stderr."""
     outcomes = []
     async with open_backend(settings) as backend:
         with Progress(console=stderr, transient=True) as progress:

@@ -1,0 +1,49 @@
+"""``memscore eval``: score conversations that carry ground truth and report attribution quality."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from memscore_core.cli.score import score_loaded
+from memscore_core.engine import ScoringConfig
+from memscore_core.evaluation import evaluate
+from memscore_core.loading import load_conversations
+from memscore_core.settings import Settings
+
+
+def eval_command(
+    paths: Annotated[list[Path], typer.Argument(help="Conversations with meta.uses_memories on answers.")],
+    base_url: Annotated[str | None, typer.Option(help="vLLM-compatible server (default: embedded).")] = None,
+    model: Annotated[str | None, typer.Option(help="Model name.")] = None,
+    strategy: Annotated[str, typer.Option(help="exact or seed.")] = "exact",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Precision@1, two-memory recall, used/unused divergence, noise floor and redundancy."""
+    settings = Settings(**{k: v for k, v in {"base_url": base_url, "model": model}.items() if v is not None})
+    loaded = load_conversations(paths)
+    if loaded.errors:
+        for error in loaded.errors:
+            Console(stderr=True).print(f"error: {error}", highlight=False, markup=False)
+        raise typer.Exit(1)
+    config = ScoringConfig(strategy=strategy, chunk_tokens=settings.chunk_tokens)  # type: ignore[arg-type]
+    outcomes = asyncio.run(score_loaded(settings, config, loaded.conversations))
+    pairs = [(o.loaded.conversation, o.score) for o in outcomes if o.score is not None]
+    report = evaluate(pairs)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        table = Table(title=f"evaluation of {len(pairs)} conversations", title_justify="left")
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        for key, value in report.items():
+            table.add_row(key, "—" if value is None else (f"{value:.4f}" if isinstance(value, float) else str(value)))
+        Console().print(table)
+    if len(pairs) != len(loaded.conversations):
+        raise typer.Exit(1)
