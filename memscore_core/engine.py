@@ -8,11 +8,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from memscore_core.ablation import PromptRequest, ResponseLogprobs, aggregate_exact, plan_exact, read_responses
-from memscore_core.backends.vllm import RequestOptions, VllmBackend
+from memscore_core.backends.vllm import RequestOptions
 from memscore_core.chunking import DEFAULT_CHUNK_TOKENS, chunk_budget
 from memscore_core.conversation import Conversation
 from memscore_core.errors import ContextLengthError
 from memscore_core.parsing import ScoredPrompt
+from memscore_core.pool import RequestPool
 from memscore_core.result import ConversationScore, config_hash
 from memscore_core.seed import score_seed
 
@@ -35,27 +36,24 @@ class ScoringConfig(BaseModel):
         return config_hash(self.result_config())
 
 
-async def score_conversation(conversation: Conversation, backend: VllmBackend, config: ScoringConfig,
-                             limiter: asyncio.Semaphore | None = None) -> ConversationScore:
-    """Score one conversation; requests share ``limiter`` (the bound on in-flight requests)."""
-    limiter = limiter or asyncio.Semaphore(8)
-    model = await backend.model()
+async def score_conversation(conversation: Conversation, pool: RequestPool, config: ScoringConfig) -> ConversationScore:
+    """Score one conversation, sending its requests through ``pool``."""
+    model = await pool.backend.model()
     if config.strategy == "seed":
         async def seed_request(messages: list[dict[str, str]]) -> ScoredPrompt:
-            async with limiter:
-                return await backend.score(messages, RequestOptions.seed())
+            return await pool.score(messages, RequestOptions.seed())
 
         return await score_seed(conversation, seed_request, chunk_tokens=config.chunk_tokens, model=model)
-    return await _score_exact(conversation, backend, config, limiter, model)
+    return await _score_exact(conversation, pool, config, model)
 
 
-async def _score_exact(conversation: Conversation, backend: VllmBackend, config: ScoringConfig,
-                       limiter: asyncio.Semaphore, model: str) -> ConversationScore:
+async def _score_exact(conversation: Conversation, pool: RequestPool, config: ScoringConfig,
+                       model: str) -> ConversationScore:
     chunk_tokens = config.chunk_tokens
     while True:
         plan = plan_exact(conversation, chunk_tokens, config.window)
         try:
-            answers = await asyncio.gather(*(_run(conversation, backend, request, limiter) for request in plan.requests))
+            answers = await asyncio.gather(*(_run(conversation, pool, request) for request in plan.requests))
         except ContextLengthError as exc:
             if chunk_budget(conversation, chunk_tokens) == 0:
                 raise ContextLengthError(f"conversation {conversation.id!r} does not fit even one exchange per "
@@ -65,8 +63,6 @@ async def _score_exact(conversation: Conversation, backend: VllmBackend, config:
         return aggregate_exact(conversation, plan, dict(zip(plan.requests, answers, strict=True)), model=model)
 
 
-async def _run(conversation: Conversation, backend: VllmBackend, request: PromptRequest,
-               limiter: asyncio.Semaphore) -> ResponseLogprobs:
-    async with limiter:
-        scored = await backend.score(request.messages(conversation), RequestOptions())
+async def _run(conversation: Conversation, pool: RequestPool, request: PromptRequest) -> ResponseLogprobs:
+    scored = await pool.score(request.messages(conversation), RequestOptions())
     return read_responses(conversation, request, scored)

@@ -1,4 +1,8 @@
-"""Score a batch of conversations: one bad conversation never stops the others."""
+"""Score a batch of conversations: one bad conversation never stops the others.
+
+Several conversations are in flight at once so that the shared request pool always has work queued;
+only their arrays are held, and each result is handed on (in input order) as soon as it is ready.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,11 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
-from memscore_core.backends.vllm import VllmBackend
+from memscore_core.backends.base import PromptBackend
 from memscore_core.engine import ScoringConfig, score_conversation
 from memscore_core.errors import MemscoreError
 from memscore_core.loading import LoadedConversation
+from memscore_core.pool import RequestPool
 from memscore_core.result import ConversationScore
 
 
@@ -22,14 +27,26 @@ class Outcome:
     error: MemscoreError | None = None
 
 
-async def score_batch(conversations: Sequence[LoadedConversation], backend: VllmBackend, config: ScoringConfig,
-                      *, concurrency: int = 8) -> AsyncIterator[Outcome]:
-    """Yield one outcome per conversation, in input order; requests share one bound."""
-    limiter = asyncio.Semaphore(concurrency)
-    for loaded in conversations:
-        try:
-            score = await score_conversation(loaded.conversation, backend, config, limiter)
-        except MemscoreError as exc:
-            yield Outcome(loaded, error=exc)
-        else:
-            yield Outcome(loaded, score=score)
+async def score_batch(conversations: Sequence[LoadedConversation], backend: PromptBackend, config: ScoringConfig,
+                      *, concurrency: int = 8, lookahead: int = 2) -> AsyncIterator[Outcome]:
+    """Yield one outcome per conversation, in input order.
+
+    ``lookahead`` conversations are scored at once (the seed strategy: one, strictly sequential).
+    """
+    if config.strategy == "seed":
+        concurrency = lookahead = 1
+    async with RequestPool(backend, concurrency) as pool:
+        pending: list[asyncio.Task[Outcome]] = []
+        for loaded in conversations:
+            pending.append(asyncio.create_task(_score_one(loaded, pool, config)))
+            if len(pending) >= lookahead:
+                yield await pending.pop(0)
+        for task in pending:
+            yield await task
+
+
+async def _score_one(loaded: LoadedConversation, pool: RequestPool, config: ScoringConfig) -> Outcome:
+    try:
+        return Outcome(loaded, score=await score_conversation(loaded.conversation, pool, config))
+    except MemscoreError as exc:
+        return Outcome(loaded, error=exc)

@@ -12,6 +12,7 @@ from memscore_core.chunking import DEFAULT_CHUNK_TOKENS
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL_DIR = REPO_ROOT / "data" / "models" / "memscore-tiny"
 DEFAULT_DB = Path("data/memscore.duckdb")
+DEFAULT_CACHE_DIR = Path(".memscore/cache/requests")
 
 
 class Settings(BaseSettings):
@@ -24,6 +25,7 @@ class Settings(BaseSettings):
     api_key_env: str = "MEMSCORE_API_KEY"
     model_dir: Path = DEFAULT_MODEL_DIR
     db: Path = DEFAULT_DB
+    request_cache: Path | None = DEFAULT_CACHE_DIR
     strategy: str = "exact"
     chunk_tokens: int = Field(default=DEFAULT_CHUNK_TOKENS, ge=1)
     concurrency: int = Field(default=8, ge=1)

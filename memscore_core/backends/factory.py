@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import os
 
+from memscore_core.backends.base import PromptBackend
+from memscore_core.backends.cache import CachedBackend
 from memscore_core.backends.vllm import RetryPolicy, VllmBackend
 from memscore_core.settings import Settings
 
 EMBEDDED_BASE_URL = "http://memscore.embedded/v1"
 
 
-def open_backend(settings: Settings) -> VllmBackend:
-    """A backend for ``settings``; the embedded default needs the ``local`` extra (torch)."""
+def open_backend(settings: Settings) -> PromptBackend:
+    """A backend for ``settings``, behind the on-disk request cache unless it is disabled."""
+    backend = _open_server(settings)
+    return CachedBackend(backend, settings.request_cache) if settings.request_cache else backend
+
+
+def _open_server(settings: Settings) -> VllmBackend:
+    """A remote vLLM for a base URL, else the embedded model (needs the ``local`` extra)."""
     retry = RetryPolicy(attempts=settings.retries)
     if settings.base_url:
         return VllmBackend(base_url=settings.base_url, model=settings.model,

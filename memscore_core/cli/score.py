@@ -34,11 +34,14 @@ def score(
     window: Annotated[int | None, typer.Option(help="Score only the N responses after each memory.")] = None,
     concurrency: Annotated[int | None, typer.Option(help="Requests in flight at once.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per conversation on stdout.")] = False,
+    cache: Annotated[bool, typer.Option(help="Reuse answers to identical requests from the on-disk cache.")] = True,
 ) -> None:
     """Score each memory's importance to each assistant response."""
     overrides = {"base_url": base_url, "model": model, "api_key_env": api_key_env,
                  "chunk_tokens": chunk_tokens, "concurrency": concurrency}
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    if not cache:
+        settings = settings.model_copy(update={"request_cache": None})
     if strategy not in ("exact", "seed"):
         raise typer.BadParameter("must be 'exact' or 'seed'", param_hint="--strategy")
     config = ScoringConfig(strategy=strategy, chunk_tokens=settings.chunk_tokens, window=window)
@@ -66,12 +69,15 @@ async def score_loaded(settings: Settings, config: ScoringConfig,
                        conversations: list[LoadedConversation]) -> list[Outcome]:
     """Score ``conversations`` with a progress bar on stderr."""
     outcomes = []
-    async with open_backend(settings) as backend:
+    backend = open_backend(settings)
+    try:
         with Progress(console=stderr, transient=True) as progress:
             task = progress.add_task("scoring", total=len(conversations))
             async for outcome in score_batch(conversations, backend, config, concurrency=settings.concurrency):
                 outcomes.append(outcome)
                 progress.advance(task)
+    finally:
+        await backend.aclose()
     return outcomes
 
 

@@ -1,0 +1,18 @@
+"""The one interface every backend offers: a model name and prompt log-probabilities of messages."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from memscore_core.backends.vllm import RequestOptions
+from memscore_core.parsing import ScoredPrompt
+
+
+class PromptBackend(Protocol):
+    """Scores chat messages: the token ids and log-probabilities of the rendered prompt."""
+
+    async def model(self) -> str: ...
+
+    async def score(self, messages: list[dict[str, str]], options: RequestOptions) -> ScoredPrompt: ...
+
+    async def aclose(self) -> None: ...
