@@ -55,12 +55,17 @@ async def _score_exact(conversation: Conversation, pool: RequestPool, config: Sc
         try:
             answers = await asyncio.gather(*(_run(conversation, pool, request) for request in plan.requests))
         except ContextLengthError as exc:
-            if chunk_budget(conversation, chunk_tokens) == 0:
-                raise ContextLengthError(f"conversation {conversation.id!r} does not fit even one exchange per "
-                                         f"chunk: {exc}", status=exc.status) from None
-            chunk_tokens //= 2
+            chunk_tokens = smaller_chunks(conversation, chunk_tokens, exc)
             continue
         return aggregate_exact(conversation, plan, dict(zip(plan.requests, answers, strict=True)), model=model)
+
+
+def smaller_chunks(conversation: Conversation, chunk_tokens: int, error: ContextLengthError) -> int:
+    """Half the chunk budget after a context-length rejection; re-raise once chunks cannot shrink further."""
+    if chunk_budget(conversation, chunk_tokens) == 0:
+        raise ContextLengthError(f"conversation {conversation.id!r} does not fit even one exchange per "
+                                 f"chunk: {error}", status=error.status) from None
+    return chunk_tokens // 2
 
 
 async def _run(conversation: Conversation, pool: RequestPool, request: PromptRequest) -> ResponseLogprobs:

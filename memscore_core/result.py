@@ -61,8 +61,9 @@ def canonical_json(value: Any) -> bytes:
 
 
 def content_hash(conversation: Conversation) -> str:
-    """SHA-256 of everything that is scored: prompts and entries, not ``meta``."""
+    """SHA-256 of the conversation's identity and everything that is scored: id, prompts, entries; not ``meta``."""
     scored = {
+        "id": conversation.id,
         "system_prompt": conversation.system_prompt,
         "context": conversation.context,
         "entries": [entry.model_dump(exclude={"meta"}) for entry in conversation.entries],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from memscore_core.cli import evaluate as _evaluate
+from memscore_core.cli import query as _query
 from memscore_core.cli import score as _score
 from memscore_core.cli import serve as _serve
 from memscore_core.cli import synth as _synth
@@ -16,6 +17,8 @@ app.command("serve")(_serve.serve)
 app.command("synth")(_synth.synth)
 app.command("schema")(_synth.schema)
 app.command("eval")(_evaluate.eval_command)
+app.command("top")(_query.top)
+app.command("show")(_query.show)
 
 
 def main() -> None:

@@ -11,10 +11,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from memscore_core.cli.score import score_loaded
+from memscore_core.backends.factory import open_backend
 from memscore_core.engine import ScoringConfig
 from memscore_core.evaluation import evaluate
-from memscore_core.loading import load_conversations
+from memscore_core.loading import LoadedConversation, load_conversations
+from memscore_core.runner import Outcome, score_batch
 from memscore_core.settings import Settings
 
 
@@ -33,7 +34,7 @@ def eval_command(
             Console(stderr=True).print(f"error: {error}", highlight=False, markup=False)
         raise typer.Exit(1)
     config = ScoringConfig(strategy=strategy, chunk_tokens=settings.chunk_tokens)  # type: ignore[arg-type]
-    outcomes = asyncio.run(score_loaded(settings, config, loaded.conversations))
+    outcomes = asyncio.run(_score_all(settings, config, loaded.conversations))
     pairs = [(o.loaded.conversation, o.score) for o in outcomes if o.score is not None]
     report = evaluate(pairs)
     if as_json:
@@ -47,3 +48,13 @@ def eval_command(
         Console().print(table)
     if len(pairs) != len(loaded.conversations):
         raise typer.Exit(1)
+
+
+async def _score_all(settings: Settings, config: ScoringConfig,
+                     conversations: list[LoadedConversation]) -> list[Outcome]:
+    backend = open_backend(settings)
+    try:
+        return [outcome async for outcome in score_batch(conversations, backend, config,
+                                                         concurrency=settings.concurrency)]
+    finally:
+        await backend.aclose()

@@ -1,4 +1,4 @@
-"""``memscore score``: score conversation files and print top memories or JSON."""
+"""``memscore score``: score conversation files into the DuckDB store and print their top memories."""
 
 from __future__ import annotations
 
@@ -11,20 +11,23 @@ import orjson
 import typer
 from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
 
-from memscore_core.backends.factory import open_backend
+from memscore_core.backends.factory import backend_name, open_backend
+from memscore_core.cli.render import print_conversation_tops, print_top_memories
 from memscore_core.engine import ScoringConfig
-from memscore_core.loading import LoadedConversation, load_conversations
-from memscore_core.result import ConversationScore
-from memscore_core.runner import Outcome, score_batch
+from memscore_core.jobs import JobSummary, score_into_store
+from memscore_core.loading import LoadResult, load_conversations
 from memscore_core.settings import Settings
+from memscore_core.store import Store
 
 stderr = Console(stderr=True)
 
 
 def score(
     paths: Annotated[list[Path], typer.Argument(help="Conversation files (.jsonl/.json), directories or globs.")],
+    db: Annotated[Path | None, typer.Option(help="DuckDB file for results [default: data/memscore.duckdb].")] = None,
+    rescore: Annotated[bool, typer.Option(help="Score again even when a result for this model and config exists.")]
+    = False,
     base_url: Annotated[str | None, typer.Option(help="vLLM-compatible server, e.g. http://host:8000/v1. "
                                                  "Default: the embedded local model.")] = None,
     model: Annotated[str | None, typer.Option(help="Model name (default: the server's first model).")] = None,
@@ -33,11 +36,12 @@ def score(
     chunk_tokens: Annotated[int | None, typer.Option(help="Chunk budget in tokens (≈4 bytes each).")] = None,
     window: Annotated[int | None, typer.Option(help="Score only the N responses after each memory.")] = None,
     concurrency: Annotated[int | None, typer.Option(help="Requests in flight at once.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per conversation on stdout.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per scored conversation on stdout.")]
+    = False,
     cache: Annotated[bool, typer.Option(help="Reuse answers to identical requests from the on-disk cache.")] = True,
 ) -> None:
-    """Score each memory's importance to each assistant response."""
-    overrides = {"base_url": base_url, "model": model, "api_key_env": api_key_env,
+    """Score each memory's importance to each assistant response; results go to the DuckDB store."""
+    overrides = {"base_url": base_url, "model": model, "api_key_env": api_key_env, "db": db,
                  "chunk_tokens": chunk_tokens, "concurrency": concurrency}
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     if not cache:
@@ -48,51 +52,37 @@ def score(
     loaded = load_conversations(paths)
     for error in loaded.errors:
         stderr.print(f"[red]error:[/red] {error}", highlight=False, markup=True)
-    outcomes = asyncio.run(score_loaded(settings, config, loaded.conversations))
-    failed = [outcome for outcome in outcomes if outcome.error is not None]
-    for outcome in failed:
+    if not (loaded.conversations or loaded.errors):
+        stderr.print("[red]error:[/red] no conversation files found", highlight=False)
+        raise typer.Exit(1)
+    store = Store(settings.db)
+    summary = asyncio.run(_run(settings, config, loaded, store, rescore))
+    for outcome in summary.failed:
         stderr.print(f"[red]error:[/red] {outcome.loaded.file}:{outcome.loaded.line}: conversation "
                      f"{outcome.loaded.conversation.id!r}: {outcome.error}", highlight=False)
-    scores = [outcome.score for outcome in outcomes if outcome.score is not None]
+    scores = [outcome.score for outcome in summary.outcomes if outcome.score is not None]
     if as_json:
         for result in scores:
             sys.stdout.write(orjson.dumps(result.model_dump()).decode() + "\n")
     else:
-        _print_tables(scores)
-    if loaded.errors or failed or not (loaded.conversations or loaded.errors):
-        if not (loaded.conversations or loaded.errors):
-            stderr.print("[red]error:[/red] no conversation files found", highlight=False)
+        print_conversation_tops(scores)
+        print_top_memories(store.top_memories(limit=10), title=f"Top memories in {settings.db}")
+    stderr.print(f"scored {summary.scored}, skipped {summary.skipped} already scored"
+                 f"{' (--rescore to score again)' if summary.skipped else ''}, invalid {summary.invalid}, "
+                 f"failed {len(summary.failed)}; {summary.requests} requests, {summary.prompt_tokens} prompt tokens; "
+                 f"run {summary.run_id} in {settings.db}", highlight=False)
+    if loaded.errors or summary.failed:
         raise typer.Exit(1)
 
 
-async def score_loaded(settings: Settings, config: ScoringConfig,
-                       conversations: list[LoadedConversation]) -> list[Outcome]:
-    """Score ``conversations`` with a progress bar on stderr."""
-    outcomes = []
+async def _run(settings: Settings, config: ScoringConfig, loaded: LoadResult, store: Store,
+               rescore: bool) -> JobSummary:
     backend = open_backend(settings)
     try:
         with Progress(console=stderr, transient=True) as progress:
-            task = progress.add_task("scoring", total=len(conversations))
-            async for outcome in score_batch(conversations, backend, config, concurrency=settings.concurrency):
-                outcomes.append(outcome)
-                progress.advance(task)
+            task = progress.add_task("scoring", total=len(loaded.conversations))
+            return await score_into_store(loaded, backend, store, config, backend_name=backend_name(settings),
+                                          concurrency=settings.concurrency, rescore=rescore,
+                                          on_outcome=lambda _: progress.advance(task))
     finally:
         await backend.aclose()
-    return outcomes
-
-
-def _print_tables(scores: list[ConversationScore], limit: int = 5) -> None:
-    console = Console()
-    for result in scores:
-        table = Table(title=f"{result.conversation_id}: top memories ({result.requests} requests, "
-                            f"{result.prompt_tokens} prompt tokens)", title_justify="left")
-        table.add_column("memory key")
-        table.add_column("importance", justify="right")
-        table.add_column("responses it helped", justify="right")
-        for key, weight in result.top_memories(limit):
-            row = result.matrix[result.memory_keys.index(key)]
-            helped = sum(1 for value in row if value is not None and value > 0.01)
-            table.add_row(key, f"{weight:.3f}", str(helped))
-        if not result.memory_keys:
-            table.add_row("(no memories)", "", "")
-        console.print(table)

@@ -1,0 +1,1 @@
+"""Prefect flows over memscore_core: thin recipes whose tasks are cached and retried."""

@@ -1,0 +1,58 @@
+"""``memscore top`` and ``memscore show``: read the DuckDB store."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+
+from memscore_core.cli.render import print_result, print_top_memories
+from memscore_core.settings import Settings
+from memscore_core.store import Store
+
+DbOption = Annotated[Path | None, typer.Option(help="DuckDB file [default: data/memscore.duckdb].")]
+
+
+def _open(db: Path | None) -> Store:
+    path = db or Settings().db
+    if not path.exists():
+        Console(stderr=True).print(f"[red]error:[/red] {path}: no such database (run `memscore score` first)",
+                                   highlight=False)
+        raise typer.Exit(1)
+    return Store(path)
+
+
+def top(
+    db: DbOption = None,
+    limit: Annotated[int, typer.Option(help="How many memories.")] = 20,
+    prefix: Annotated[str, typer.Option(help="Only memory keys starting with this.")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
+) -> None:
+    """The most important memories over the latest result of every conversation."""
+    rows = _open(db).top_memories(limit=limit, prefix=prefix)
+    if as_json:
+        for row in rows:
+            sys.stdout.write(row.model_dump_json() + "\n")
+    else:
+        print_top_memories(rows, title="Top memories")
+
+
+def show(
+    conversation_id: Annotated[str, typer.Argument(help="Conversation id.")],
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The stored matrix as JSON.")] = False,
+) -> None:
+    """One conversation's latest memories × responses matrix and each response's top memories."""
+    result = _open(db).latest_result(conversation_id)
+    if result is None:
+        Console(stderr=True).print(f"[red]error:[/red] no scores for conversation {conversation_id!r}",
+                                   highlight=False)
+        raise typer.Exit(1)
+    if as_json:
+        sys.stdout.write(orjson.dumps(result.model_dump(mode="json")).decode() + "\n")
+    else:
+        print_result(result)

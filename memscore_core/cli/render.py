@@ -1,0 +1,62 @@
+"""Rich tables the commands print."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from memscore_core.result import ConversationScore
+from memscore_core.store import MemoryImportance, StoredResult
+
+
+def print_conversation_tops(scores: Sequence[ConversationScore], limit: int = 5) -> None:
+    """Each conversation's most important memories."""
+    console = Console()
+    for result in scores:
+        table = Table(title=f"{result.conversation_id}: top memories ({result.requests} requests, "
+                            f"{result.prompt_tokens} prompt tokens)", title_justify="left")
+        table.add_column("memory key")
+        table.add_column("importance", justify="right")
+        table.add_column("responses it helped", justify="right")
+        for key, weight in result.top_memories(limit):
+            row = result.matrix[result.memory_keys.index(key)]
+            helped = sum(1 for value in row if value is not None and value > 0.01)
+            table.add_row(key, f"{weight:.3f}", str(helped))
+        if not result.memory_keys:
+            table.add_row("(no memories)", "", "")
+        console.print(table)
+
+
+def print_top_memories(rows: Sequence[MemoryImportance], title: str) -> None:
+    """Memory keys by importance across conversations."""
+    table = Table(title=title, title_justify="left")
+    for name, justify in [("memory key", "left"), ("conversations", "right"), ("importance", "right"),
+                          ("mean", "right"), ("max", "right"), ("last scored", "left")]:
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(row.memory_key, str(row.conversations), f"{row.importance:.3f}", f"{row.mean:.3f}",
+                      f"{row.max:.3f}", row.last_scored.strftime("%Y-%m-%d %H:%M:%S"))
+    Console().print(table)
+
+
+def print_result(result: StoredResult, limit: int = 3) -> None:
+    """One conversation's stored matrix: each response with its top memories."""
+    console = Console()
+    console.print(f"[bold]{result.conversation_id}[/bold]  model {result.model}  strategy {result.strategy}  "
+                  f"scored {result.scored_at:%Y-%m-%d %H:%M:%S}  ({result.requests} requests)", highlight=False)
+    table = Table(title_justify="left")
+    table.add_column("memory key")
+    for idx in result.response_entry_indices:
+        table.add_column(f"r{idx}", justify="right")
+    table.add_column("importance", justify="right")
+    for key, row, weight in zip(result.memory_keys, result.matrix, result.memory_weights, strict=True):
+        table.add_row(key, *["—" if v is None else f"{v:.2f}" for v in row], f"{weight:.3f}")
+    console.print(table)
+    for j, idx in enumerate(result.response_entry_indices):
+        column = [(key, row[j]) for key, row in zip(result.memory_keys, result.matrix, strict=True)
+                  if row[j] is not None and row[j] > 0.01]  # type: ignore[operator]
+        top = ", ".join(f"{key} {value:.2f}" for key, value in sorted(column, key=lambda kv: -kv[1])[:limit])
+        text = result.entries[idx].content.replace("\n", " ")
+        console.print(f"r{idx} [dim]{text[:100]}[/dim]  ← {top or 'no memory'}", highlight=False)

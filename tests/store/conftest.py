@@ -1,0 +1,39 @@
+"""Store fixtures: a fresh DuckDB file and a tiny scored conversation built by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from memscore_core.conversation import Conversation
+from memscore_core.result import ConversationScore, content_hash
+from memscore_core.store import Store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(tmp_path / "memscore.duckdb")
+
+
+def conversation(conversation_id: str = "conv-1", answer: str = "Biscuit.") -> Conversation:
+    return Conversation.model_validate({
+        "id": conversation_id, "system_prompt": "You are helpful.",
+        "entries": [
+            {"role": "user", "content": "The dog is called Biscuit.", "memory_key": "pets/dog"},
+            {"role": "user", "content": "The cat is called Miso.", "memory_key": "pets/cat"},
+            {"role": "user", "content": "What is the dog called?"},
+            {"role": "assistant", "content": answer},
+            {"role": "user", "content": "And the cat?"},
+            {"role": "assistant", "content": "Miso."}]})
+
+
+def score_of(conv: Conversation, matrix: list[list[float | None]], model: str = "tiny") -> ConversationScore:
+    columns = list(zip(*matrix, strict=True))
+    return ConversationScore(
+        conversation_id=conv.id, content_hash=content_hash(conv), strategy="exact", model=model,
+        memory_keys=["pets/dog", "pets/cat"], memory_entry_indices=[0, 1], response_entry_indices=[3, 5],
+        response_tokens=[4, 3], matrix=matrix, signed_matrix=matrix,
+        memory_weights=[sum(v or 0.0 for v in row) for row in matrix],
+        response_scores=[sum(v or 0.0 for v in col) for col in columns], drop_all=[5.0, None],
+        requests=4, prompt_tokens=120, chunks=[[0, 1, 2, 3, 4, 5]])
