@@ -22,7 +22,7 @@ from memscore_core.settings import Settings
 from memscore_core.store import Store
 
 
-@flow(name="score-conversations", flow_run_name="score-{strategy}")
+@flow(name="score-conversations", flow_run_name="score-{strategy}", retries=1, retry_delay_seconds=5)
 async def score_conversations(source: str = "data/conversations", db: str = "data/memscore.duckdb",
                               base_url: str | None = None, model: str | None = None, strategy: str = "exact",
                               chunk_tokens: int = 50_000, window: int | None = None, concurrency: int = 8,
@@ -30,7 +30,8 @@ async def score_conversations(source: str = "data/conversations", db: str = "dat
     """Score every conversation under ``source`` into the DuckDB file ``db``.
 
     Invalid conversations go to ``ingest_errors`` and the rest go on; the run fails at the end if any
-    conversation could not be scored, after every other result is stored.
+    conversation could not be scored, after every other result is stored. The flow's own retry then
+    scores only what is missing, its model calls answered from the task cache.
     """
     config = ScoringConfig(strategy=strategy, chunk_tokens=chunk_tokens, window=window)  # type: ignore[arg-type]
     settings = Settings(**{k: v for k, v in {"base_url": base_url, "model": model}.items() if v is not None})

@@ -30,13 +30,13 @@ def top(
     db: DbOption = None,
     limit: Annotated[int, typer.Option(help="How many memories.")] = 20,
     prefix: Annotated[str, typer.Option(help="Only memory keys starting with this.")] = "",
-    as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
+    conversation: Annotated[str | None, typer.Option(help="Only this conversation's memories.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="A JSON list instead of a table.")] = False,
 ) -> None:
     """The most important memories over the latest result of every conversation."""
-    rows = _open(db).top_memories(limit=limit, prefix=prefix)
+    rows = _open(db).top_memories(limit=limit, prefix=prefix, conversation_id=conversation)
     if as_json:
-        for row in rows:
-            sys.stdout.write(row.model_dump_json() + "\n")
+        sys.stdout.write(orjson.dumps([row.model_dump(mode="json") for row in rows]).decode() + "\n")
     else:
         print_top_memories(rows, title="Top memories")
 

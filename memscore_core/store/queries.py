@@ -47,6 +47,15 @@ WHERE starts_with(memory_key, ?)
 ORDER BY importance DESC, memory_key
 LIMIT ?
 """
+TOP_MEMORIES_OF_CONVERSATION = """
+SELECT memory_key, count(DISTINCT conversation_id), sum(importance), avg(importance), max(importance),
+       max(scored_at)
+FROM memory_rows
+WHERE starts_with(memory_key, ?) AND conversation_id = ?
+GROUP BY memory_key
+ORDER BY 3 DESC, memory_key
+LIMIT ?
+"""
 
 LATEST_RESULT = """
 SELECT content_hash, model, config_hash, run_id, strategy, scored_at, requests, prompt_tokens, chunks

@@ -151,10 +151,14 @@ class Store:
                 con.execute(q.INSERT_RESPONSES, head + [
                     score.response_entry_indices, score.response_scores, score.drop_all, score.response_tokens])
 
-    def top_memories(self, *, limit: int = 20, prefix: str = "") -> list[MemoryImportance]:
-        """The most important memory keys over the latest result of each conversation."""
+    def top_memories(self, *, limit: int = 20, prefix: str = "",
+                     conversation_id: str | None = None) -> list[MemoryImportance]:
+        """The most important memory keys over the latest result of each (or one) conversation."""
         with self.connect() as con:
-            rows = con.execute(q.TOP_MEMORIES, [prefix, limit]).fetchall()
+            if conversation_id is None:
+                rows = con.execute(q.TOP_MEMORIES, [prefix, limit]).fetchall()
+            else:
+                rows = con.execute(q.TOP_MEMORIES_OF_CONVERSATION, [prefix, conversation_id, limit]).fetchall()
         return [MemoryImportance(memory_key=r[0], conversations=r[1], importance=r[2], mean=r[3], max=r[4],
                                  last_scored=r[5]) for r in rows]
 

@@ -1,0 +1,86 @@
+"""prefect.yaml against a real `prefect server start`: deploy, schedule, run through a process worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from memscore_core.store import Store
+from tests.support.servers import REPO, free_port, metric, stop, wait_healthy
+
+pytestmark = pytest.mark.prefect
+PREFECT = str(Path(sys.executable).with_name("prefect"))
+
+
+@pytest.fixture(scope="module")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A real Prefect API server with its own home; yields the environment that points at it."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    port = free_port()
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false"}
+    log = home / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([PREFECT, "server", "start", "--no-ui", "--host", "127.0.0.1", "--port",
+                                    str(port)], stdout=out, stderr=subprocess.STDOUT, env=env,
+                                   start_new_session=True)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/api/health", process, log, timeout=180)
+        prefect(env, "work-pool", "create", "memscore-local", "--type", "process")
+        prefect(env, "--no-prompt", "deploy", "--all")
+        yield env
+    finally:
+        stop(process)
+
+
+def prefect(env: dict[str, str], *args: str, timeout: float = 300) -> str:
+    done = subprocess.run([PREFECT, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f"prefect {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def test_the_hourly_deployment_carries_its_cron_schedule(prefect_server: dict[str, str]) -> None:
+    out = prefect(prefect_server, "deployment", "inspect", "score-conversations/hourly")
+    assert "0 * * * *" in out
+    assert "memscore-local" in out
+
+
+def run_deployment(env: dict[str, str], *params: str) -> None:
+    """`prefect deployment run` with a one-shot process worker to pick it up; waits for completion."""
+    worker = subprocess.Popen([PREFECT, "worker", "start", "--pool", "memscore-local", "--run-once"], cwd=REPO,
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        args = [arg for param in params for arg in ("--param", param)]
+        prefect(env, "deployment", "run", "score-conversations/adhoc", *args, "--watch", "--watch-timeout", "400",
+                timeout=450)
+    finally:
+        stop(worker, grace=30)
+
+
+def table_rows(db: Path) -> dict[str, list[tuple[object, ...]]]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {table: sorted(con.execute(f"SELECT * EXCLUDE (run_id) FROM {table}").fetchall(), key=repr)
+                for table in ("results", "scores", "responses")}
+
+
+def test_an_adhoc_run_scores_into_duckdb_and_a_second_run_sends_nothing(
+        prefect_server: dict[str, str], tmp_path: Path, corpus: Path, server: str) -> None:
+    db = tmp_path / "deployed.duckdb"
+    params = (f"source={corpus}", f"db={db}", f"base_url={server}", f"concurrency={json.dumps(4)}")
+    run_deployment(prefect_server, *params)
+    store = Store(db)
+    assert (store.count("results"), store.count("ingest_errors")) == (3, 1)
+    assert store.runs()[0].flow_run_id is not None
+    tables = table_rows(db)
+    before = metric(server, "vllm:request_success_total")
+    run_deployment(prefect_server, *params)
+    assert metric(server, "vllm:request_success_total") == before
+    assert table_rows(db) == tables

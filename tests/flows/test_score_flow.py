@@ -1,0 +1,130 @@
+"""The score-conversations flow against a real loopback server and a real DuckDB file."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prefect.client.orchestration import get_client
+
+from flows.score_conversations import score_conversations
+from memscore_core.backends.vllm import VllmBackend
+from memscore_core.engine import ScoringConfig, score_conversation
+from memscore_core.errors import StoreError
+from memscore_core.loading import load_conversations
+from memscore_core.pool import RequestPool
+from memscore_core.store import Store
+from memscore_core.synth.generator import generate_corpus
+from tests.support.servers import metric
+
+pytestmark = pytest.mark.prefect
+
+REQUESTS = "vllm:request_success_total"
+
+
+def run_flow(**parameters: Any) -> dict[str, Any]:
+    return asyncio.run(score_conversations(**parameters))  # type: ignore[no-any-return]
+
+
+def test_flow_scores_valid_conversations_and_records_invalid_ones(corpus: Path, tmp_path: Path,
+                                                                   server: str) -> None:
+    db = tmp_path / "flow.duckdb"
+    summary = run_flow(source=str(corpus), db=str(db), base_url=server)
+    store = Store(db)
+    assert (summary["scored"], summary["invalid"], summary["failed"]) == (3, 1, 0)
+    assert (store.count("results"), store.count("ingest_errors")) == (3, 1)
+    [run] = store.runs()
+    assert (run.status, run.requests, run.flow_run_id is not None) == ("completed", summary["requests"], True)
+
+
+def test_flow_results_equal_the_library_scores(corpus: Path, tmp_path: Path, server: str) -> None:
+    db = tmp_path / "flow.duckdb"
+    run_flow(source=str(corpus), db=str(db), base_url=server)
+    expected = asyncio.run(_library_scores(corpus, server))
+    store = Store(db)
+    for score in expected:
+        stored = store.latest_result(score.conversation_id)
+        assert stored is not None
+        assert stored.memory_keys == score.memory_keys
+        for got_row, want_row in zip(stored.matrix, score.matrix, strict=True):
+            assert got_row == pytest.approx(want_row, abs=1e-5)
+
+
+async def _library_scores(corpus: Path, server: str) -> list[Any]:
+    backend = VllmBackend(base_url=server)
+    async with RequestPool(backend, 4) as pool:
+        scores = [await score_conversation(item.conversation, pool, ScoringConfig())
+                  for item in load_conversations([corpus]).conversations]
+    await backend.aclose()
+    return scores
+
+
+def test_a_second_run_skips_scored_conversations_without_requests(corpus: Path, tmp_path: Path,
+                                                                   server: str) -> None:
+    db = tmp_path / "flow.duckdb"
+    run_flow(source=str(corpus), db=str(db), base_url=server)
+    before = metric(server, REQUESTS)
+    summary = run_flow(source=str(corpus), db=str(db), base_url=server)
+    assert (summary["skipped"], summary["scored"], metric(server, REQUESTS) - before) == (3, 0, 0)
+    assert Store(db).count("results") == 3
+
+
+def test_rescoring_answers_model_calls_from_the_task_cache(corpus: Path, tmp_path: Path, server: str) -> None:
+    run_flow(source=str(corpus), db=str(tmp_path / "a.duckdb"), base_url=server)
+    before = metric(server, REQUESTS)
+    summary = run_flow(source=str(corpus), db=str(tmp_path / "b.duckdb"), base_url=server, rescore=True)
+    assert summary["scored"] == 3
+    assert metric(server, REQUESTS) - before == 0
+
+
+def test_the_run_leaves_progress_summary_and_top_memory_artifacts(corpus: Path, tmp_path: Path,
+                                                                  server: str) -> None:
+    run_flow(source=str(corpus), db=str(tmp_path / "flow.duckdb"), base_url=server, rescore=True)
+    keys = asyncio.run(_artifact_keys())
+    assert {"score-conversations-summary", "score-conversations-top"} <= keys
+    assert any(artifact_type == "progress" for artifact_type in asyncio.run(_artifact_types()))
+
+
+async def _artifact_keys() -> set[str]:
+    async with get_client() as client:
+        return {artifact.key for artifact in await client.read_artifacts() if artifact.key}
+
+
+async def _artifact_types() -> set[str]:
+    async with get_client() as client:
+        return {artifact.type for artifact in await client.read_artifacts() if artifact.type}
+
+
+def test_adding_a_conversation_scores_only_it(tmp_path: Path, server: str) -> None:
+    conversations = list(generate_corpus(3, seed=21))
+    source = tmp_path / "grow.jsonl"
+    source.write_text("".join(c.model_dump_json() + "\n" for c in conversations[:2]))
+    run_flow(source=str(source), db=str(tmp_path / "grow.duckdb"), base_url=server)
+    source.write_text("".join(c.model_dump_json() + "\n" for c in conversations))
+    summary = run_flow(source=str(source), db=str(tmp_path / "grow.duckdb"), base_url=server)
+    assert (summary["skipped"], summary["scored"]) == (2, 1)
+
+
+def test_a_run_failing_in_persist_is_retried_without_new_model_requests(
+        tmp_path: Path, server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "persist.jsonl"
+    source.write_text("".join(c.model_dump_json() + "\n" for c in generate_corpus(3, seed=31)))
+    db = tmp_path / "persist.duckdb"
+    write_result = Store.write_result
+    calls = {"n": 0}
+
+    def failing_three_times(self: Store, *args: Any, **kwargs: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] <= 3:
+            raise StoreError("disk full (injected)")
+        write_result(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "write_result", failing_three_times)
+    before = metric(server, REQUESTS)
+    summary = run_flow(source=str(source), db=str(db), base_url=server)
+    store = Store(db)
+    assert (summary["scored"], summary["skipped"], store.count("results")) == (1, 2, 3)
+    sent = metric(server, REQUESTS) - before
+    assert sent == sum(run.requests or 0 for run in store.runs())
