@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -25,3 +26,9 @@ def publish_summary(summary: dict[str, Any], scores: list[ConversationScore], er
     top = sorted(importance.items(), key=lambda kv: kv[1], reverse=True)[:20]
     lines = ["| memory key | importance |", "|---|---:|"] + [f"| `{key}` | {value:.3f} |" for key, value in top]
     create_markdown_artifact("## Top memories of this run\n\n" + "\n".join(lines), key="score-conversations-top")
+
+
+def publish_reports(paths: list[Path]) -> None:
+    """Links to this run's HTML reports."""
+    links = "\n".join(f"- [{path.stem}]({path.as_uri()})" for path in paths)
+    create_markdown_artifact(f"## Reports\n\n{links}\n", key="score-conversations-reports")

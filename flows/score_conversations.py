@@ -11,9 +11,18 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.blocks.system import Secret
 from prefect.runtime import flow_run
 
-from flows.artifacts import publish_summary
+from flows.artifacts import publish_reports, publish_summary
 from flows.runtime import request_pool
-from flows.tasks import aggregate, load_source, persist, plan_chunks, request_task_key, score_request, score_seed_task
+from flows.tasks import (
+    aggregate,
+    load_source,
+    persist,
+    plan_chunks,
+    request_task_key,
+    score_request,
+    score_seed_task,
+    write_reports,
+)
 from memscore_core.engine import ScoringConfig, smaller_chunks
 from memscore_core.errors import ContextLengthError
 from memscore_core.loading import LoadedConversation
@@ -26,7 +35,8 @@ from memscore_core.store import Store
 async def score_conversations(source: str = "data/conversations", db: str = "data/memscore.duckdb",
                               base_url: str | None = None, model: str | None = None, strategy: str = "exact",
                               chunk_tokens: int = 50_000, window: int | None = None, concurrency: int = 8,
-                              rescore: bool = False, api_key_secret: str | None = None) -> dict[str, Any]:
+                              rescore: bool = False, api_key_secret: str | None = None,
+                              reports_dir: str | None = "data/reports") -> dict[str, Any]:
     """Score every conversation under ``source`` into the DuckDB file ``db``.
 
     Invalid conversations go to ``ingest_errors`` and the rest go on; the run fails at the end if any
@@ -66,6 +76,8 @@ async def score_conversations(source: str = "data/conversations", db: str = "dat
         store.record_run_finish(run_id, status="failed" if failures else "completed",
                                 requests=summary["requests"], prompt_tokens=summary["prompt_tokens"])
     publish_summary(summary, scores, loaded.errors, failures)
+    if reports_dir and scores:
+        publish_reports(write_reports(db, [score.conversation_id for score in scores], reports_dir))
     if failures:
         raise RuntimeError(f"{len(failures)} conversations could not be scored: {summary}")
     return summary

@@ -26,6 +26,7 @@ from memscore_core.backends.vllm import RequestOptions
 from memscore_core.conversation import Conversation
 from memscore_core.errors import TransientBackendError
 from memscore_core.loading import LoadedConversation, LoadResult, load_conversations
+from memscore_core.report import render_html
 from memscore_core.result import ConversationScore
 from memscore_core.seed import score_seed
 from memscore_core.settings import REPO_ROOT
@@ -107,3 +108,24 @@ def request_task_key(model: str, conversation: Conversation, request: PromptRequ
     """The content key of one request: model, exact messages, options and the entries it reads."""
     content = request_key(model, request.messages(conversation), RequestOptions())
     return hashlib.sha256(f"{content}:{request.entries}".encode()).hexdigest()
+
+
+@task(name="write-reports", cache_policy=NO_CACHE)
+def write_reports(db: str, conversation_ids: list[str], directory: str) -> list[Path]:
+    """One HTML report per scored conversation."""
+    store = Store(db)
+    paths = []
+    for conversation_id in conversation_ids:
+        result = store.latest_result(conversation_id)
+        if result is not None:
+            path = Path(directory) / f"{safe_file_name(conversation_id)}.html"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(render_html(result), encoding="utf-8")
+            paths.append(path.resolve())
+    return paths
+
+
+def safe_file_name(name: str) -> str:
+    """A file name for an arbitrary conversation id (no path separators, bounded length)."""
+    cleaned = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)[:80].lstrip(".")
+    return f"{cleaned}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"

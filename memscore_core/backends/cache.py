@@ -40,6 +40,10 @@ class CachedBackend:
     async def model(self) -> str:
         return await self._backend.model()
 
+    async def generate(self, messages: list[dict[str, str]], *, max_tokens: int = 128) -> str:
+        """Generation is not cached: it is not part of scoring."""
+        return await self._backend.generate(messages, max_tokens=max_tokens)
+
     async def aclose(self) -> None:
         await self._backend.aclose()
 

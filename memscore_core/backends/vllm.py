@@ -111,6 +111,16 @@ class VllmBackend:
                     raise TransientBackendError(f"unreadable response body ({len(raw)} bytes)") from exc
         raise AssertionError("unreachable")
 
+    async def generate(self, messages: list[dict[str, str]], *, max_tokens: int = 128) -> str:
+        """The server's greedy answer to ``messages`` (an assistant turn is appended for it)."""
+        body = {"model": await self.model(), "messages": messages, "max_tokens": max_tokens, "temperature": 0.0,
+                "stream": False}
+        raw = await self._send("POST", "/chat/completions", orjson.dumps(body))
+        try:
+            return str(orjson.loads(raw)["choices"][0]["message"]["content"] or "")
+        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError) as exc:
+            raise ResponseFormatError("cannot read the generated message") from exc
+
     async def _send(self, method: str, path: str, content: bytes | None) -> bytes:
         async for attempt in self._retrying():
             with attempt:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from memscore_core.cli import downstream as _downstream
 from memscore_core.cli import evaluate as _evaluate
 from memscore_core.cli import query as _query
 from memscore_core.cli import score as _score
@@ -19,6 +20,10 @@ app.command("schema")(_synth.schema)
 app.command("eval")(_evaluate.eval_command)
 app.command("top")(_query.top)
 app.command("show")(_query.show)
+app.add_typer(_downstream.review, name="review")
+app.command("export")(_downstream.export)
+app.command("weights")(_downstream.weights)
+app.command("report")(_downstream.report)
 
 
 def main() -> None:

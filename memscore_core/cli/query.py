@@ -17,7 +17,8 @@ from memscore_core.store import Store
 DbOption = Annotated[Path | None, typer.Option(help="DuckDB file [default: data/memscore.duckdb].")]
 
 
-def _open(db: Path | None) -> Store:
+def open_store(db: Path | None) -> Store:
+    """The store at ``db`` (or the configured default); exits with a clear message if it does not exist."""
     path = db or Settings().db
     if not path.exists():
         Console(stderr=True).print(f"[red]error:[/red] {path}: no such database (run `memscore score` first)",
@@ -34,7 +35,7 @@ def top(
     as_json: Annotated[bool, typer.Option("--json", help="A JSON list instead of a table.")] = False,
 ) -> None:
     """The most important memories over the latest result of every conversation."""
-    rows = _open(db).top_memories(limit=limit, prefix=prefix, conversation_id=conversation)
+    rows = open_store(db).top_memories(limit=limit, prefix=prefix, conversation_id=conversation)
     if as_json:
         sys.stdout.write(orjson.dumps([row.model_dump(mode="json") for row in rows]).decode() + "\n")
     else:
@@ -47,7 +48,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="The stored matrix as JSON.")] = False,
 ) -> None:
     """One conversation's latest memories × responses matrix and each response's top memories."""
-    result = _open(db).latest_result(conversation_id)
+    result = open_store(db).latest_result(conversation_id)
     if result is None:
         Console(stderr=True).print(f"[red]error:[/red] no scores for conversation {conversation_id!r}",
                                    highlight=False)

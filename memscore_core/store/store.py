@@ -105,10 +105,12 @@ class Store:
         entries = conversation.entries
         with self.transaction() as con:
             con.execute(q.INSERT_CONVERSATION, [conversation.id, content_hash, source_file, _now(),
-                                                json.dumps(conversation.meta)])
+                                                json.dumps(conversation.meta), conversation.system_prompt,
+                                                conversation.context])
             con.execute(q.INSERT_ENTRIES, [
                 conversation.id, content_hash, list(range(len(entries))), [e.role for e in entries],
-                [e.memory_key for e in entries], [e.content for e in entries], [e.reasoning for e in entries]])
+                [e.memory_key for e in entries], [e.content for e in entries], [e.reasoning for e in entries],
+                [e.tool_call_id for e in entries]])
 
     def record_ingest_errors(self, run_id: str | None, errors: Sequence[InputError]) -> None:
         """Keep every invalid input, with where it was and why."""

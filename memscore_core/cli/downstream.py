@@ -1,0 +1,134 @@
+"""``memscore review``, ``export``, ``weights`` and ``report``: what users do with scores."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from memscore_core.backends.factory import open_backend
+from memscore_core.cli.query import DbOption, open_store
+from memscore_core.exports.export import DEFAULT_THRESHOLD, ExportOptions, export_dataset
+from memscore_core.memory_graph import update_memory_weights
+from memscore_core.report import png_bytes, render_html
+from memscore_core.settings import Settings
+from memscore_core.store.downstream import Status, list_candidates, refresh_candidates, set_status, stale_memories
+
+review = typer.Typer(help="List, approve and reject fine-tuning candidates.", no_args_is_help=True)
+stderr = Console(stderr=True)
+
+
+@review.command("list")
+def review_list(
+    db: DbOption = None,
+    status: Annotated[str | None, typer.Option(help="pending, approved or rejected.")] = None,
+    threshold: Annotated[float, typer.Option(help="Minimum dependence (nats per response token).")]
+    = DEFAULT_THRESHOLD,
+    as_json: Annotated[bool, typer.Option("--json", help="A JSON list instead of a table.")] = False,
+) -> None:
+    """Candidates by dependence (refreshed from the latest scores first)."""
+    store = open_store(db)
+    refresh_candidates(store, threshold=threshold)
+    candidates = list_candidates(store, status=status, min_dependence=threshold)  # type: ignore[arg-type]
+    if as_json:
+        sys.stdout.write(orjson.dumps([c.model_dump() for c in candidates]).decode() + "\n")
+        return
+    table = Table(title=f"{len(candidates)} candidates", title_justify="left")
+    for column in ("id", "conversation", "response", "dependence", "status"):
+        table.add_column(column)
+    for c in candidates:
+        table.add_row(str(c.candidate_id), c.conversation_id, str(c.response_entry_idx), f"{c.dependence:.3f}",
+                      c.status)
+    Console().print(table)
+
+
+def _review(ids: list[int], db: Path | None, status: Status) -> None:
+    set_status(open_store(db), ids, status)
+    stderr.print(f"{status} {len(ids)} candidate(s)", highlight=False)
+
+
+@review.command("approve")
+def review_approve(ids: Annotated[list[int], typer.Argument(help="Candidate ids.")], db: DbOption = None) -> None:
+    """Approve candidates for export."""
+    _review(ids, db, "approved")
+
+
+@review.command("reject")
+def review_reject(ids: Annotated[list[int], typer.Argument(help="Candidate ids.")], db: DbOption = None) -> None:
+    """Reject candidates: they are never exported."""
+    _review(ids, db, "rejected")
+
+
+def export(
+    out: Annotated[Path, typer.Option(help="Directory that receives <name>/.")] = Path("data/exports"),
+    fmt: Annotated[str, typer.Option("--format", help="sft, dpo or parquet.")] = "sft",
+    db: DbOption = None,
+    threshold: Annotated[float, typer.Option(help="Minimum dependence (nats per response token).")]
+    = DEFAULT_THRESHOLD,
+    keep_memories: Annotated[bool, typer.Option(help="Keep memory entries in the prompts.")] = False,
+    approved_only: Annotated[bool, typer.Option(help="Only candidates approved in review.")] = False,
+    auto_approve: Annotated[float | None, typer.Option(help="Approve new candidates at or above this.")] = None,
+    name: Annotated[str | None, typer.Option(help="Export name (default: format and selection hash).")] = None,
+    base_url: Annotated[str | None, typer.Option(help="Server that generates DPO rejected answers.")] = None,
+) -> None:
+    """Write training data (SFT, DPO or Parquet) with a manifest tracing each example to its scores."""
+    if fmt not in ("sft", "dpo", "parquet"):
+        raise typer.BadParameter("must be sft, dpo or parquet", param_hint="--format")
+    options = ExportOptions(format=fmt, threshold=threshold, keep_memories=keep_memories,  # type: ignore[arg-type]
+                            approved_only=approved_only, auto_approve=auto_approve, name=name)
+    directory, manifest = asyncio.run(_export(open_store(db), options, out, base_url))
+    stderr.print(f"{manifest.n_examples} examples → {directory}", highlight=False)
+
+
+async def _export(store: object, options: ExportOptions, out: Path, base_url: str | None) -> tuple[Path, object]:
+    settings = Settings(**({"base_url": base_url} if base_url else {}))
+    backend = open_backend(settings) if options.format == "dpo" else None
+    try:
+        return await export_dataset(store, options, out, backend)  # type: ignore[arg-type]
+    finally:
+        if backend is not None:
+            await backend.aclose()
+
+
+def weights(
+    db: DbOption = None,
+    out: Annotated[Path, typer.Option(help="JSON file for the memory graph.")]
+    = Path("data/exports/memory_weights.json"),
+    alpha_up: Annotated[float, typer.Option(help="Rate when importance rises.")] = 0.5,
+    alpha_down: Annotated[float, typer.Option(help="Rate when importance falls.")] = 0.1,
+    stale_hours: Annotated[float | None, typer.Option(help="Also list memories not scored for this long.")]
+    = None,
+) -> None:
+    """Fold new scores into memory weights (asymmetric moving average) and write them for the graph store."""
+    store = open_store(db)
+    rows = update_memory_weights(store, out, alpha_up=alpha_up, alpha_down=alpha_down)
+    stderr.print(f"{len(rows)} memory weights → {out}", highlight=False)
+    if stale_hours is not None:
+        stale = stale_memories(store, scored_before=datetime.now(UTC) - timedelta(hours=stale_hours))
+        sys.stdout.write(orjson.dumps([row.model_dump(mode="json") for row in stale]).decode() + "\n")
+
+
+def report(
+    conversation_id: Annotated[str, typer.Argument(help="Conversation id.")],
+    out: Annotated[Path, typer.Option(help="Output file (.html, or .png with --png).")] = Path("report.html"),
+    png: Annotated[bool, typer.Option(help="Write only the PNG figure.")] = False,
+    db: DbOption = None,
+) -> None:
+    """A self-contained HTML report of one conversation: heatmap, importance bars, responses."""
+    result = open_store(db).latest_result(conversation_id)
+    if result is None:
+        stderr.print(f"[red]error:[/red] no scores for conversation {conversation_id!r}", highlight=False)
+        raise typer.Exit(1)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if png:
+        out.write_bytes(png_bytes(result))
+    else:
+        out.write_text(render_html(result), encoding="utf-8")
+    stderr.print(f"report → {out}", highlight=False)

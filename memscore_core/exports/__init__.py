@@ -1,0 +1,1 @@
+"""Training-data exports built from stored scores."""

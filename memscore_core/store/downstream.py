@@ -1,0 +1,148 @@
+"""Store calls of the downstream paths: candidates and review, export traceability, memory weights."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from memscore_core.conversation import Entry
+from memscore_core.errors import StoreError
+from memscore_core.store import queries as q
+from memscore_core.store.store import Store
+
+Status = Literal["pending", "approved", "rejected"]
+
+
+class Candidate(BaseModel):
+    """A response whose dependence on memories makes it a fine-tuning candidate."""
+
+    candidate_id: int
+    conversation_id: str
+    content_hash: str
+    model: str
+    config_hash: str
+    response_entry_idx: int
+    dependence: float
+    status: Status
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Candidate:
+        return cls(**dict(zip(cls.model_fields, row[:len(cls.model_fields)], strict=True)))
+
+
+class ExportSource(BaseModel):
+    """Everything one exported example is built from."""
+
+    candidate: Candidate
+    run_id: str
+    scored_at: datetime
+    system_prompt: str
+    context: str
+    entries: list[Entry]
+    top_memories: list[tuple[str, float]]
+
+
+class WeightRow(BaseModel):
+    memory_key: str
+    weight: float
+    n_scored: int
+    last_scored_at: datetime
+
+
+def refresh_candidates(store: Store, *, threshold: float, auto_approve: float | None = None) -> int:
+    """Add responses of the latest results whose dependence ≥ ``threshold``; reviewed ones keep their status.
+
+    Those ≥ ``auto_approve`` enter as approved. Returns the number of candidates added.
+    """
+    with store.transaction() as con:
+        before = _count(con, "candidates")
+        con.execute(q.REFRESH_CANDIDATES, [auto_approve, auto_approve, _now(), threshold])
+        return _count(con, "candidates") - before
+
+
+def list_candidates(store: Store, *, status: Status | None = None, min_dependence: float = 0.0) -> list[Candidate]:
+    with store.connect() as con:
+        rows = con.execute(q.LIST_CANDIDATES, [status, status, min_dependence]).fetchall()
+    return [Candidate.from_row(row) for row in rows]
+
+
+def set_status(store: Store, candidate_ids: Sequence[int], status: Status) -> None:
+    """Approve or reject candidates; an unknown id changes nothing and raises."""
+    with store.transaction() as con:
+        for candidate_id in candidate_ids:
+            row = con.execute(q.CANDIDATE_EXISTS, [candidate_id]).fetchone()
+            if not row or not row[0]:
+                raise StoreError(f"no candidate with id {candidate_id}")
+            con.execute(q.SET_CANDIDATE_STATUS, [status, _now(), candidate_id])
+
+
+def export_sources(store: Store, *, threshold: float, approved_only: bool, top: int = 3) -> list[ExportSource]:
+    """The candidates to export (of the latest results only), each with its conversation and top memories."""
+    with store.connect() as con:
+        selected = con.execute(q.SELECT_FOR_EXPORT, [threshold, approved_only]).fetchall()
+        sources = []
+        for row in selected:
+            c = Candidate.from_row(row)
+            system_prompt, context = con.execute(q.CONVERSATION_PROMPTS, [c.conversation_id, c.content_hash]
+                                                 ).fetchone() or ("", "")
+            entries = [Entry(role=r[1], memory_key=r[2], content=r[3], reasoning=r[4], tool_call_id=r[5])
+                       for r in con.execute(q.ENTRIES_OF, [c.conversation_id, c.content_hash]).fetchall()]
+            top_rows = con.execute(q.RESPONSE_TOP_MEMORIES, [c.content_hash, c.model, c.config_hash,
+                                                              c.response_entry_idx, top]).fetchall()
+            sources.append(ExportSource(candidate=c, run_id=row[8], scored_at=row[9], system_prompt=system_prompt or "",
+                                        context=context or "", entries=entries,
+                                        top_memories=[(k, float(v)) for k, v in top_rows]))
+    return sources
+
+
+def record_export(store: Store, *, export_id: str, name: str, fmt: str, directory: str, selection: dict[str, Any],
+                  candidates: Sequence[Candidate]) -> None:
+    """Register an export and the candidate behind each of its examples."""
+    with store.transaction() as con:
+        con.execute(q.INSERT_EXPORT, [export_id, name, fmt, directory, json.dumps(selection), len(candidates),
+                                      _now()])
+        if candidates:
+            con.executemany(q.INSERT_EXPORT_ITEM, [
+                [export_id, i, c.candidate_id, c.conversation_id, c.content_hash, c.model, c.config_hash,
+                 c.response_entry_idx, c.dependence] for i, c in enumerate(candidates)])
+
+
+def memory_observations(store: Store) -> list[tuple[str, str, float, datetime]]:
+    """(key, conversation, importance per scored response, scored_at) not yet folded into the weights."""
+    with store.connect() as con:
+        return [(r[0], r[1], float(r[2] or 0.0), r[3]) for r in con.execute(q.MEMORY_OBSERVATIONS).fetchall()]
+
+
+def memory_weights(store: Store) -> list[WeightRow]:
+    with store.connect() as con:
+        return [WeightRow(memory_key=r[0], weight=r[1], n_scored=r[2], last_scored_at=r[3])
+                for r in con.execute(q.MEMORY_WEIGHTS).fetchall()]
+
+
+def save_memory_weights(store: Store, rows: Sequence[WeightRow]) -> None:
+    if not rows:
+        return
+    now = _now()
+    with store.transaction() as con:
+        con.executemany(q.UPSERT_MEMORY_WEIGHT, [[r.memory_key, r.weight, r.n_scored, r.last_scored_at, now]
+                                                 for r in rows])
+
+
+def stale_memories(store: Store, *, scored_before: datetime) -> list[WeightRow]:
+    """Memories last scored before ``scored_before``, oldest first."""
+    with store.connect() as con:
+        return [WeightRow(memory_key=r[0], weight=r[1], n_scored=r[2], last_scored_at=r[3])
+                for r in con.execute(q.STALE_MEMORIES, [scored_before]).fetchall()]
+
+
+def _count(con: Any, table: str) -> int:
+    row = con.execute(q.count_rows(table)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
