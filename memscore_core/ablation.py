@@ -71,7 +71,8 @@ class AblationPlan:
 def plan_exact(conversation: Conversation, chunk_tokens: int, window: int | None = None) -> AblationPlan:
     """Plan the baseline, one ablation per memory, and one drop-all per chunk holding a memory.
 
-    A conversation without memories needs no request. With ``window`` N, an ablation request ends at the N-th response after the memory.
+    A conversation without memories needs no request. With ``window`` N, an ablation request ends at the
+    N-th response after its memory, and a drop-all request at the N-th after the chunk's last memory.
     """
     chunks = plan_chunks(conversation.entries, chunk_budget(conversation, chunk_tokens))
     chunk_of = {entry: number for number, chunk in enumerate(chunks) for entry in chunk}
@@ -89,8 +90,10 @@ def plan_exact(conversation: Conversation, chunk_tokens: int, window: int | None
     for number, chunk in enumerate(chunks):
         memories = tuple(entry for entry in chunk if conversation.entries[entry].is_memory)
         if memories:
-            kept = tuple(entry for entry in chunk if entry not in memories)
-            drop_all.append(PromptRequest("drop_all", number, kept, memories))
+            kept = [entry for entry in chunk if entry not in memories]
+            if window is not None:
+                kept = _truncate_after(conversation, kept, memories[-1], window)
+            drop_all.append(PromptRequest("drop_all", number, tuple(kept), memories))
     return AblationPlan(chunks, baseline, ablations, drop_all, window, chunk_of)
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 _HOME = Path(tempfile.mkdtemp(prefix="memscore-tests-"))
 os.environ["PREFECT_HOME"] = str(_HOME / "prefect")
@@ -15,3 +18,12 @@ os.environ["MEMSCORE_RESULTS_DIR"] = str(_HOME / "memscore-results")
 os.environ["MEMSCORE_REQUEST_CACHE"] = str(_HOME / "request-cache")
 os.environ["MEMSCORE_DB"] = str(_HOME / "memscore.duckdb")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``memscore serve`` over the embedded model on a loopback port, for the whole session."""
+    from tests.support.servers import local_server
+
+    with local_server(tmp_path_factory.mktemp("server")) as base_url:
+        yield base_url

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from memscore_core.synth.generator import generate_corpus
-from tests.support.servers import local_server
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -17,13 +16,6 @@ def prefect_api() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
-
-
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``memscore serve`` over the embedded model, on loopback."""
-    with local_server(tmp_path_factory.mktemp("server")) as base_url:
-        yield base_url
 
 
 @pytest.fixture

@@ -148,3 +148,25 @@ def test_concurrent_writer_processes_all_land(tmp_path: Path) -> None:
     assert [p.exitcode for p in workers] == [0, 0, 0, 0]
     store = Store(path)
     assert (store.count("results"), store.count("scores"), store.count("scoring_runs")) == (20, 80, 20)
+
+
+def test_top_memories_of_one_conversation(store: Store) -> None:
+    write(store, "conv-1")
+    write(store, "conv-2", matrix=[[1.0, 0.0], [0.0, 0.0]])
+    top = store.top_memories(conversation_id="conv-2")
+    assert [(m.memory_key, m.importance) for m in top] == [("pets/dog", 1.0), ("pets/cat", 0.0)]
+
+
+def test_a_file_at_the_previous_schema_version_is_migrated_keeping_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    (version, name, sql), *_ = migrations()
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
+                    "applied_at TIMESTAMPTZ NOT NULL)")
+        con.execute(sql)
+        con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
+        con.execute("INSERT INTO ingest_errors VALUES (NULL, 'a.jsonl', 1, NULL, 'id', 'missing', now())")
+    store = Store(path)
+    assert store.schema_version() == migrations()[-1][0]
+    assert store.count("ingest_errors") == 1
+    assert "memory_importance" in store.tables()

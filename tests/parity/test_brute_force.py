@@ -1,0 +1,102 @@
+"""An independent brute-force leave-one-out with transformers equals `memscore score` on the embedded default.
+
+No server, no memscore parsing: the chat template renders the text, character offsets locate each
+assistant answer, and a float32 forward pass gives the log-probabilities.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from memscore_core.settings import DEFAULT_MODEL_DIR
+from memscore_core.synth.generator import generate_corpus
+
+CONVERSATIONS = [c.model_dump(mode="json") for c in generate_corpus(3, seed=77)]
+
+
+def raw_messages(conversation: dict[str, Any], skip: int | None) -> tuple[list[dict[str, Any]], list[int]]:
+    """Chat messages (minus entry ``skip``) and, per message, the conversation entry it came from (-1: prefix)."""
+    messages: list[dict[str, Any]] = [{"role": "system", "content": conversation["system_prompt"]}]
+    origin = [-1]
+    if conversation.get("context"):
+        messages.append({"role": "user", "content": conversation["context"]})
+        origin.append(-1)
+    for index, entry in enumerate(conversation["entries"]):
+        if index == skip:
+            continue
+        message = {"role": entry["role"], "content": entry["content"]}
+        if entry.get("reasoning"):
+            message["reasoning_content"] = entry["reasoning"]
+        messages.append(message)
+        origin.append(index)
+    return messages, origin
+
+
+def answer_logprobs(model: Any, tokenizer: Any, conversation: dict[str, Any],
+                    skip: int | None) -> dict[int, np.ndarray]:
+    """Per assistant entry: log-probs of the tokens of its answer text (reasoning excluded)."""
+    messages, origin = raw_messages(conversation, skip)
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=False)
+    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids = torch.tensor([encoded["input_ids"]])
+    with torch.inference_mode():
+        logits = model(ids).logits[0].double()
+    logprobs = torch.log_softmax(logits, dim=-1)
+    token_logprobs = np.array([float("nan")] + [float(logprobs[i - 1, ids[0, i]]) for i in range(1, ids.shape[1])])
+    starts = np.array([start for start, _ in encoded["offset_mapping"]])
+    answers = {}
+    for position, (message, entry) in enumerate(zip(messages, origin, strict=True)):
+        if message["role"] != "assistant":
+            continue
+        before = tokenizer.apply_chat_template(messages[:position], tokenize=False) if position else ""
+        head = "<|im_start|>assistant\n"
+        if message.get("reasoning_content"):
+            head += f"<think>{message['reasoning_content']}</think>"
+        assert text.startswith(before + head)
+        begin = len(before) + len(head)
+        end = begin + len(message["content"])
+        assert text[begin:end] == message["content"]
+        answers[entry] = token_logprobs[(starts >= begin) & (starts < end)]
+    return answers
+
+
+@pytest.fixture(scope="module")
+def brute_force() -> list[list[list[float]]]:
+    torch.set_num_threads(1)
+    tokenizer = AutoTokenizer.from_pretrained(DEFAULT_MODEL_DIR)
+    model = AutoModelForCausalLM.from_pretrained(DEFAULT_MODEL_DIR, dtype=torch.float32).eval()
+    matrices = []
+    for conversation in CONVERSATIONS:
+        base = answer_logprobs(model, tokenizer, conversation, None)
+        memories = [i for i, e in enumerate(conversation["entries"]) if e.get("memory_key")]
+        rows = []
+        for memory in memories:
+            without = answer_logprobs(model, tokenizer, conversation, memory)
+            rows.append([float(np.clip(base[r] - without[r], 0, None).sum()) if r in without else 0.0
+                         for r in sorted(base)])
+        matrices.append(rows)
+    return matrices
+
+
+def test_embedded_scores_equal_brute_force_leave_one_out(tmp_path: Path,
+                                                         brute_force: list[list[list[float]]]) -> None:
+    source = tmp_path / "conversations.jsonl"
+    source.write_text("".join(json.dumps(c) + "\n" for c in CONVERSATIONS))
+    done = subprocess.run([sys.executable, "-m", "memscore_core.cli", "score", str(source), "--json", "--no-cache",
+                           "--db", str(tmp_path / "bf.duckdb")], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    scores = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(scores) == len(CONVERSATIONS)
+    for score, expected in zip(scores, brute_force, strict=True):
+        assert len(score["matrix"]) == len(expected)
+        for got_row, want_row in zip(score["matrix"], expected, strict=True):
+            assert got_row == pytest.approx(want_row, abs=1e-4)

@@ -1,0 +1,73 @@
+"""The seed strategy reproduces the original algorithm's numbers; exact matches it where it is right.
+
+The reference is an independent transliteration of the seed (its own chunking, walker, HTTP and sums),
+run against the same real server on loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from memscore_core.backends.vllm import VllmBackend
+from memscore_core.conversation import Conversation
+from memscore_core.engine import ScoringConfig, score_conversation
+from memscore_core.pool import RequestPool
+from memscore_core.result import ConversationScore
+from memscore_core.synth.generator import SynthShape, generate_corpus
+from tests.support.seed_reference import score_memories
+from tests.support.servers import metric
+
+CONVERSATIONS = list(generate_corpus(4, seed=404))
+
+
+def score(conversation: Conversation, server: str, config: ScoringConfig) -> ConversationScore:
+    async def run() -> ConversationScore:
+        backend = VllmBackend(base_url=server)
+        async with RequestPool(backend, 4) as pool:
+            result = await score_conversation(conversation, pool, config)
+        await backend.aclose()
+        return result
+    return asyncio.run(run())
+
+
+def reference(conversation: Conversation, server: str, chunk_tokens: int) -> dict[str, Any]:
+    entries = [entry.model_dump(exclude_none=True, exclude={"meta"}) for entry in conversation.entries]
+    return score_memories(conversation.system_prompt, conversation.context, entries, base_url=server,
+                          model="memscore-tiny", scoring_chunk_tokens=chunk_tokens)
+
+
+@pytest.mark.parametrize("chunk_tokens", [50_000, 300], ids=["one-chunk", "many-chunks"])
+@pytest.mark.parametrize("index", range(len(CONVERSATIONS)))
+def test_seed_strategy_equals_the_reference_transliteration(server: str, index: int, chunk_tokens: int) -> None:
+    conversation = CONVERSATIONS[index]
+    got = score(conversation, server, ScoringConfig(strategy="seed", chunk_tokens=chunk_tokens))
+    want = reference(conversation, server, chunk_tokens)
+    assert got.memory_weights == pytest.approx(want["memory_weights"], abs=1e-9)
+    assert got.response_scores == pytest.approx(want["response_scores"], abs=1e-9)
+    for got_row, want_row in zip(got.matrix, want["matrix"], strict=True):
+        assert got_row == pytest.approx(want_row, abs=1e-9)
+
+
+@pytest.mark.parametrize("index", range(len(CONVERSATIONS)))
+def test_exact_equals_seed_on_a_single_chunk(server: str, index: int) -> None:
+    conversation = CONVERSATIONS[index]
+    exact = score(conversation, server, ScoringConfig(strategy="exact"))
+    seed = score(conversation, server, ScoringConfig(strategy="seed"))
+    for exact_row, seed_row in zip(exact.matrix, seed.matrix, strict=True):
+        assert exact_row == pytest.approx(seed_row, abs=1e-4)
+
+
+def test_exact_sends_one_baseline_per_chunk_one_request_per_memory_and_one_drop_all_per_memory_chunk(
+        server: str) -> None:
+    conversation = next(iter(generate_corpus(1, seed=405, shape=SynthShape(min_turns=10, max_turns=10))))
+    before = metric(server, "vllm:request_success_total")
+    result = score(conversation, server, ScoringConfig(chunk_tokens=300))
+    chunks_with_memory = sum(1 for chunk in result.chunks
+                             if any(conversation.entries[i].memory_key for i in chunk))
+    expected = len(result.chunks) + len(result.memory_keys) + chunks_with_memory
+    assert len(result.chunks) > 1
+    assert result.requests == expected
+    assert metric(server, "vllm:request_success_total") - before == expected
