@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from memscore_core.cli import bench as _bench
 from memscore_core.cli import downstream as _downstream
 from memscore_core.cli import evaluate as _evaluate
 from memscore_core.cli import query as _query
@@ -24,6 +25,7 @@ app.add_typer(_downstream.review, name="review")
 app.command("export")(_downstream.export)
 app.command("weights")(_downstream.weights)
 app.command("report")(_downstream.report)
+app.command("bench")(_bench.bench)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""memscore bench: strategies side by side against one server, ratios measured in one run."""

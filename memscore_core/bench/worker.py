@@ -1,0 +1,63 @@
+"""One strategy over one corpus, in its own process so that CPU time and peak RSS are its own.
+
+``python -m memscore_core.bench.worker SPEC_JSON`` prints one JSON object of measurements.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import sys
+import time
+from pathlib import Path
+
+import orjson
+from pydantic import BaseModel
+
+from memscore_core.backends.factory import open_backend
+from memscore_core.engine import ScoringConfig
+from memscore_core.loading import load_conversations
+from memscore_core.runner import score_batch
+from memscore_core.settings import Settings
+
+
+class WorkerSpec(BaseModel):
+    corpus: Path
+    base_url: str | None
+    config: ScoringConfig
+    concurrency: int
+
+
+class Measurement(BaseModel):
+    requests: int
+    prompt_tokens: int
+    wall_s: float
+    client_cpu_s: float
+    peak_rss_mb: float
+    failed: int
+
+
+async def measure(spec: WorkerSpec) -> Measurement:
+    settings = Settings(base_url=spec.base_url, request_cache=None, concurrency=spec.concurrency)
+    loaded = load_conversations([spec.corpus]).conversations
+    backend = open_backend(settings)
+    await backend.model()
+    requests = prompt_tokens = failed = 0
+    cpu, wall = time.process_time(), time.perf_counter()
+    try:
+        async for outcome in score_batch(loaded, backend, spec.config, concurrency=spec.concurrency):
+            if outcome.score is None:
+                failed += 1
+                continue
+            requests += outcome.score.requests
+            prompt_tokens += outcome.score.prompt_tokens
+    finally:
+        await backend.aclose()
+    return Measurement(requests=requests, prompt_tokens=prompt_tokens, wall_s=time.perf_counter() - wall,
+                       client_cpu_s=time.process_time() - cpu, failed=failed,
+                       peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+if __name__ == "__main__":
+    result = asyncio.run(measure(WorkerSpec.model_validate_json(sys.argv[1])))
+    sys.stdout.write(orjson.dumps(result.model_dump()).decode() + "\n")

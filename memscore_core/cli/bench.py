@@ -1,0 +1,84 @@
+"""``memscore bench``: strategies side by side against one server; ratios to ``seed`` from one run."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import tempfile
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from memscore_core.bench.corpus import BenchShape
+from memscore_core.bench.run import BenchReport, emulated_server, run_bench
+from memscore_core.engine import ScoringConfig
+
+
+def bench(
+    base_url: Annotated[str | None, typer.Option(help="Server to measure (default: the embedded model).")] = None,
+    emulate_gpu: Annotated[bool, typer.Option(help="Start `memscore serve --emulate-gpu` and measure it.")] = False,
+    prefill_tps: Annotated[float, typer.Option(help="Emulated prefill tokens per second per request.")] = 4000.0,
+    slots: Annotated[int, typer.Option(help="Emulated batch slots (requests in flight at once).")] = 8,
+    conversations: Annotated[int, typer.Option(help="Conversations in the corpus.")] = 4,
+    memories: Annotated[int, typer.Option(help="Memories per conversation.")] = 8,
+    chunks: Annotated[int, typer.Option(help="Chunks per conversation.")] = 4,
+    responses_per_chunk: Annotated[int, typer.Option(help="Responses per chunk.")] = 24,
+    window: Annotated[int, typer.Option(help="Window of the windowed exact strategy.")] = 4,
+    strategies: Annotated[str, typer.Option(help="Comma-separated: seed, exact, exact-window.")]
+    = "seed,exact,exact-window",
+    concurrency: Annotated[int | None, typer.Option(help="Requests in flight (default: --slots).")] = None,
+    client: Annotated[bool, typer.Option(help="Also measure client parse + math cost.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Measure requests, server-reported prompt tokens, wall time, client CPU and peak RSS per strategy."""
+    shape = BenchShape(conversations=conversations, memories=memories, chunks=chunks,
+                       responses_per_chunk=responses_per_chunk)
+    configs = {"seed": ScoringConfig(strategy="seed", chunk_tokens=shape.chunk_tokens()),
+               "exact": ScoringConfig(strategy="exact", chunk_tokens=shape.chunk_tokens()),
+               "exact-window": ScoringConfig(strategy="exact", chunk_tokens=shape.chunk_tokens(), window=window)}
+    chosen = {name: configs[name] for name in strategies.split(",") if name}
+    workdir = Path(tempfile.mkdtemp(prefix="memscore-bench-"))
+    server = emulated_server(workdir, prefill_tps=prefill_tps, slots=slots, port=_free_port()) if emulate_gpu \
+        else nullcontext(base_url)
+    with server as url:
+        report = run_bench(shape, workdir, base_url=url, strategies=chosen, concurrency=concurrency or slots,
+                           slots=slots if emulate_gpu else None, with_client=client)
+    if as_json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    else:
+        print_report(report)
+
+
+def print_report(report: BenchReport) -> None:
+    table = Table(title=f"memscore bench — {report.server}; {report.shape.conversations} conversations × "
+                        f"{report.shape.memories} memories × {report.shape.chunks} chunks "
+                        f"(chunk_tokens {report.chunk_tokens})", title_justify="left")
+    for column in ("strategy", "requests", "prompt tokens", "wall s", "client CPU s", "peak RSS MB",
+                   "saturation", "tokens ÷ seed", "predicted", "speed-up vs seed"):
+        table.add_column(column, justify="left" if column == "strategy" else "right")
+
+    def fmt(value: float | None, pattern: str = "{:.3f}") -> str:
+        return "—" if value is None else pattern.format(value)
+
+    for row in report.rows:
+        m = row.measurement
+        table.add_row(row.strategy, str(m.requests), str(m.prompt_tokens), f"{m.wall_s:.2f}", f"{m.client_cpu_s:.2f}",
+                      f"{m.peak_rss_mb:.0f}", fmt(row.saturation, "{:.0%}"), fmt(row.tokens_vs_seed),
+                      fmt(row.predicted_tokens_vs_seed), fmt(row.speedup_vs_seed, "{:.1f}×"))
+    console = Console()
+    console.print(table)
+    if report.client is not None:
+        c = report.client
+        console.print(f"client parse + math on {c.body} ({c.tokens} tokens): memscore "
+                      f"{c.memscore_tokens_per_cpu_s / 1e6:.2f} M tokens/CPU-s, standard library "
+                      f"{c.stdlib_tokens_per_cpu_s / 1e6:.2f} M → {c.speedup:.1f}× faster", highlight=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
