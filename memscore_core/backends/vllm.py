@@ -156,7 +156,7 @@ def _status_error(response: httpx.Response) -> BackendError:
     message = f"HTTP {status} from logprobs API: {_server_message(response)}"
     if status == 429 or status >= 500:
         return TransientBackendError(message, status=status, retry_after=_retry_after(response))
-    if status == 400 and "maximum context length" in message:
+    if status == 400 and ("maximum context length" in message or "longer than the maximum model length" in message):
         return ContextLengthError(message, status=status)
     return RequestRejectedError(message, status=status)
 

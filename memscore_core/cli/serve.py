@@ -15,11 +15,25 @@ def serve(
     model_dir: Annotated[Path, typer.Option(help="Model directory.")] = DEFAULT_MODEL_DIR,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
-    api_key: Annotated[str | None, typer.Option(help="Require this bearer key (default: $MEMSCORE_SERVE_API_KEY).")] = None,
+    api_key: Annotated[str | None, typer.Option(help="Require this bearer key [default: $MEMSCORE_SERVE_API_KEY].")]
+    = None,
     max_model_len: Annotated[int, typer.Option(help="Longest prompt + completion in tokens.")] = 4096,
+    max_logprobs: Annotated[int, typer.Option(help="Largest prompt_logprobs a request may ask for.")] = 20,
+    served_model_name: Annotated[str | None, typer.Option(help="Model name [default: the directory name].")]
+    = None,
+    threads: Annotated[int, typer.Option(help="Torch threads.")] = 1,
+    prefix_cache: Annotated[bool, typer.Option(help="Reuse the KV cache of shared prompt prefixes.")] = True,
+    emulate_gpu: Annotated[bool, typer.Option(help="Benchmarks: hold each request prompt_tokens/T seconds.")]
+    = False,
+    prefill_tps: Annotated[float, typer.Option(help="Emulated prefill speed T (tokens per second).")] = 4000.0,
+    slots: Annotated[int, typer.Option(help="Emulated batch slots (requests in flight at most).")] = 8,
 ) -> None:
     """Serve prompt log-probabilities like vLLM (/v1/chat/completions, /v1/completions, /tokenize, ...)."""
+    from memscore_core.local.app import ServerOptions
     from memscore_core.local.serve import run_server
 
-    run_server(model_dir, host=host, port=port, api_key=api_key or os.environ.get("MEMSCORE_SERVE_API_KEY"),
-               max_model_len=max_model_len)
+    options = ServerOptions(api_key=api_key or os.environ.get("MEMSCORE_SERVE_API_KEY"),
+                            max_model_len=max_model_len, max_logprobs=max_logprobs, emulate_gpu=emulate_gpu,
+                            prefill_tps=prefill_tps, slots=slots)
+    run_server(model_dir, host=host, port=port, options=options, threads=threads, prefix_cache=prefix_cache,
+               served_model_name=served_model_name)

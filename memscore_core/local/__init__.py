@@ -1,0 +1,1 @@
+"""The embedded default: a local model served with vLLM's protocol (needs the ``local`` extra)."""
