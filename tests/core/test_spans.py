@@ -13,7 +13,7 @@ from memscore_core.parsing import ScoredPrompt, parse_chat_body
 from memscore_core.spans import message_spans, seed_walk
 
 CAPTURES = Path(__file__).parents[1] / "data" / "vllm-0.32-captures"
-TOKENIZER = Tokenizer.from_file(str(CAPTURES / "capture-model-tokenizer.json"))
+TOKENIZER = Tokenizer.from_file(str(CAPTURES.parent / "capture-model" / "tokenizer.json"))
 
 
 def _chat_captures() -> list[str]:
