@@ -6,29 +6,29 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 
 from memscore_core.errors import InputError
 from memscore_core.loading import LoadedConversation
 from memscore_core.result import ConversationScore
 
 
-def publish_summary(summary: dict[str, Any], scores: list[ConversationScore], errors: list[InputError],
+async def publish_summary(summary: dict[str, Any], scores: list[ConversationScore], errors: list[InputError],
                     failures: list[tuple[LoadedConversation, str]]) -> None:
     rows = [{"what": key, "count": value} for key, value in summary.items() if key != "run_id"]
     rows += [{"what": f"invalid: {error}", "count": 1} for error in errors]
     rows += [{"what": f"failed: {item.conversation.id}: {message}", "count": 1} for item, message in failures]
-    create_table_artifact(rows, key="score-conversations-summary", description="Counts and errors of this run")
+    await acreate_table_artifact(rows, key="score-conversations-summary", description="Counts and errors of this run")
     importance: dict[str, float] = defaultdict(float)
     for score in scores:
         for key, weight in zip(score.memory_keys, score.memory_weights, strict=True):
             importance[key] += weight
     top = sorted(importance.items(), key=lambda kv: kv[1], reverse=True)[:20]
     lines = ["| memory key | importance |", "|---|---:|"] + [f"| `{key}` | {value:.3f} |" for key, value in top]
-    create_markdown_artifact("## Top memories of this run\n\n" + "\n".join(lines), key="score-conversations-top")
+    await acreate_markdown_artifact("## Top memories of this run\n\n" + "\n".join(lines), key="score-conversations-top")
 
 
-def publish_reports(paths: list[Path]) -> None:
+async def publish_reports(paths: list[Path]) -> None:
     """Links to this run's HTML reports."""
     links = "\n".join(f"- [{path.stem}]({path.as_uri()})" for path in paths)
-    create_markdown_artifact(f"## Reports\n\n{links}\n", key="score-conversations-reports")
+    await acreate_markdown_artifact(f"## Reports\n\n{links}\n", key="score-conversations-reports")

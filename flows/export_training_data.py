@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import acreate_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from memscore_core.backends.factory import open_backend
@@ -38,6 +38,6 @@ async def export_training_data(db: str = "data/memscore.duckdb", out: str = "dat
                             approved_only=approved_only, auto_approve=auto_approve, name=name)
     manifest = await write_export(db, options, out, base_url)
     files = "\n".join(f"- `{file}` sha256 `{digest[:16]}…`" for file, digest in manifest["files"].items())
-    create_markdown_artifact(f"## Export `{manifest['name']}`\n\n{manifest['n_examples']} examples in "
+    await acreate_markdown_artifact(f"## Export `{manifest['name']}`\n\n{manifest['n_examples']} examples in "
                              f"`{manifest['directory']}`\n\n{files}\n", key="export-training-data")
     return manifest

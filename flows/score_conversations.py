@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
 from prefect.blocks.system import Secret
 from prefect.runtime import flow_run
 
@@ -56,7 +56,7 @@ async def score_conversations(source: str = "data/conversations", db: str = "dat
         store.record_ingest_errors(run_id, loaded.errors)
         done = set() if rescore else store.scored_hashes(model_name, config.hash())
         todo = [item for item in loaded.conversations if content_hash(item.conversation) not in done]
-        progress = create_progress_artifact(0.0, key="score-conversations-progress",
+        progress = await acreate_progress_artifact(0.0, key="score-conversations-progress",
                                             description="Conversations scored in this run")
         scores: list[ConversationScore] = []
         failures: list[tuple[LoadedConversation, str]] = []
@@ -68,16 +68,16 @@ async def score_conversations(source: str = "data/conversations", db: str = "dat
             except Exception as exc:  # recorded below; the other conversations go on
                 get_run_logger().error("conversation %r failed: %s", item.conversation.id, exc)
                 failures.append((item, str(exc)))
-            update_progress_artifact(progress, done_count / len(todo) * 100)
+            await aupdate_progress_artifact(progress, done_count / len(todo) * 100)
         summary = {"run_id": run_id, "model": model_name, "loaded": len(loaded.conversations),
                    "invalid": len(loaded.errors), "skipped": len(loaded.conversations) - len(todo),
                    "scored": len(scores), "failed": len(failures), "requests": sum(s.requests for s in scores),
                    "prompt_tokens": sum(s.prompt_tokens for s in scores)}
         store.record_run_finish(run_id, status="failed" if failures else "completed",
                                 requests=summary["requests"], prompt_tokens=summary["prompt_tokens"])
-    publish_summary(summary, scores, loaded.errors, failures)
+    await publish_summary(summary, scores, loaded.errors, failures)
     if reports_dir and scores:
-        publish_reports(write_reports(db, [score.conversation_id for score in scores], reports_dir))
+        await publish_reports(write_reports(db, [score.conversation_id for score in scores], reports_dir))
     if failures:
         raise RuntimeError(f"{len(failures)} conversations could not be scored: {summary}")
     return summary

@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from memscore_core.store import Store
+from memscore_core.synth.generator import generate_corpus
 from tests.support.servers import REPO, free_port, metric, stop, wait_healthy
 
 pytestmark = pytest.mark.prefect
@@ -52,14 +53,14 @@ def test_the_hourly_deployment_carries_its_cron_schedule(prefect_server: dict[st
     assert "memscore-local" in out
 
 
-def run_deployment(env: dict[str, str], *params: str) -> None:
-    """`prefect deployment run` with a one-shot process worker to pick it up; waits for completion."""
-    worker = subprocess.Popen([PREFECT, "worker", "start", "--pool", "memscore-local", "--run-once"], cwd=REPO,
+def run_deployment(env: dict[str, str], *params: str, name: str = "score-conversations/adhoc") -> None:
+    """`prefect deployment run` with a process worker to pick it up; waits for completion, stops the worker."""
+    worker = subprocess.Popen([PREFECT, "worker", "start", "--pool", "memscore-local"], cwd=REPO,
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)
     try:
         args = [arg for param in params for arg in ("--param", param)]
-        prefect(env, "deployment", "run", "score-conversations/adhoc", *args, "--watch", "--watch-timeout", "400",
+        prefect(env, "deployment", "run", name, *args, "--watch", "--watch-timeout", "400",
                 timeout=450)
     finally:
         stop(worker, grace=30)
@@ -84,3 +85,43 @@ def test_an_adhoc_run_scores_into_duckdb_and_a_second_run_sends_nothing(
     run_deployment(prefect_server, *params)
     assert metric(server, "vllm:request_success_total") == before
     assert table_rows(db) == tables
+
+
+def test_the_export_and_memory_weight_deployments_run_on_the_scored_file(
+        prefect_server: dict[str, str], tmp_path: Path, corpus: Path, server: str) -> None:
+    db = tmp_path / "downstream.duckdb"
+    run_deployment(prefect_server, f"source={corpus}", f"db={db}", f"base_url={server}", "reports_dir=null")
+    exports = tmp_path / "exports"
+    run_deployment(prefect_server, f"db={db}", f"out={exports}", "threshold=0", "name=nightly",
+                   name="export-training-data/daily")
+    run_deployment(prefect_server, f"db={db}", f"out={exports / 'weights.json'}",
+                   name="update-memory-weights/hourly")
+    manifest = json.loads((exports / "nightly" / "manifest.json").read_text())
+    assert manifest["n_examples"] > 0
+    weights = json.loads((exports / "weights.json").read_text())["weights"]
+    assert set(weights) == {row.memory_key for row in Store(db).top_memories(limit=1000)}
+
+
+def test_four_concurrent_deployment_runs_on_one_duckdb_file_all_land(
+        prefect_server: dict[str, str], tmp_path: Path, server: str) -> None:
+    db = tmp_path / "shared.duckdb"
+    sources = []
+    for n in range(4):
+        source = tmp_path / f"part-{n}.jsonl"
+        source.write_text("".join(c.model_dump_json() + "\n" for c in generate_corpus(2, seed=900 + n)))
+        sources.append(source)
+    worker = subprocess.Popen([PREFECT, "worker", "start", "--pool", "memscore-local"], cwd=REPO, env=prefect_server,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        runs = [subprocess.Popen([PREFECT, "deployment", "run", "score-conversations/adhoc", "--param",
+                                  f"source={source}", "--param", f"db={db}", "--param", f"base_url={server}",
+                                  "--param", "reports_dir=null", "--watch", "--watch-timeout", "500"],
+                                 cwd=REPO, env=prefect_server, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                for source in sources]
+        outputs = [run.communicate(timeout=560)[0] for run in runs]
+    finally:
+        stop(worker, grace=30)
+    assert [run.returncode for run in runs] == [0, 0, 0, 0], outputs
+    store = Store(db)
+    assert (store.count("results"), store.count("scoring_runs")) == (8, 4)
+    assert {run.status for run in store.runs()} == {"completed"}

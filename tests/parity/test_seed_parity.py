@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 
 from memscore_core.backends.vllm import VllmBackend
+from memscore_core.bench.corpus import BenchShape, bench_conversation
 from memscore_core.conversation import Conversation
 from memscore_core.engine import ScoringConfig, score_conversation
 from memscore_core.pool import RequestPool
 from memscore_core.result import ConversationScore
-from memscore_core.synth.generator import SynthShape, generate_corpus
+from memscore_core.synth.generator import generate_corpus
 from tests.support.seed_reference import score_memories
 from tests.support.servers import metric
 
@@ -34,9 +35,10 @@ def score(conversation: Conversation, server: str, config: ScoringConfig) -> Con
 
 
 def reference(conversation: Conversation, server: str, chunk_tokens: int) -> dict[str, Any]:
-    entries = [entry.model_dump(exclude_none=True, exclude={"meta"}) for entry in conversation.entries]
+    entries = [{**entry.model_dump(exclude_none=True, exclude={"meta", "reasoning"}),
+                "content": entry.rendered_content()} for entry in conversation.entries]
     return score_memories(conversation.system_prompt, conversation.context, entries, base_url=server,
-                          model="memscore-tiny", scoring_chunk_tokens=chunk_tokens)
+                          model="memscore-tiny", api_key="unused", scoring_chunk_tokens=chunk_tokens)
 
 
 @pytest.mark.parametrize("chunk_tokens", [50_000, 300], ids=["one-chunk", "many-chunks"])
@@ -45,7 +47,8 @@ def test_seed_strategy_equals_the_reference_transliteration(server: str, index: 
     conversation = CONVERSATIONS[index]
     got = score(conversation, server, ScoringConfig(strategy="seed", chunk_tokens=chunk_tokens))
     want = reference(conversation, server, chunk_tokens)
-    assert got.memory_weights == pytest.approx(want["memory_weights"], abs=1e-9)
+    assert list(zip(got.memory_keys, got.memory_weights, strict=True)) == [
+        (key, pytest.approx(weight, abs=1e-9)) for key, weight in want["memory_weights"]]
     assert got.response_scores == pytest.approx(want["response_scores"], abs=1e-9)
     for got_row, want_row in zip(got.matrix, want["matrix"], strict=True):
         assert got_row == pytest.approx(want_row, abs=1e-9)
@@ -62,12 +65,13 @@ def test_exact_equals_seed_on_a_single_chunk(server: str, index: int) -> None:
 
 def test_exact_sends_one_baseline_per_chunk_one_request_per_memory_and_one_drop_all_per_memory_chunk(
         server: str) -> None:
-    conversation = next(iter(generate_corpus(1, seed=405, shape=SynthShape(min_turns=10, max_turns=10))))
+    shape = BenchShape(conversations=1, memories=5, chunks=3, responses_per_chunk=3)
+    conversation = bench_conversation(shape, 0)
     before = metric(server, "vllm:request_success_total")
-    result = score(conversation, server, ScoringConfig(chunk_tokens=300))
+    result = score(conversation, server, ScoringConfig(chunk_tokens=shape.chunk_tokens()))
     chunks_with_memory = sum(1 for chunk in result.chunks
                              if any(conversation.entries[i].memory_key for i in chunk))
     expected = len(result.chunks) + len(result.memory_keys) + chunks_with_memory
-    assert len(result.chunks) > 1
+    assert (len(result.chunks), chunks_with_memory, expected) == (3, 3, 3 + 5 + 3)
     assert result.requests == expected
     assert metric(server, "vllm:request_success_total") - before == expected
