@@ -40,7 +40,8 @@ class PromptRequest:
         return conversation.prefix_messages() + [conversation.entries[i].api_message() for i in self.entries]
 
     def roles(self, conversation: Conversation) -> list[str]:
-        return [m["role"] for m in conversation.prefix_messages()] + [conversation.entries[i].role for i in self.entries]
+        prefix = [m["role"] for m in conversation.prefix_messages()]
+        return prefix + [conversation.entries[i].role for i in self.entries]
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ def aggregate_exact(conversation: Conversation, plan: AblationPlan,
         base_lps.update(results[request].logprobs)
     matrix: list[list[float | None]] = []
     signed: list[list[float | None]] = []
-    for memory, request in zip(memories, plan.ablations, strict=True):
+    for request in plan.ablations:
         cells = [_cell(conversation, plan, request, results[request], r, base_ids, base_lps) for r in responses]
         matrix.append([None if cell is None else cell[0] for cell in cells])
         signed.append([None if cell is None else cell[1] for cell in cells])

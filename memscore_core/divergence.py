@@ -32,9 +32,9 @@ def signed_divergence(base: FloatArray, without: FloatArray) -> float:
 def seed_row(baseline: Sequence[Sequence[float]], without: Sequence[Sequence[float]]) -> list[float]:
     """One seed matrix row: zip responses and tokens (truncating), sum positive drops in order."""
     row = []
-    for base_lps, without_lps in zip(baseline, without):
+    for base_lps, without_lps in zip(baseline, without, strict=False):  # the seed truncates
         total = 0.0
-        for b, w in zip(base_lps, without_lps):
+        for b, w in zip(base_lps, without_lps, strict=False):
             d = b - w
             if d > 0.0:
                 total += d

@@ -22,7 +22,8 @@ class SeedScorer(Protocol):
     async def __call__(self, messages: list[dict[str, str]]) -> ScoredPrompt: ...
 
 
-async def score_seed(conversation: Conversation, score: SeedScorer, *, chunk_tokens: int, model: str) -> ConversationScore:
+async def score_seed(conversation: Conversation, score: SeedScorer, *, chunk_tokens: int,
+                     model: str) -> ConversationScore:
     """Score ``conversation`` exactly as the seed does; ``score`` sends one seed request."""
     memories = conversation.memory_indices
     responses = conversation.response_indices

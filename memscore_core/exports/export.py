@@ -69,7 +69,8 @@ async def export_dataset(store: Store, options: ExportOptions, out_root: Path,
     as_of = max((source.scored_at for source in sources), default=None)
     manifest = Manifest(name=directory.name, format=options.format, selection=options.selection(),
                         n_examples=len(sources), source_runs=sorted({s.run_id for s in sources}),
-                        data_as_of=as_of.isoformat() if as_of else None, files={path.name: sha256_file(path) for path in files})
+                        data_as_of=as_of.isoformat() if as_of else None,
+                        files={path.name: sha256_file(path) for path in files})
     (directory / "manifest.json").write_bytes(orjson.dumps(manifest.model_dump(), option=orjson.OPT_SORT_KEYS |
                                                            orjson.OPT_INDENT_2) + b"\n")
     record_export(store, export_id=uuid.uuid4().hex, name=directory.name, fmt=options.format,

@@ -64,7 +64,8 @@ def test_duplicate_ids_in_one_batch_keep_the_first(tmp_path: Path) -> None:
 
 def test_a_json_list_reports_the_line_where_each_bad_element_starts(tmp_path: Path) -> None:
     path = tmp_path / "list.json"
-    path.write_text('[\n  {"id": "a", "entries": [{"role": "user", "content": "x"}]},\n  {"id": "b", "entries": []}\n]\n')
+    path.write_text('[\n  {"id": "a", "entries": [{"role": "user", "content": "x"}]},\n'
+                    '  {"id": "b", "entries": []}\n]\n')
     result = load_conversations([path])
     assert [c.conversation.id for c in result.conversations] == ["a"]
     assert (result.errors[0].line, result.errors[0].field) == (3, "entries")

@@ -45,7 +45,8 @@ def test_every_chat_capture_splits_into_the_sent_messages_and_their_responses(na
 
 def test_captures_cover_generation_prompt_continue_final_think_and_token_ids() -> None:
     names = set(_chat_captures())
-    assert {"a_chat_prompt_logprobs1", "a2_chat_prompt_logprobs1_nogenprompt", "a3_chat_prompt_logprobs1_continue_final",
+    assert {"a_chat_prompt_logprobs1", "a2_chat_prompt_logprobs1_nogenprompt",
+            "a3_chat_prompt_logprobs1_continue_final",
             "g_think_history", "h_chat_return_token_ids", "i_nonascii_chat"} <= names
 
 

@@ -22,9 +22,10 @@ def capture_model() -> LocalModel:
     return LocalModel(CAPTURE_MODEL, name="capture-model")
 
 
-def call(model: LocalModel, method: str, path: str, body: Any = None, *, options: ServerOptions = ServerOptions(),
+def call(model: LocalModel, method: str, path: str, body: Any = None, *, options: ServerOptions | None = None,
          headers: dict[str, str] | None = None) -> httpx.Response:
     """One request to the app over httpx's ASGI transport."""
+    options = options or ServerOptions()
     async def send() -> httpx.Response:
         transport = httpx.ASGITransport(app=build_app(model, options))
         async with httpx.AsyncClient(transport=transport, base_url="http://local") as client:

@@ -29,16 +29,16 @@ def score_memories(system_prompt: str, context: str, entries: list[dict[str, Any
             filtered = [e for i, e in enumerate(entries) if i != entry_idx]
             without = get_response_logprobs(filtered, *args)
             row = []
-            for base_lps, without_lps in zip(baseline, without):
+            for base_lps, without_lps in zip(baseline, without, strict=False):
                 divergence = 0.0
-                for b, w in zip(base_lps, without_lps):
+                for b, w in zip(base_lps, without_lps, strict=False):
                     d = b - w
                     if d > 0.0:
                         divergence += d
                 row.append(divergence)
             matrix.append(row)
     memory_weights = []
-    for key, row in zip(memory_keys, matrix):
+    for key, row in zip(memory_keys, matrix, strict=True):
         total = 0.0
         for v in row:
             total += v
