@@ -55,7 +55,7 @@ class FaultProxy:
                 writer.write(f"HTTP/1.1 {response.status_code} X\r\ncontent-type: application/json\r\n"
                              f"content-length: {len(content)}\r\n\r\n".encode() + content)
                 await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
             return
         finally:
             writer.close()
@@ -75,18 +75,28 @@ def fault_proxy(upstream: str, **options: float) -> Iterator[FaultProxy]:
     proxy = FaultProxy(upstream, **options)  # type: ignore[arg-type]
     loop = asyncio.new_event_loop()
     started = threading.Event()
+    done: asyncio.Future[None] = loop.create_future()
 
     async def serve() -> None:
         server = await asyncio.start_server(proxy._handle, "127.0.0.1", 0)
         proxy.port = server.sockets[0].getsockname()[1]
         started.set()
         async with server:
-            await server.serve_forever()
+            await done
 
-    thread = threading.Thread(target=lambda: loop.run_until_complete(serve()), daemon=True)
+    def run() -> None:
+        loop.run_until_complete(serve())
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.close()
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     started.wait(10)
     try:
         yield proxy
     finally:
-        loop.call_soon_threadsafe(loop.stop)
+        loop.call_soon_threadsafe(done.set_result, None)
+        thread.join(30)
