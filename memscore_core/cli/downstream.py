@@ -22,7 +22,7 @@ from memscore_core.settings import Settings
 from memscore_core.store.downstream import Status, list_candidates, refresh_candidates, set_status, stale_memories
 
 review = typer.Typer(help="List, approve and reject fine-tuning candidates.", no_args_is_help=True)
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, soft_wrap=True)
 
 
 @review.command("list")

@@ -31,7 +31,7 @@ def eval_command(
     loaded = load_conversations(paths)
     if loaded.errors:
         for error in loaded.errors:
-            Console(stderr=True).print(f"error: {error}", highlight=False, markup=False)
+            Console(stderr=True, soft_wrap=True).print(f"error: {error}", highlight=False, markup=False)
         raise typer.Exit(1)
     config = ScoringConfig(strategy=strategy, chunk_tokens=settings.chunk_tokens)  # type: ignore[arg-type]
     outcomes = asyncio.run(_score_all(settings, config, loaded.conversations))

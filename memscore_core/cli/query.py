@@ -21,7 +21,7 @@ def open_store(db: Path | None) -> Store:
     """The store at ``db`` (or the configured default); exits with a clear message if it does not exist."""
     path = db or Settings().db
     if not path.exists():
-        Console(stderr=True).print(f"[red]error:[/red] {path}: no such database (run `memscore score` first)",
+        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {path}: no such database (run `memscore score` first)",
                                    highlight=False)
         raise typer.Exit(1)
     return Store(path)
@@ -50,7 +50,7 @@ def show(
     """One conversation's latest memories × responses matrix and each response's top memories."""
     result = open_store(db).latest_result(conversation_id)
     if result is None:
-        Console(stderr=True).print(f"[red]error:[/red] no scores for conversation {conversation_id!r}",
+        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] no scores for conversation {conversation_id!r}",
                                    highlight=False)
         raise typer.Exit(1)
     if as_json:

@@ -20,7 +20,7 @@ from memscore_core.loading import LoadResult, load_conversations
 from memscore_core.settings import Settings
 from memscore_core.store import Store
 
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, soft_wrap=True)
 
 
 def score(

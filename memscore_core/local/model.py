@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
+from transformers.utils import logging as transformers_logging
 
 from memscore_core.local.detokenize import decode_in_context, token_bytes
 
@@ -48,6 +49,7 @@ class LocalModel:
     def __init__(self, model_dir: Path, *, threads: int = 1, prefix_cache: bool = True, cache_entries: int = 8,
                  name: str | None = None) -> None:
         torch.set_num_threads(threads)
+        transformers_logging.disable_progress_bar()
         self.model_dir = Path(model_dir)
         self.name = name or self.model_dir.name
         self.tokenizer: Any = AutoTokenizer.from_pretrained(self.model_dir)

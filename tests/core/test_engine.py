@@ -1,0 +1,95 @@
+"""The engine against the embedded app: re-planning on context length, the alignment guard, isolation."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import httpx
+import orjson
+import pytest
+
+from memscore_core.backends.vllm import RetryPolicy, VllmBackend
+from memscore_core.bench.corpus import BenchShape, bench_conversation
+from memscore_core.chunking import chunk_budget, plan_chunks
+from memscore_core.conversation import Conversation, Entry
+from memscore_core.engine import ScoringConfig, score_conversation
+from memscore_core.errors import AlignmentError, ContextLengthError
+from memscore_core.loading import LoadedConversation
+from memscore_core.local.app import ServerOptions, build_app
+from memscore_core.local.serve import load_model
+from memscore_core.result import ConversationScore
+from memscore_core.runner import Outcome, score_batch
+from memscore_core.settings import DEFAULT_MODEL_DIR
+
+SHAPE = BenchShape(conversations=1, memories=3, chunks=3, responses_per_chunk=4)
+
+
+def backend(options: ServerOptions, rewrite: Callable[[dict, dict], None] | None = None) -> VllmBackend:
+    """The embedded app; ``rewrite(request, response)`` may alter a response body (a misbehaving server)."""
+    app = httpx.ASGITransport(app=build_app(load_model(DEFAULT_MODEL_DIR), options))
+
+    class Rewriting(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            response = await app.handle_async_request(request)
+            if rewrite is None or request.method != "POST":
+                return response
+            body = orjson.loads(await response.aread())
+            rewrite(orjson.loads(request.content), body)
+            return httpx.Response(response.status_code, headers={"content-type": "application/json"},
+                                  content=orjson.dumps(body))
+
+    return VllmBackend(base_url="http://embedded/v1", transport=Rewriting(), retry=RetryPolicy(attempts=1))
+
+
+def score(conversation: Conversation, scorer: VllmBackend, config: ScoringConfig) -> ConversationScore:
+    async def run() -> ConversationScore:
+        async with scorer, scorer_pool(scorer) as pool:
+            return await score_conversation(conversation, pool, config)
+    return asyncio.run(run())
+
+
+def scorer_pool(scorer: VllmBackend):  # type: ignore[no-untyped-def]
+    from memscore_core.pool import RequestPool
+    return RequestPool(scorer, 4)
+
+
+def test_a_context_length_rejection_halves_the_chunks_until_they_fit() -> None:
+    conversation = bench_conversation(SHAPE, 0)
+    small = score(conversation, backend(ServerOptions(max_model_len=400)), ScoringConfig())
+    halvings = next(k for k in range(20) if plan_chunks(conversation.entries, chunk_budget(
+        conversation, 50_000 // 2 ** k)) == small.chunks)
+    direct = score(conversation, backend(ServerOptions()), ScoringConfig(chunk_tokens=50_000 // 2 ** halvings))
+    assert halvings > 0 and len(small.chunks) > 1
+    for got, want in zip(small.matrix, direct.matrix, strict=True):
+        assert got == pytest.approx(want, abs=1e-5)
+
+
+def test_an_entry_bigger_than_the_context_fails_only_its_conversation() -> None:
+    huge = Conversation(id="huge", entries=[Entry(role="user", content="x " * 3000, memory_key="k"),
+                                            Entry(role="assistant", content="ok")])
+    fine = bench_conversation(SHAPE, 0)
+    loaded = [LoadedConversation(huge, "a.jsonl", 1), LoadedConversation(fine, "a.jsonl", 2)]
+
+    async def run() -> list[Outcome]:
+        scorer = backend(ServerOptions(max_model_len=1024))
+        async with scorer:
+            return [outcome async for outcome in score_batch(loaded, scorer, ScoringConfig())]
+    first, second = asyncio.run(run())
+    assert isinstance(first.error, ContextLengthError)
+    assert "does not fit even one exchange per chunk" in str(first.error)
+    assert second.score is not None and second.error is None
+
+
+def test_responses_tokenised_differently_without_a_memory_fail_the_conversation_loudly() -> None:
+    conversation = bench_conversation(SHAPE, 0)
+
+    def retokenise_ablations(request: dict, body: dict) -> None:
+        if len(request["messages"]) < len(conversation.entries) + 1 and body.get("prompt_logprobs"):
+            last = body["prompt_logprobs"][-3]
+            key, info = next(iter(last.items()))
+            body["prompt_logprobs"][-3] = {str(int(key) + 1): info}
+            body["prompt_token_ids"][-3] = int(key) + 1
+
+    with pytest.raises(AlignmentError, match=f"conversation '{conversation.id}': response at entry"):
+        score(conversation, backend(ServerOptions(), retokenise_ablations), ScoringConfig(chunk_tokens=50_000))
