@@ -83,7 +83,7 @@ def _iter_file(path: Path) -> Iterator[LoadedConversation | InputError]:
         yield InputError(f"unsupported file type {path.suffix!r} (expected .jsonl or .json)", file=name)
         return
     try:
-        data = path.read_bytes()
+        data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
     except OSError as exc:
         yield InputError(f"cannot read file: {exc.strerror or exc}", file=name)
         return
