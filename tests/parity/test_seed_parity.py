@@ -13,6 +13,7 @@ import pytest
 
 from memscore_core.backends.vllm import VllmBackend
 from memscore_core.bench.corpus import BenchShape, bench_conversation
+from memscore_core.chunking import chunk_budget, plan_chunks
 from memscore_core.conversation import Conversation
 from memscore_core.engine import ScoringConfig, score_conversation
 from memscore_core.pool import RequestPool
@@ -75,3 +76,16 @@ def test_exact_sends_one_baseline_per_chunk_one_request_per_memory_and_one_drop_
     assert (len(result.chunks), chunks_with_memory, expected) == (3, 3, 3 + 5 + 3)
     assert result.requests == expected
     assert metric(server, "vllm:request_success_total") - before == expected
+
+
+def test_seed_strategy_equals_the_reference_when_ablation_shifts_chunk_boundaries(server: str) -> None:
+    shape = BenchShape(conversations=1, memories=4, chunks=3, responses_per_chunk=3)
+    conversation = bench_conversation(shape, 1)
+    budget = chunk_budget(conversation, shape.chunk_tokens())
+    kept = [e for i, e in enumerate(conversation.entries) if i != conversation.memory_indices[0]]
+    assert plan_chunks(kept, budget) != [[i for i in chunk if i < len(kept)] for chunk in
+                                         plan_chunks(conversation.entries, budget)]
+    got = score(conversation, server, ScoringConfig(strategy="seed", chunk_tokens=shape.chunk_tokens()))
+    want = reference(conversation, server, shape.chunk_tokens())
+    for got_row, want_row in zip(got.matrix, want["matrix"], strict=True):
+        assert got_row == pytest.approx(want_row, abs=1e-9)
