@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from memscore_core.chunking import DEFAULT_CHUNK_TOKENS
@@ -32,3 +32,10 @@ class Settings(BaseSettings):
     timeout: float = Field(default=300.0, gt=0)
     retries: int = Field(default=5, ge=1)
     torch_threads: int = Field(default=1, ge=1)
+
+    @field_validator("request_cache", mode="before")
+    @classmethod
+    def _empty_means_no_cache(cls, value: object) -> object:
+        """``MEMSCORE_REQUEST_CACHE=`` turns the cache off instead of caching into the working directory."""
+        return None if isinstance(value, str) and not value.strip() else value
+
