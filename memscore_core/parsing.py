@@ -8,11 +8,10 @@ string) whose **first** key is the actual prompt token, with ``logprob``, ``rank
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
-import orjson
 
 from memscore_core.errors import ResponseFormatError
 
@@ -36,49 +35,63 @@ class ScoredPrompt:
         return len(self.token_ids)
 
 
+class _TokenLogprob(msgspec.Struct, gc=False):
+    logprob: float
+    decoded_token: str | None = None
+
+
+class _Usage(msgspec.Struct, gc=False):
+    prompt_tokens: int | None = None
+
+
+class _ChatBody(msgspec.Struct, gc=False):
+    """The only fields memscore reads; msgspec skips the rest of the body without building it."""
+
+    prompt_logprobs: list[dict[int, _TokenLogprob] | None] | None = None
+    prompt_token_ids: list[int] | None = None
+    usage: _Usage | None = None
+
+
+_DECODER = msgspec.json.Decoder(_ChatBody)
+
+
 def parse_chat_body(body: bytes | str) -> ScoredPrompt:
     """Read a ``/v1/chat/completions`` response body that carries top-level ``prompt_logprobs``."""
     try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        document = _DECODER.decode(body)
+    except msgspec.ValidationError as exc:
+        raise ResponseFormatError(f"unexpected response shape: {exc}") from exc
+    except msgspec.DecodeError as exc:
         raise ResponseFormatError(f"response is not valid JSON: {exc}") from exc
-    if not isinstance(document, dict):
-        raise ResponseFormatError("response is not a JSON object")
-    return parse_prompt_logprobs(document.get("prompt_logprobs"), document.get("prompt_token_ids"),
-                                 _prompt_tokens(document))
-
-
-def parse_prompt_logprobs(entries: Any, prompt_token_ids: Any = None, prompt_tokens: int | None = None) -> ScoredPrompt:
-    """Arrays from a ``prompt_logprobs`` list (and ``prompt_token_ids`` when the server sent them)."""
-    if not isinstance(entries, list) or not entries:
+    entries = document.prompt_logprobs
+    if not entries:
         raise ResponseFormatError("no prompt_logprobs in response")
+    try:
+        actual = [next(iter(entry.items())) for entry in entries[1:]]  # type: ignore[union-attr]
+    except (AttributeError, StopIteration) as exc:
+        position = next(i for i, entry in enumerate(entries) if i and not entry)
+        raise ResponseFormatError(f"malformed prompt_logprobs entry {position}: empty or null") from exc
     count = len(entries)
     ids = np.empty(count, dtype=np.int64)
     logprobs = np.empty(count, dtype=np.float64)
-    tokens: list[str | None] = [None] * count
-    logprobs[0] = np.nan
-    ids[0] = -1
-    try:
-        for position in range(1, count):
-            key, info = next(iter(entries[position].items()))
-            ids[position] = int(key)
-            logprobs[position] = info["logprob"]
-            tokens[position] = info["decoded_token"]
-    except (AttributeError, KeyError, StopIteration, TypeError, ValueError) as exc:
-        raise ResponseFormatError(f"malformed prompt_logprobs entry {position}: {exc!r}") from exc
-    if isinstance(prompt_token_ids, list) and prompt_token_ids:
-        if len(prompt_token_ids) != count:
-            raise ResponseFormatError(
-                f"prompt_token_ids has {len(prompt_token_ids)} ids but prompt_logprobs {count} entries")
-        ids[0] = int(prompt_token_ids[0])
-        if not np.array_equal(ids[1:], np.asarray(prompt_token_ids[1:], dtype=np.int64)):
-            raise ResponseFormatError("prompt_token_ids disagree with the keys of prompt_logprobs")
-    return ScoredPrompt(ids, logprobs, tokens, prompt_tokens if prompt_tokens is not None else count)
+    ids[0], logprobs[0] = -1, np.nan
+    ids[1:] = np.fromiter((token_id for token_id, _ in actual), np.int64, count - 1)
+    logprobs[1:] = np.fromiter((info.logprob for _, info in actual), np.float64, count - 1)
+    tokens: list[str | None] = [None, *(info.decoded_token for _, info in actual)]
+    _check_token_ids(ids, document.prompt_token_ids)
+    usage = document.usage.prompt_tokens if document.usage else None
+    return ScoredPrompt(ids, logprobs, tokens, usage if usage is not None else count)
 
 
-def _prompt_tokens(document: dict[str, Any]) -> int | None:
-    usage = document.get("usage")
-    if isinstance(usage, dict) and isinstance(usage.get("prompt_tokens"), int):
-        return int(usage["prompt_tokens"])
-    return None
+def _check_token_ids(ids: npt.NDArray[np.int64], prompt_token_ids: list[int] | None) -> None:
+    """Take the first token's id from ``prompt_token_ids`` and insist the rest agree with the keys."""
+    if not prompt_token_ids:
+        return
+    if len(prompt_token_ids) != len(ids):
+        raise ResponseFormatError(
+            f"prompt_token_ids has {len(prompt_token_ids)} ids but prompt_logprobs {len(ids)} entries")
+    ids[0] = prompt_token_ids[0]
+    if not np.array_equal(ids[1:], np.asarray(prompt_token_ids[1:], dtype=np.int64)):
+        raise ResponseFormatError("prompt_token_ids disagree with the keys of prompt_logprobs")
+
 

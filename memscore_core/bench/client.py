@@ -1,6 +1,6 @@
 """Client cost: parsing a prompt-logprobs body and the divergence math, per CPU second.
 
-memscore's path (orjson straight into numpy arrays) against the standard-library path (``json`` and
+memscore's path (msgspec typed decoding straight into numpy arrays) against the standard-library path (``json`` and
 Python lists), on the same body, side by side.
 """
 

@@ -21,8 +21,8 @@ def open_store(db: Path | None) -> Store:
     """The store at ``db`` (or the configured default); exits with a clear message if it does not exist."""
     path = db or Settings().db
     if not path.exists():
-        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {path}: no such database (run `memscore score` first)",
-                                   highlight=False)
+        Console(stderr=True, soft_wrap=True).print(
+            f"[red]error:[/red] {path}: no such database (run `memscore score` first)", highlight=False)
         raise typer.Exit(1)
     return Store(path)
 
