@@ -18,8 +18,8 @@ install: $(STAMP)
 run: install
 	$(BIN)/memscore score data/conversations/
 
-## Install everything (the real vLLM tier included) and run the whole test suite.
-test: install vllm
+## Install everything (the real vLLM tier included), lint, type-check and run the whole test suite.
+test: install vllm check
 	MEMSCORE_REQUIRE_VLLM=1 $(BIN)/python -m pytest
 
 vllm:

@@ -18,8 +18,7 @@ from memscore_core.store import Store
 @task(name="export-dataset", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
 async def write_export(db: str, options: ExportOptions, out: str, base_url: str | None) -> dict[str, Any]:
     """Select, build and write the examples; register the export in the store."""
-    backend = open_backend(Settings(**({"base_url": base_url} if base_url else {}))) \
-        if options.format == "dpo" else None
+    backend = open_backend(Settings.with_overrides(base_url=base_url)) if options.format == "dpo" else None
     try:
         directory, manifest = await export_dataset(Store(db), options, Path(out), backend)
     finally:

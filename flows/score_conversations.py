@@ -4,7 +4,7 @@ plan chunks → baseline per chunk → ablate per memory → drop-all per chunk 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
@@ -23,7 +23,7 @@ from flows.tasks import (
     score_seed_task,
     write_reports,
 )
-from memscore_core.engine import ScoringConfig, smaller_chunks
+from memscore_core.engine import ScoringConfig, Strategy, smaller_chunks
 from memscore_core.errors import ContextLengthError
 from memscore_core.loading import LoadedConversation
 from memscore_core.result import ConversationScore, config_hash, content_hash
@@ -33,7 +33,7 @@ from memscore_core.store import Store
 
 @flow(name="score-conversations", flow_run_name="score-{strategy}", retries=1, retry_delay_seconds=5)
 async def score_conversations(source: str = "data/conversations", db: str = "data/memscore.duckdb",
-                              base_url: str | None = None, model: str | None = None, strategy: str = "exact",
+                              base_url: str | None = None, model: str | None = None, strategy: Strategy = "exact",
                               chunk_tokens: int = 50_000, window: int | None = None, concurrency: int = 8,
                               rescore: bool = False, api_key_secret: str | None = None,
                               reports_dir: str | None = "data/reports") -> dict[str, Any]:
@@ -43,9 +43,9 @@ async def score_conversations(source: str = "data/conversations", db: str = "dat
     conversation could not be scored, after every other result is stored. The flow's own retry then
     scores only what is missing, its model calls answered from the task cache.
     """
-    config = ScoringConfig(strategy=strategy, chunk_tokens=chunk_tokens, window=window)  # type: ignore[arg-type]
-    settings = Settings(**{k: v for k, v in {"base_url": base_url, "model": model}.items() if v is not None})
-    api_key = (await Secret.aload(api_key_secret)).get() if api_key_secret else None  # type: ignore[union-attr]
+    config = ScoringConfig(strategy=strategy, chunk_tokens=chunk_tokens, window=window)
+    settings = Settings.with_overrides(base_url=base_url, model=model)
+    api_key = cast(Secret, await Secret.aload(api_key_secret)).get() if api_key_secret else None
     store = Store(db)
     loaded = load_source(source)
     async with request_pool(settings, concurrency, api_key) as (runtime_id, pool):
@@ -69,12 +69,13 @@ async def score_conversations(source: str = "data/conversations", db: str = "dat
                 get_run_logger().error("conversation %r failed: %s", item.conversation.id, exc)
                 failures.append((item, str(exc)))
             await aupdate_progress_artifact(progress, done_count / len(todo) * 100)
+        requests, prompt_tokens = sum(s.requests for s in scores), sum(s.prompt_tokens for s in scores)
         summary = {"run_id": run_id, "model": model_name, "loaded": len(loaded.conversations),
                    "invalid": len(loaded.errors), "skipped": len(loaded.conversations) - len(todo),
-                   "scored": len(scores), "failed": len(failures), "requests": sum(s.requests for s in scores),
-                   "prompt_tokens": sum(s.prompt_tokens for s in scores)}
+                   "scored": len(scores), "failed": len(failures), "requests": requests,
+                   "prompt_tokens": prompt_tokens}
         store.record_run_finish(run_id, status="failed" if failures else "completed",
-                                requests=summary["requests"], prompt_tokens=summary["prompt_tokens"])
+                                requests=requests, prompt_tokens=prompt_tokens)
     await publish_summary(summary, scores, loaded.errors, failures)
     if reports_dir and scores:
         await publish_reports(write_reports(db, [score.conversation_id for score in scores], reports_dir))

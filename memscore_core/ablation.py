@@ -138,8 +138,8 @@ def aggregate_exact(conversation: Conversation, plan: AblationPlan,
     drops = {request.chunk: request for request in plan.drop_all}
     drop_all: list[float | None] = []
     for r in responses:
-        request = drops.get(plan.chunk_of[r])
-        cell = _cell(conversation, plan, request, results[request], r, base_ids, base_lps) if request else (0.0, 0.0)
+        drop = drops.get(plan.chunk_of[r])
+        cell = _cell(conversation, plan, drop, results[drop], r, base_ids, base_lps) if drop else (0.0, 0.0)
         drop_all.append(None if cell is None else cell[0])
     requests = plan.requests
     return ConversationScore(

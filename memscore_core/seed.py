@@ -44,7 +44,7 @@ async def score_seed(conversation: Conversation, score: SeedScorer, *, chunk_tok
         memory_keys=[conversation.entries[m].memory_key or "" for m in memories],
         memory_entry_indices=memories, response_entry_indices=responses,
         response_tokens=[len(baseline[j]) if j < len(baseline) else 0 for j in range(len(responses))],
-        matrix=list(matrix), signed_matrix=[[None] * len(row) for row in matrix],
+        matrix=[list[float | None](row) for row in matrix], signed_matrix=[[None] * len(row) for row in matrix],
         memory_weights=weights, response_scores=column_sums(matrix, len(responses)),
         drop_all=[None] * len(responses), requests=counter.requests, prompt_tokens=counter.prompt_tokens,
         chunks=[],

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     retries: int = Field(default=5, ge=1)
     torch_threads: int = Field(default=1, ge=1)
 
+    @classmethod
+    def with_overrides(cls, **overrides: object) -> Settings:
+        """The environment's settings with every override that is not ``None`` applied on top."""
+        return cls(**{key: value for key, value in overrides.items() if value is not None})  # type: ignore[arg-type]
+
     @field_validator("request_cache", mode="before")
     @classmethod
     def _empty_means_no_cache(cls, value: object) -> object:

@@ -32,7 +32,8 @@ class ClientCost(BaseModel):
 def stdlib_parse(body: bytes) -> ScoredPrompt:
     """The straightforward path: ``json.loads`` then Python lists, converted at the end."""
     document = json.loads(body)
-    ids, logprobs, tokens = [-1], [float("nan")], [None]
+    ids, logprobs = [-1], [float("nan")]
+    tokens: list[str | None] = [None]
     for entry in document["prompt_logprobs"][1:]:
         key, info = next(iter(entry.items()))
         ids.append(int(key))

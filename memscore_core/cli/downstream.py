@@ -15,10 +15,11 @@ from rich.table import Table
 
 from memscore_core.backends.factory import open_backend
 from memscore_core.cli.query import DbOption, open_store
-from memscore_core.exports.export import DEFAULT_THRESHOLD, ExportOptions, export_dataset
+from memscore_core.exports.export import DEFAULT_THRESHOLD, ExportOptions, Manifest, export_dataset
 from memscore_core.memory_graph import update_memory_weights
 from memscore_core.report import png_bytes, render_html
 from memscore_core.settings import Settings
+from memscore_core.store import Store
 from memscore_core.store.downstream import Status, list_candidates, refresh_candidates, set_status, stale_memories
 
 review = typer.Typer(help="List, approve and reject fine-tuning candidates.", no_args_is_help=True)
@@ -87,11 +88,11 @@ def export(
     stderr.print(f"{manifest.n_examples} examples → {directory}", highlight=False)
 
 
-async def _export(store: object, options: ExportOptions, out: Path, base_url: str | None) -> tuple[Path, object]:
-    settings = Settings(**({"base_url": base_url} if base_url else {}))
+async def _export(store: Store, options: ExportOptions, out: Path, base_url: str | None) -> tuple[Path, Manifest]:
+    settings = Settings.with_overrides(base_url=base_url)
     backend = open_backend(settings) if options.format == "dpo" else None
     try:
-        return await export_dataset(store, options, out, backend)  # type: ignore[arg-type]
+        return await export_dataset(store, options, out, backend)
     finally:
         if backend is not None:
             await backend.aclose()

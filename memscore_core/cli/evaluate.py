@@ -27,7 +27,7 @@ def eval_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Precision@1, two-memory recall, used/unused divergence, noise floor and redundancy."""
-    settings = Settings(**{k: v for k, v in {"base_url": base_url, "model": model}.items() if v is not None})
+    settings = Settings.with_overrides(base_url=base_url, model=model)
     loaded = load_conversations(paths)
     if loaded.errors:
         for error in loaded.errors:

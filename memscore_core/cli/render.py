@@ -55,8 +55,8 @@ def print_result(result: StoredResult, limit: int = 3) -> None:
         table.add_row(key, *["—" if v is None else f"{v:.2f}" for v in row], f"{weight:.3f}")
     console.print(table)
     for j, idx in enumerate(result.response_entry_indices):
-        column = [(key, row[j]) for key, row in zip(result.memory_keys, result.matrix, strict=True)
-                  if row[j] is not None and row[j] > 0.01]  # type: ignore[operator]
+        column = [(key, value) for key, row in zip(result.memory_keys, result.matrix, strict=True)
+                  if (value := row[j]) is not None and value > 0.01]
         top = ", ".join(f"{key} {value:.2f}" for key, value in sorted(column, key=lambda kv: -kv[1])[:limit])
         text = result.entries[idx].content.replace("\n", " ")
         console.print(f"r{idx} [dim]{text[:100]}[/dim]  ← {top or 'no memory'}", highlight=False)

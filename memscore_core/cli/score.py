@@ -41,14 +41,14 @@ def score(
     cache: Annotated[bool, typer.Option(help="Reuse answers to identical requests from the on-disk cache.")] = True,
 ) -> None:
     """Score each memory's importance to each assistant response; results go to the DuckDB store."""
-    overrides = {"base_url": base_url, "model": model, "api_key_env": api_key_env, "db": db,
-                 "chunk_tokens": chunk_tokens, "concurrency": concurrency}
-    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    settings = Settings.with_overrides(base_url=base_url, model=model, api_key_env=api_key_env, db=db,
+                                       chunk_tokens=chunk_tokens, concurrency=concurrency)
     if not cache:
         settings = settings.model_copy(update={"request_cache": None})
     if strategy not in ("exact", "seed"):
         raise typer.BadParameter("must be 'exact' or 'seed'", param_hint="--strategy")
-    config = ScoringConfig(strategy=strategy, chunk_tokens=settings.chunk_tokens, window=window)
+    config = ScoringConfig.model_validate({"strategy": strategy, "chunk_tokens": settings.chunk_tokens,
+                                           "window": window})
     loaded = load_conversations(paths)
     for error in loaded.errors:
         stderr.print(f"[red]error:[/red] {error}", highlight=False, markup=True)

@@ -101,10 +101,12 @@ async def _write(directory: Path, sources: list[ExportSource], options: ExportOp
 
 
 MESSAGE = pl.Struct({"role": pl.String, "content": pl.String})
-SCHEMA = {"messages": pl.List(MESSAGE), "prompt": pl.List(MESSAGE), "completion": pl.String,
-          "candidate_id": pl.Int64, "conversation_id": pl.String, "response_entry_idx": pl.Int32,
-          "dependence": pl.Float64, "model": pl.String, "content_hash": pl.String, "config_hash": pl.String,
-          "top_memories": pl.List(pl.Struct({"memory_key": pl.String, "divergence": pl.Float64}))}
+SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "messages": pl.List(MESSAGE), "prompt": pl.List(MESSAGE), "completion": pl.String,
+    "candidate_id": pl.Int64, "conversation_id": pl.String, "response_entry_idx": pl.Int32,
+    "dependence": pl.Float64, "model": pl.String, "content_hash": pl.String, "config_hash": pl.String,
+    "top_memories": pl.List(pl.Struct({"memory_key": pl.String, "divergence": pl.Float64})),
+}
 
 
 def _parquet_frame(sources: list[ExportSource], keep_memories: bool) -> pl.DataFrame:

@@ -164,7 +164,8 @@ class LocalModel:
 
 def _cropped(cache: DynamicCache, length: int, config: Any) -> DynamicCache:
     """A new cache holding the first ``length`` positions of ``cache`` (the original is left intact)."""
-    layers = [(layer.keys[:, :, :length].clone(), layer.values[:, :, :length].clone()) for layer in cache.layers]
+    layers = [(layer.keys[:, :, :length].clone(), layer.values[:, :, :length].clone())  # type: ignore[union-attr,index]
+              for layer in cache.layers]
     return DynamicCache(ddp_cache_data=layers, config=config)
 
 
