@@ -89,11 +89,17 @@ def run_strategy(corpus: Path, base_url: str | None, config: ScoringConfig, conc
 
 def run_bench(shape: BenchShape, workdir: Path, *, base_url: str | None, strategies: dict[str, ScoringConfig],
               concurrency: int, slots: int | None, with_client: bool = True) -> BenchReport:
-    """Every strategy over the same corpus and server, one after another, with ratios to ``seed``."""
+    """Every strategy over the same corpus and server, one after another, with ratios to ``seed``.
+
+    A server is warmed first with one untimed windowed pass, so no strategy pays its cold start.
+    """
     corpus = workdir / "bench-corpus.jsonl"
     workdir.mkdir(parents=True, exist_ok=True)
     conversations = bench_corpus(shape)
     corpus.write_text("".join(c.model_dump_json() + "\n" for c in conversations))
+    if base_url is not None:
+        warm_up = ScoringConfig(chunk_tokens=shape.chunk_tokens(), window=1)
+        run_strategy(corpus, base_url, warm_up, concurrency)
     rows = []
     for name, config in strategies.items():
         if base_url is None:

@@ -69,7 +69,7 @@ def print_report(report: BenchReport) -> None:
         table.add_row(row.strategy, str(m.requests), str(m.prompt_tokens), f"{m.wall_s:.2f}", f"{m.client_cpu_s:.2f}",
                       f"{m.peak_rss_mb:.0f}", fmt(row.saturation, "{:.0%}"), fmt(row.tokens_vs_seed),
                       fmt(row.predicted_tokens_vs_seed), fmt(row.speedup_vs_seed, "{:.1f}×"))
-    console = Console()
+    console = Console(width=max(Console().width, 132))
     console.print(table)
     if report.client is not None:
         c = report.client
