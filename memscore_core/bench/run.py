@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +16,7 @@ from memscore_core.bench.client import ClientCost, client_cost
 from memscore_core.bench.corpus import BenchShape, bench_corpus, predicted_token_ratio
 from memscore_core.bench.worker import Measurement, WorkerSpec
 from memscore_core.engine import ScoringConfig
+from memscore_core.local.loopback import wait_healthy
 
 
 class StrategyRow(BaseModel):
@@ -127,13 +127,14 @@ def run_bench(shape: BenchShape, workdir: Path, *, base_url: str | None, strateg
 @contextmanager
 def emulated_server(workdir: Path, *, prefill_tps: float, slots: int, port: int) -> Iterator[str]:
     """``memscore serve --emulate-gpu`` in a subprocess; yields its base URL, stops it by PID."""
-    log = (workdir / "emulated-server.log").open("wb")
+    log_path = workdir / "emulated-server.log"
+    log = log_path.open("wb")
     process = subprocess.Popen([sys.executable, "-m", "memscore_core.cli", "serve", "--host", "127.0.0.1",
                                 "--port", str(port), "--emulate-gpu", "--prefill-tps", str(prefill_tps),
                                 "--slots", str(slots)], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(process, f"{url}/health")
+        wait_healthy(f"{url}/health", process, log_path, timeout=120.0)
         yield f"{url}/v1"
     finally:
         process.terminate()
@@ -142,17 +143,3 @@ def emulated_server(workdir: Path, *, prefill_tps: float, slots: int, port: int)
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
-
-
-def _wait_healthy(process: subprocess.Popen[bytes], url: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the emulated server exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(f"{url} did not become healthy in {timeout} s")

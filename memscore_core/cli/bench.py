@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import sys
 import tempfile
 from contextlib import nullcontext
@@ -16,6 +15,7 @@ from rich.table import Table
 from memscore_core.bench.corpus import BenchShape
 from memscore_core.bench.run import BenchReport, emulated_server, run_bench
 from memscore_core.engine import ScoringConfig
+from memscore_core.local.loopback import free_port
 
 
 def bench(
@@ -42,7 +42,7 @@ def bench(
                "exact-window": ScoringConfig(strategy="exact", chunk_tokens=shape.chunk_tokens(), window=window)}
     chosen = {name: configs[name] for name in strategies.split(",") if name}
     workdir = Path(tempfile.mkdtemp(prefix="memscore-bench-"))
-    server = emulated_server(workdir, prefill_tps=prefill_tps, slots=slots, port=_free_port()) if emulate_gpu \
+    server = emulated_server(workdir, prefill_tps=prefill_tps, slots=slots, port=free_port()) if emulate_gpu \
         else nullcontext(base_url)
     with server as url:
         report = run_bench(shape, workdir, base_url=url, strategies=chosen, concurrency=concurrency or slots,
@@ -76,9 +76,3 @@ def print_report(report: BenchReport) -> None:
         console.print(f"client parse + math on {c.body} ({c.tokens} tokens): memscore "
                       f"{c.memscore_tokens_per_cpu_s / 1e6:.2f} M tokens/CPU-s, standard library "
                       f"{c.stdlib_tokens_per_cpu_s / 1e6:.2f} M → {c.speedup:.1f}× faster", highlight=False)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

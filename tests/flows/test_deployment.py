@@ -12,9 +12,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from memscore_core.local.loopback import free_port, wait_healthy
 from memscore_core.store import Store
 from memscore_core.synth.generator import generate_corpus
-from tests.support.servers import REPO, free_port, metric, stop, wait_healthy
+from tests.support.servers import REPO, metric, stop
 
 pytestmark = pytest.mark.prefect
 PREFECT = str(Path(sys.executable).with_name("prefect"))

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support.servers import REPO, free_port, stop, wait_healthy
+from memscore_core.local.loopback import free_port, wait_healthy
+from tests.support.servers import REPO, stop
 
 VLLM_PYTHON = REPO / ".venv-vllm" / "bin" / "python"
 
