@@ -1,0 +1,72 @@
+"""kill -9 of a score-conversations flow run mid-way: the rerun completes it from the task cache."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+from prefect.settings import PREFECT_API_URL
+
+from memscore_core.settings import REPO_ROOT
+from memscore_core.synth.generator import generate_corpus
+from tests.support.servers import local_server, metric
+
+pytestmark = pytest.mark.prefect
+REQUESTS = "vllm:request_success_total"
+CONCURRENCY = 2
+RUN_FLOW = ("import asyncio, sys; from flows.score_conversations import score_conversations; "
+            "asyncio.run(score_conversations(source=sys.argv[1], db=sys.argv[2], base_url=sys.argv[3], "
+            f"concurrency={CONCURRENCY}, reports_dir=None))")
+
+
+@pytest.fixture(scope="module")
+def exact_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Without prefix reuse, so a request's answer never depends on what the server saw before."""
+    with local_server(tmp_path_factory.mktemp("crash-server"), "--no-prefix-cache") as url:
+        yield url
+
+
+def _scores(db: Path) -> list[tuple[object, ...]]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute("SELECT conversation_id, memory_entry_idx, response_entry_idx, divergence, tokens "
+                           "FROM scores ORDER BY ALL").fetchall()
+
+
+def _flow(source: Path, db: Path, server: str, results: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), "MEMSCORE_RESULTS_DIR": str(results)}
+    return subprocess.Popen([sys.executable, "-c", RUN_FLOW, str(source), str(db), server], env=env, cwd=REPO_ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def test_a_flow_run_killed_mid_way_reruns_to_the_clean_results_without_resending_answered_requests(
+        exact_server: str, tmp_path: Path) -> None:
+    server = exact_server
+    source = tmp_path / "crash.jsonl"
+    source.write_text("".join(c.model_dump_json() + "\n" for c in generate_corpus(6, seed=812)))
+    before = metric(server, REQUESTS)
+    clean = _flow(source, tmp_path / "clean.duckdb", server, tmp_path / "clean-results")
+    assert clean.wait(300) == 0, clean.stderr.read().decode()[-3000:] if clean.stderr else ""
+    clean_requests = metric(server, REQUESTS) - before
+
+    before = metric(server, REQUESTS)
+    killed = _flow(source, tmp_path / "crash.duckdb", server, tmp_path / "results")
+    deadline = time.monotonic() + 300
+    while metric(server, REQUESTS) - before < clean_requests // 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait()
+    answered_before_kill = metric(server, REQUESTS) - before
+    rerun = _flow(source, tmp_path / "crash.duckdb", server, tmp_path / "results")
+    assert rerun.wait(300) == 0, rerun.stderr.read().decode()[-3000:] if rerun.stderr else ""
+
+    assert 0 < answered_before_kill < clean_requests
+    assert _scores(tmp_path / "crash.duckdb") == _scores(tmp_path / "clean.duckdb")
+    sent = metric(server, REQUESTS) - before
+    assert clean_requests <= sent <= clean_requests + CONCURRENCY  # at most the requests in flight at the kill
