@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from memscore_core.bench.corpus import BenchShape
 from memscore_core.bench.run import BenchReport, emulated_server, run_bench
+from memscore_core.cli.consoles import stdout_console
 from memscore_core.engine import ScoringConfig
 from memscore_core.local.loopback import free_port
 
@@ -69,7 +69,7 @@ def print_report(report: BenchReport) -> None:
         table.add_row(row.strategy, str(m.requests), str(m.prompt_tokens), f"{m.wall_s:.2f}", f"{m.client_cpu_s:.2f}",
                       f"{m.peak_rss_mb:.0f}", fmt(row.saturation, "{:.0%}"), fmt(row.tokens_vs_seed),
                       fmt(row.predicted_tokens_vs_seed), fmt(row.speedup_vs_seed, "{:.1f}×"))
-    console = Console(width=max(Console().width, 132))
+    console = stdout_console()
     console.print(table)
     if report.client is not None:
         c = report.client

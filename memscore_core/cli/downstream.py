@@ -10,10 +10,10 @@ from typing import Annotated
 
 import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from memscore_core.backends.factory import open_backend
+from memscore_core.cli.consoles import stderr_console, stdout_console
 from memscore_core.cli.query import DbOption, open_store
 from memscore_core.exports.export import DEFAULT_THRESHOLD, ExportOptions, Manifest, export_dataset
 from memscore_core.memory_graph import update_memory_weights
@@ -23,7 +23,7 @@ from memscore_core.store import Store
 from memscore_core.store.downstream import Status, list_candidates, refresh_candidates, set_status, stale_memories
 
 review = typer.Typer(help="List, approve and reject fine-tuning candidates.", no_args_is_help=True)
-stderr = Console(stderr=True, soft_wrap=True)
+stderr = stderr_console()
 
 
 @review.command("list")
@@ -47,7 +47,7 @@ def review_list(
     for c in candidates:
         table.add_row(str(c.candidate_id), c.conversation_id, str(c.response_entry_idx), f"{c.dependence:.3f}",
                       c.status)
-    Console().print(table)
+    stdout_console().print(table)
 
 
 def _review(ids: list[int], db: Path | None, status: Status) -> None:

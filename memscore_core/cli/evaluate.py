@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from memscore_core.backends.factory import open_backend
+from memscore_core.cli.consoles import stderr_console, stdout_console
 from memscore_core.engine import ScoringConfig
 from memscore_core.evaluation import evaluate
 from memscore_core.loading import LoadedConversation, load_conversations
@@ -31,7 +31,7 @@ def eval_command(
     loaded = load_conversations(paths)
     if loaded.errors:
         for error in loaded.errors:
-            Console(stderr=True, soft_wrap=True).print(f"error: {error}", highlight=False, markup=False)
+            stderr_console().print(f"error: {error}", highlight=False, markup=False)
         raise typer.Exit(1)
     config = ScoringConfig(strategy=strategy, chunk_tokens=settings.chunk_tokens)  # type: ignore[arg-type]
     outcomes = asyncio.run(_score_all(settings, config, loaded.conversations))
@@ -45,7 +45,7 @@ def eval_command(
         table.add_column("value", justify="right")
         for key, value in report.items():
             table.add_row(key, "—" if value is None else (f"{value:.4f}" if isinstance(value, float) else str(value)))
-        Console().print(table)
+        stdout_console().print(table)
     if len(pairs) != len(loaded.conversations):
         raise typer.Exit(1)
 

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import orjson
 import typer
-from rich.console import Console
 
+from memscore_core.cli.consoles import stderr_console
 from memscore_core.cli.render import print_result, print_top_memories
 from memscore_core.settings import Settings
 from memscore_core.store import Store
@@ -21,7 +21,7 @@ def open_store(db: Path | None) -> Store:
     """The store at ``db`` (or the configured default); exits with a clear message if it does not exist."""
     path = db or Settings().db
     if not path.exists():
-        Console(stderr=True, soft_wrap=True).print(
+        stderr_console().print(
             f"[red]error:[/red] {path}: no such database (run `memscore score` first)", highlight=False)
         raise typer.Exit(1)
     return Store(path)
@@ -50,7 +50,7 @@ def show(
     """One conversation's latest memories × responses matrix and each response's top memories."""
     result = open_store(db).latest_result(conversation_id)
     if result is None:
-        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] no scores for conversation {conversation_id!r}",
+        stderr_console().print(f"[red]error:[/red] no scores for conversation {conversation_id!r}",
                                    highlight=False)
         raise typer.Exit(1)
     if as_json:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.console import Console
 from rich.table import Table
 
+from memscore_core.cli.consoles import stdout_console
 from memscore_core.result import ConversationScore
 from memscore_core.store import MemoryImportance, StoredResult
 
 
 def print_conversation_tops(scores: Sequence[ConversationScore], limit: int = 5) -> None:
     """Each conversation's most important memories."""
-    console = Console()
+    console = stdout_console()
     for result in scores:
         table = Table(title=f"{result.conversation_id}: top memories ({result.requests} requests, "
                             f"{result.prompt_tokens} prompt tokens)", title_justify="left")
@@ -38,12 +38,12 @@ def print_top_memories(rows: Sequence[MemoryImportance], title: str) -> None:
     for row in rows:
         table.add_row(row.memory_key, str(row.conversations), f"{row.importance:.3f}", f"{row.mean:.3f}",
                       f"{row.max:.3f}", row.last_scored.strftime("%Y-%m-%d %H:%M:%S"))
-    Console().print(table)
+    stdout_console().print(table)
 
 
 def print_result(result: StoredResult, limit: int = 3) -> None:
     """One conversation's stored matrix: each response with its top memories."""
-    console = Console()
+    console = stdout_console()
     console.print(f"[bold]{result.conversation_id}[/bold]  model {result.model}  strategy {result.strategy}  "
                   f"scored {result.scored_at:%Y-%m-%d %H:%M:%S}  ({result.requests} requests)", highlight=False)
     table = Table(title_justify="left")

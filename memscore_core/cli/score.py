@@ -9,10 +9,10 @@ from typing import Annotated
 
 import orjson
 import typer
-from rich.console import Console
 from rich.progress import Progress
 
 from memscore_core.backends.factory import backend_name, open_backend
+from memscore_core.cli.consoles import stderr_console
 from memscore_core.cli.render import print_conversation_tops, print_top_memories
 from memscore_core.engine import ScoringConfig
 from memscore_core.jobs import JobSummary, score_into_store
@@ -20,7 +20,7 @@ from memscore_core.loading import LoadResult, load_conversations
 from memscore_core.settings import Settings
 from memscore_core.store import Store
 
-stderr = Console(stderr=True, soft_wrap=True)
+stderr = stderr_console()
 
 
 def score(
