@@ -4,7 +4,6 @@ plan chunks → baseline per chunk → ablate per memory → drop-all per chunk 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, cast
 
 from prefect import flow, get_run_logger
@@ -28,10 +27,9 @@ from memscore_core.engine import ScoringConfig, Strategy, smaller_chunks
 from memscore_core.errors import ContextLengthError
 from memscore_core.loading import LoadedConversation
 from memscore_core.result import ConversationScore, config_hash, content_hash
+from memscore_core.runner import conversations_in_flight, in_input_order
 from memscore_core.settings import Settings
 from memscore_core.store import Store
-
-CONVERSATIONS_IN_FLIGHT = 2
 
 
 @flow(name="score-conversations", flow_run_name="score-{strategy}", retries=1, retry_delay_seconds=5)
@@ -63,8 +61,8 @@ async def score_conversations(source: str = "data/conversations", db: str = "dat
                                             description="Conversations scored in this run")
         scores: list[ConversationScore] = []
         failures: list[tuple[LoadedConversation, str]] = []
-        lookahead = 1 if strategy == "seed" else CONVERSATIONS_IN_FLIGHT
-        outcomes = _in_input_order(todo, lookahead, lambda item: _score_one(item, config, model_name, runtime_id))
+        outcomes = in_input_order(todo, conversations_in_flight(config),
+                                  lambda item: _score_one(item, config, model_name, runtime_id))
         done_count = 0
         async for item, outcome in outcomes:
             try:
@@ -90,22 +88,6 @@ async def score_conversations(source: str = "data/conversations", db: str = "dat
     if failures:
         raise RuntimeError(f"{len(failures)} conversations could not be scored: {summary}")
     return summary
-
-
-async def _in_input_order(
-    todo: list[LoadedConversation], lookahead: int,
-    score: Callable[[LoadedConversation], Awaitable[ConversationScore]],
-) -> AsyncIterator[tuple[LoadedConversation, ConversationScore | BaseException]]:
-    """Score ``lookahead`` conversations at once, so the request pool stays fed across their boundaries;
-    yield each result (or the exception that stopped it) in input order."""
-    in_flight: list[tuple[LoadedConversation, asyncio.Future[tuple[ConversationScore | BaseException]]]] = []
-    for item in todo:
-        in_flight.append((item, asyncio.gather(score(item), return_exceptions=True)))
-        if len(in_flight) >= lookahead:
-            first, outcome = in_flight.pop(0)
-            yield first, (await outcome)[0]
-    for item, outcome in in_flight:
-        yield item, (await outcome)[0]
 
 
 async def _score_one(item: LoadedConversation, config: ScoringConfig, model: str, runtime_id: str) -> ConversationScore:

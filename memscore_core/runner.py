@@ -7,8 +7,9 @@ only their arrays are held, and each result is handed on (in input order) as soo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from memscore_core.backends.base import PromptBackend
 from memscore_core.engine import ScoringConfig, score_conversation
@@ -16,6 +17,9 @@ from memscore_core.errors import MemscoreError
 from memscore_core.loading import LoadedConversation
 from memscore_core.pool import RequestPool
 from memscore_core.result import ConversationScore
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -27,22 +31,40 @@ class Outcome:
     error: MemscoreError | None = None
 
 
-async def score_batch(conversations: Sequence[LoadedConversation], backend: PromptBackend, config: ScoringConfig,
-                      *, concurrency: int = 8, lookahead: int = 2) -> AsyncIterator[Outcome]:
-    """Yield one outcome per conversation, in input order.
+CONVERSATIONS_IN_FLIGHT = 2
 
-    ``lookahead`` conversations are scored at once (the seed strategy: one, strictly sequential).
-    """
+
+def conversations_in_flight(config: ScoringConfig) -> int:
+    """How many conversations are scored at once; the seed strategy is strictly sequential."""
+    return 1 if config.strategy == "seed" else CONVERSATIONS_IN_FLIGHT
+
+
+async def in_input_order(items: Sequence[T], lookahead: int,
+                         score: Callable[[T], Awaitable[R]]) -> AsyncIterator[tuple[T, R | BaseException]]:
+    """Score ``lookahead`` items at once, so a shared request pool stays fed across their boundaries;
+    yield each item with its result (or the exception that stopped it) in input order."""
+    in_flight: list[tuple[T, asyncio.Future[tuple[R | BaseException]]]] = []
+    for item in items:
+        in_flight.append((item, asyncio.gather(score(item), return_exceptions=True)))
+        if len(in_flight) >= lookahead:
+            first, outcome = in_flight.pop(0)
+            yield first, (await outcome)[0]
+    for item, outcome in in_flight:
+        yield item, (await outcome)[0]
+
+
+async def score_batch(conversations: Sequence[LoadedConversation], backend: PromptBackend, config: ScoringConfig,
+                      *, concurrency: int = 8) -> AsyncIterator[Outcome]:
+    """Yield one outcome per conversation, in input order (seed: one request at a time)."""
     if config.strategy == "seed":
-        concurrency = lookahead = 1
+        concurrency = 1
     async with RequestPool(backend, concurrency) as pool:
-        pending: list[asyncio.Task[Outcome]] = []
-        for loaded in conversations:
-            pending.append(asyncio.create_task(_score_one(loaded, pool, config)))
-            if len(pending) >= lookahead:
-                yield await pending.pop(0)
-        for task in pending:
-            yield await task
+        scored = in_input_order(conversations, conversations_in_flight(config),
+                                lambda loaded: _score_one(loaded, pool, config))
+        async for _, outcome in scored:
+            if isinstance(outcome, BaseException):
+                raise outcome
+            yield outcome
 
 
 async def _score_one(loaded: LoadedConversation, pool: RequestPool, config: ScoringConfig) -> Outcome:

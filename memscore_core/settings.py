@@ -43,4 +43,3 @@ class Settings(BaseSettings):
     def _empty_means_no_cache(cls, value: object) -> object:
         """``MEMSCORE_REQUEST_CACHE=`` turns the cache off instead of caching into the working directory."""
         return None if isinstance(value, str) and not value.strip() else value
-

@@ -50,8 +50,7 @@ def show(
     """One conversation's latest memories × responses matrix and each response's top memories."""
     result = open_store(db).latest_result(conversation_id)
     if result is None:
-        stderr_console().print(f"[red]error:[/red] no scores for conversation {conversation_id!r}",
-                                   highlight=False)
+        stderr_console().print(f"[red]error:[/red] no scores for conversation {conversation_id!r}", highlight=False)
         raise typer.Exit(1)
     if as_json:
         sys.stdout.write(orjson.dumps(result.model_dump(mode="json")).decode() + "\n")

@@ -21,7 +21,6 @@ def _chat_bodies() -> list[str]:
                   and b.get("prompt_logprobs"))
 
 
-
 @pytest.mark.parametrize("name", _chat_bodies())
 def test_every_captured_body_parses_to_the_same_arrays_as_the_standard_library(name: str) -> None:
     body = (CAPTURES / name).read_bytes()
