@@ -49,11 +49,6 @@ class ConversationScore(BaseModel):
         kept = [(key, float(score)) for key, score in scored if score is not None and score > threshold]
         return sorted(kept, key=lambda item: item[1], reverse=True)
 
-    def top_memories(self, limit: int = 5) -> list[tuple[str, float]]:
-        """Memory keys by importance (row sum), descending."""
-        ranked = sorted(zip(self.memory_keys, self.memory_weights, strict=True), key=lambda kv: kv[1], reverse=True)
-        return ranked[:limit]
-
 
 def canonical_json(value: Any) -> bytes:
     """Deterministic JSON bytes (sorted keys, no whitespace) for hashing."""

@@ -15,15 +15,16 @@ def print_conversation_tops(scores: Sequence[ConversationScore], limit: int = 5)
     """Each conversation's most important memories."""
     console = stdout_console()
     for result in scores:
-        table = Table(title=f"{result.conversation_id}: top memories ({result.requests} requests, "
-                            f"{result.prompt_tokens} prompt tokens)", title_justify="left")
+        console.print(f"[bold]{result.conversation_id}[/bold]: top memories ({result.requests} requests, "
+                      f"{result.prompt_tokens} prompt tokens)", highlight=False)
+        table = Table()
         table.add_column("memory key")
         table.add_column("importance", justify="right")
         table.add_column("responses it helped", justify="right")
-        for key, weight in result.top_memories(limit):
-            row = result.matrix[result.memory_keys.index(key)]
-            helped = sum(1 for value in row if value is not None and value > 0.01)
-            table.add_row(key, f"{weight:.3f}", str(helped))
+        ranked = sorted(range(len(result.memory_keys)), key=lambda m: result.memory_weights[m], reverse=True)
+        for m in ranked[:limit]:
+            helped = sum(1 for value in result.matrix[m] if value is not None and value > 0.01)
+            table.add_row(result.memory_keys[m], f"{result.memory_weights[m]:.3f}", str(helped))
         if not result.memory_keys:
             table.add_row("(no memories)", "", "")
         console.print(table)
