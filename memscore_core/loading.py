@@ -108,11 +108,12 @@ def _jsonl_records(data: bytes) -> Iterator[tuple[int, Any]]:
 
 
 def _json_records(data: bytes) -> Iterator[tuple[int, Any]]:
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        yield data.count(b"\n", 0, exc.start) + 1, _Broken(f"invalid UTF-8 at byte {exc.start}")
-        return
+    """Records of a ``.json`` file: one object, or a list whose broken elements fail alone.
+
+    Invalid UTF-8 is kept as lone surrogates so that only the element holding it fails; after an
+    element that does not decode, reading resumes at that element's balanced end.
+    """
+    text = data.decode("utf-8", errors="surrogateescape")
     stripped = text.lstrip()
     if not stripped.startswith("["):
         yield text.count("\n", 0, len(text) - len(stripped)) + 1, _decode(data)
@@ -128,11 +129,49 @@ def _json_records(data: bytes) -> Iterator[tuple[int, Any]]:
             return
         line = text.count("\n", 0, position) + 1
         try:
-            value, position = decoder.raw_decode(text, position)
+            value, end = decoder.raw_decode(text, position)
         except (json.JSONDecodeError, ValueError) as exc:
-            yield line, _Broken(f"invalid JSON: {exc}")
-            return
-        yield line, value
+            value, end = _Broken(f"invalid JSON: {exc}"), _element_end(text, position)
+            if end is None:
+                yield line, value
+                return
+        bad_byte = _first_undecodable(text, position, end)
+        yield line, value if bad_byte is None else _Broken(f"invalid UTF-8 at byte {bad_byte} of the record")
+        position = end
+
+
+def _element_end(text: str, start: int) -> int | None:
+    """Where the list element starting at ``start`` ends, by brackets and strings alone; None if never."""
+    depth, position, in_string = 0, start, False
+    while position < len(text):
+        char = text[position]
+        if in_string:
+            if char == "\\":
+                position += 1
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            depth += 1
+        elif char in "}]":
+            if depth == 0:
+                return position
+            depth -= 1
+            if depth == 0:
+                return position + 1
+        elif char == "," and depth == 0:
+            return position
+        position += 1
+    return None
+
+
+def _first_undecodable(text: str, start: int, end: int) -> int | None:
+    """Byte offset (within the element) of the first byte that was not UTF-8, if any."""
+    for offset, char in enumerate(text[start:end]):
+        if "\udc80" <= char <= "\udcff":
+            return len(text[start:start + offset].encode("utf-8", errors="surrogateescape"))
+    return None
 
 
 def _skip(text: str, position: int, separators: str) -> int:

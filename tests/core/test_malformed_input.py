@@ -61,6 +61,47 @@ def test_a_malformed_line_is_named_by_file_line_and_field_and_the_good_line_load
     assert str(path) in str(error) and ":2" in str(error)
 
 
+@pytest.mark.parametrize("case", sorted(set(CASES) - {"truncated-json"}))
+def test_a_malformed_element_of_a_json_list_fails_alone_and_the_elements_after_it_load(
+        tmp_path: Path, case: str) -> None:
+    bad, field, conversation_id = CASES[case]
+    path = tmp_path / "mixed.json"
+    path.write_bytes(b"[" + GOOD.encode() + b",\n" + bad + b",\n" + GOOD.replace('"good"', '"good-2"').encode() + b"]")
+    result = load_conversations([path])
+    assert [c.conversation.id for c in result.conversations] == ["good", "good-2"]
+    [error] = result.errors
+    assert (error.file, error.line) == (str(path), 2)
+    if field is not None:
+        assert error.field == field
+    if conversation_id is not None:
+        assert error.conversation_id == conversation_id
+
+
+def test_a_truncated_json_list_reports_the_unterminated_element_after_the_complete_ones(tmp_path: Path) -> None:
+    path = tmp_path / "cut.json"
+    path.write_text("[" + GOOD + ",\n" + GOOD.replace('"good"', '"good-2"')[:-9])
+    result = load_conversations([path])
+    [error] = result.errors
+    assert ([c.conversation.id for c in result.conversations], error.line) == (["good"], 2)
+    assert "invalid JSON" in str(error)
+
+
+def test_a_valid_50_mb_line_loads(tmp_path: Path) -> None:
+    path = tmp_path / "big.jsonl"
+    path.write_text(json.dumps({"id": "big", "entries": [entry(content="a" * 50_000_000)]}) + "\n" + GOOD + "\n")
+    result = load_conversations([path])
+    assert ([c.conversation.id for c in result.conversations], result.errors) == (["big", "good"], [])
+
+
+def test_a_duplicate_id_within_one_file_is_an_error_on_the_id_field_of_the_second_line(tmp_path: Path) -> None:
+    path = tmp_path / "twice.jsonl"
+    path.write_text(GOOD + "\n" + GOOD + "\n")
+    result = load_conversations([path])
+    [error] = result.errors
+    assert (error.line, error.field, error.conversation_id) == (2, "id", "good")
+    assert "first seen at " + str(path) + ":1" in str(error)
+
+
 def test_a_50_mb_line_is_read_and_its_neighbours_still_load(tmp_path: Path) -> None:
     path = tmp_path / "big.jsonl"
     big = json.dumps({"id": "big", "entries": [entry(content="a" * 50_000_000)]})
