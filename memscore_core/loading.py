@@ -131,10 +131,12 @@ def _json_records(data: bytes) -> Iterator[tuple[int, Any]]:
         try:
             value, end = decoder.raw_decode(text, position)
         except (json.JSONDecodeError, ValueError) as exc:
-            value, end = _Broken(f"invalid JSON: {exc}"), _element_end(text, position)
-            if end is None:
-                yield line, value
+            skipped_to = _element_end(text, position)
+            yield line, _Broken(f"invalid JSON: {exc}")
+            if skipped_to is None:
                 return
+            position = skipped_to
+            continue
         bad_byte = _first_undecodable(text, position, end)
         yield line, value if bad_byte is None else _Broken(f"invalid UTF-8 at byte {bad_byte} of the record")
         position = end
