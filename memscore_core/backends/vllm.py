@@ -7,6 +7,7 @@ only the transport differs. Transient failures are retried with exponential back
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import time
 from dataclasses import dataclass
@@ -71,6 +72,7 @@ class VllmBackend:
             headers["Authorization"] = f"Bearer {api_key}"
         self.base_url = base_url.rstrip("/")
         self._model = model
+        self._deadline = timeout
         self._retry = retry or RetryPolicy()
         self._client = httpx.AsyncClient(
             base_url=self.base_url, headers=headers, transport=transport,
@@ -128,8 +130,12 @@ class VllmBackend:
         raise AssertionError("unreachable")
 
     async def _send_once(self, method: str, path: str, content: bytes | None) -> bytes:
+        """One attempt, bounded as a whole by the timeout (httpx's own timeouts bound each read only)."""
         try:
-            response = await self._client.request(method, path, content=content)
+            async with asyncio.timeout(self._deadline):
+                response = await self._client.request(method, path, content=content)
+        except TimeoutError:
+            raise TransientBackendError(f"{method} {path}: no complete answer within {self._deadline:g} s") from None
         except httpx.TimeoutException as exc:
             raise TransientBackendError(f"{method} {path}: timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
@@ -140,7 +146,7 @@ class VllmBackend:
 
     def _retrying(self) -> AsyncRetrying:
         policy = self._retry
-        backoff = wait_exponential_jitter(initial=policy.initial_delay, max=policy.max_delay, jitter=policy.jitter)
+        backoff = wait_exponential_jitter(multiplier=policy.initial_delay, max=policy.max_delay, jitter=policy.jitter)
 
         def wait(state: Any) -> float:
             error = state.outcome.exception() if state.outcome else None
@@ -183,8 +189,12 @@ def _retry_after(response: httpx.Response) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, parsed.timestamp() - time.time())
 
 
 def _is_json(raw: bytes) -> bool:

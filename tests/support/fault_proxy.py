@@ -7,12 +7,13 @@ stall past the client's timeout. Everything else is forwarded unchanged. Runs in
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
+
+from tests.support.threaded_server import serve_in_thread
 
 FAULTS = ("503", "drop", "truncate", "stall")
 
@@ -73,30 +74,5 @@ class FaultProxy:
 def fault_proxy(upstream: str, **options: float) -> Iterator[FaultProxy]:
     """Serve a :class:`FaultProxy` for ``upstream`` (``http://host:port``) on a loopback port."""
     proxy = FaultProxy(upstream, **options)  # type: ignore[arg-type]
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    done: asyncio.Future[None] = loop.create_future()
-
-    async def serve() -> None:
-        server = await asyncio.start_server(proxy._handle, "127.0.0.1", 0)
-        proxy.port = server.sockets[0].getsockname()[1]
-        started.set()
-        async with server:
-            await done
-
-    def run() -> None:
-        loop.run_until_complete(serve())
-        pending = asyncio.all_tasks(loop)
-        for task in pending:
-            task.cancel()
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        loop.close()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    started.wait(10)
-    try:
+    with serve_in_thread(proxy._handle) as proxy.port:
         yield proxy
-    finally:
-        loop.call_soon_threadsafe(done.set_result, None)
-        thread.join(30)
