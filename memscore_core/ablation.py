@@ -9,6 +9,7 @@ Requests per conversation = chunks + memories + chunks holding a memory.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -63,6 +64,7 @@ class AblationPlan:
     drop_all: list[PromptRequest]
     window: int | None = None
     chunk_of: dict[int, int] = field(default_factory=dict)
+    responses: tuple[int, ...] = ()
 
     @property
     def requests(self) -> list[PromptRequest]:
@@ -77,8 +79,9 @@ def plan_exact(conversation: Conversation, chunk_tokens: int, window: int | None
     """
     chunks = plan_chunks(conversation.entries, chunk_budget(conversation, chunk_tokens))
     chunk_of = {entry: number for number, chunk in enumerate(chunks) for entry in chunk}
+    responses = tuple(conversation.response_indices)
     if not conversation.memory_indices:
-        return AblationPlan(chunks, [], [], [], window, chunk_of)
+        return AblationPlan(chunks, [], [], [], window, chunk_of, responses)
     baseline = [PromptRequest("baseline", number, tuple(chunk)) for number, chunk in enumerate(chunks)]
     ablations = []
     for memory in conversation.memory_indices:
@@ -95,7 +98,14 @@ def plan_exact(conversation: Conversation, chunk_tokens: int, window: int | None
             if window is not None:
                 kept = _truncate_after(conversation, kept, memories[-1], window)
             drop_all.append(PromptRequest("drop_all", number, tuple(kept), memories))
-    return AblationPlan(chunks, baseline, ablations, drop_all, window, chunk_of)
+    return AblationPlan(chunks, baseline, ablations, drop_all, window, chunk_of, responses)
+
+
+def _past_window(plan: AblationPlan, memory: int, response: int) -> bool:
+    """Whether ``response`` lies beyond the ``plan.window`` responses that follow ``memory``."""
+    if plan.window is None or response < memory:
+        return False
+    return bisect_right(plan.responses, response) - bisect_right(plan.responses, memory) > plan.window
 
 
 def _truncate_after(conversation: Conversation, kept: list[int], memory: int, window: int) -> list[int]:
@@ -159,7 +169,7 @@ def _cell(conversation: Conversation, plan: AblationPlan, request: PromptRequest
           base_lps: Mapping[int, npt.NDArray[np.float64]]) -> tuple[float, float] | None:
     """(clipped, signed) divergence of ``response`` in ``request``; 0 outside its chunk, None if unscored."""
     if plan.chunk_of[response] != request.chunk:
-        return (0.0, 0.0)
+        return None if _past_window(plan, request.removed[-1], response) else (0.0, 0.0)
     if response in request.removed or response not in answer.token_ids:
         return None
     if not np.array_equal(base_ids[response], answer.token_ids[response]):

@@ -93,3 +93,26 @@ def test_responses_tokenised_differently_without_a_memory_fail_the_conversation_
 
     with pytest.raises(AlignmentError, match=f"conversation '{conversation.id}': response at entry"):
         score(conversation, backend(ServerOptions(), retokenise_ablations), ScoringConfig(chunk_tokens=50_000))
+
+
+def test_cells_of_responses_in_other_chunks_than_the_memory_are_exactly_zero() -> None:
+    conversation = bench_conversation(SHAPE, 0)
+    result = score(conversation, backend(ServerOptions()), ScoringConfig(chunk_tokens=SHAPE.chunk_tokens()))
+    chunk_of = {entry: n for n, chunk in enumerate(result.chunks) for entry in chunk}
+    assert len(result.chunks) == SHAPE.chunks
+    for memory, row in zip(result.memory_entry_indices, result.matrix, strict=True):
+        outside = [cell for r, cell in zip(result.response_entry_indices, row, strict=True)
+                   if chunk_of[r] != chunk_of[memory]]
+        assert outside and all(cell == 0.0 for cell in outside)
+        assert any(cell for cell in row)
+
+
+def test_a_window_scores_the_n_responses_after_each_memory_and_leaves_every_later_cell_null() -> None:
+    conversation = bench_conversation(SHAPE, 0)
+    window = SHAPE.responses_per_chunk + 2  # reaches two responses into the next chunk
+    result = score(conversation, backend(ServerOptions()),
+                   ScoringConfig(chunk_tokens=SHAPE.chunk_tokens(), window=window))
+    responses = result.response_entry_indices
+    past_window = [[r for r in responses if r > memory][window:] for memory in result.memory_entry_indices]
+    unscored = [[r for r, cell in zip(responses, row, strict=True) if cell is None] for row in result.matrix]
+    assert unscored == past_window and any(past_window)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,15 +22,15 @@ from memscore_core.synth.generator import generate_corpus
 CONVERSATIONS = [c.model_dump(mode="json") for c in generate_corpus(3, seed=77)]
 
 
-def raw_messages(conversation: dict[str, Any], skip: int | None) -> tuple[list[dict[str, Any]], list[int]]:
-    """Chat messages (minus entry ``skip``) and, per message, the conversation entry it came from (-1: prefix)."""
+def raw_messages(conversation: dict[str, Any], skip: set[int]) -> tuple[list[dict[str, Any]], list[int]]:
+    """Chat messages without the entries in ``skip``, and the conversation entry each came from (-1: prefix)."""
     messages: list[dict[str, Any]] = [{"role": "system", "content": conversation["system_prompt"]}]
     origin = [-1]
     if conversation.get("context"):
         messages.append({"role": "user", "content": conversation["context"]})
         origin.append(-1)
     for index, entry in enumerate(conversation["entries"]):
-        if index == skip:
+        if index in skip:
             continue
         message = {"role": entry["role"], "content": entry["content"]}
         if entry.get("reasoning"):
@@ -42,7 +41,7 @@ def raw_messages(conversation: dict[str, Any], skip: int | None) -> tuple[list[d
 
 
 def answer_logprobs(model: Any, tokenizer: Any, conversation: dict[str, Any],
-                    skip: int | None) -> dict[int, np.ndarray]:
+                    skip: set[int]) -> dict[int, np.ndarray]:
     """Per assistant entry: log-probs of the tokens of its answer text (reasoning excluded)."""
     messages, origin = raw_messages(conversation, skip)
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=False)
@@ -69,34 +68,52 @@ def answer_logprobs(model: Any, tokenizer: Any, conversation: dict[str, Any],
     return answers
 
 
+Expected = dict[str, Any]
+
+
 @pytest.fixture(scope="module")
-def brute_force() -> list[list[list[float]]]:
+def brute_force() -> list[Expected]:
+    """Per conversation: clipped and signed leave-one-out matrices, and each answer's drop-all divergence."""
     torch.set_num_threads(1)
     tokenizer = AutoTokenizer.from_pretrained(DEFAULT_MODEL_DIR)
     model = AutoModelForCausalLM.from_pretrained(DEFAULT_MODEL_DIR, dtype=torch.float32).eval()
-    matrices = []
+    expected = []
     for conversation in CONVERSATIONS:
-        base = answer_logprobs(model, tokenizer, conversation, None)
+        base = answer_logprobs(model, tokenizer, conversation, set())
         memories = [i for i, e in enumerate(conversation["entries"]) if e.get("memory_key")]
-        rows = []
+        clipped, signed = [], []
         for memory in memories:
-            without = answer_logprobs(model, tokenizer, conversation, memory)
-            rows.append([float(np.clip(base[r] - without[r], 0, None).sum()) if r in without else 0.0
-                         for r in sorted(base)])
-        matrices.append(rows)
-    return matrices
+            without = answer_logprobs(model, tokenizer, conversation, {memory})
+            clipped.append([float(np.clip(base[r] - without[r], 0, None).sum()) for r in sorted(base)])
+            signed.append([float((base[r] - without[r]).sum()) for r in sorted(base)])
+        stripped = answer_logprobs(model, tokenizer, conversation, set(memories))
+        drop_all = [float(np.clip(base[r] - stripped[r], 0, None).sum()) for r in sorted(base)]
+        expected.append({"matrix": clipped, "signed_matrix": signed, "drop_all": drop_all})
+    return expected
 
 
-def test_embedded_scores_equal_brute_force_leave_one_out(tmp_path: Path,
-                                                         brute_force: list[list[list[float]]]) -> None:
-    source = tmp_path / "conversations.jsonl"
+@pytest.fixture(scope="module")
+def embedded_scores(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    tmp = tmp_path_factory.mktemp("brute-force")
+    source = tmp / "conversations.jsonl"
     source.write_text("".join(json.dumps(c) + "\n" for c in CONVERSATIONS))
     done = subprocess.run([sys.executable, "-m", "memscore_core.cli", "score", str(source), "--json", "--no-cache",
-                           "--db", str(tmp_path / "bf.duckdb")], capture_output=True, text=True, timeout=600)
+                           "--db", str(tmp / "bf.duckdb")], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    scores = [json.loads(line) for line in done.stdout.splitlines()]
-    assert len(scores) == len(CONVERSATIONS)
-    for score, expected in zip(scores, brute_force, strict=True):
-        assert len(score["matrix"]) == len(expected)
-        for got_row, want_row in zip(score["matrix"], expected, strict=True):
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+@pytest.mark.parametrize("field", ["matrix", "signed_matrix"])
+def test_embedded_scores_equal_brute_force_leave_one_out(field: str, embedded_scores: list[dict[str, Any]],
+                                                         brute_force: list[Expected]) -> None:
+    assert len(embedded_scores) == len(CONVERSATIONS)
+    for score, expected in zip(embedded_scores, brute_force, strict=True):
+        assert len(score[field]) == len(expected[field])
+        for got_row, want_row in zip(score[field], expected[field], strict=True):
             assert got_row == pytest.approx(want_row, abs=1e-4)
+
+
+def test_embedded_drop_all_equals_brute_force_removal_of_every_memory(embedded_scores: list[dict[str, Any]],
+                                                                      brute_force: list[Expected]) -> None:
+    for score, expected in zip(embedded_scores, brute_force, strict=True):
+        assert score["drop_all"] == pytest.approx(expected["drop_all"], abs=1e-4)
