@@ -1,9 +1,13 @@
 """Find the assistant-response tokens in a scored ChatML prompt, two ways.
 
 :func:`seed_walk` is the seed's walker, quirks included (used only by the seed strategy).
-:func:`message_spans` is the default: it splits the stream at ``<|im_start|>``, checks every message's
-role against what was sent, and returns each assistant message's content positions without the role
+:func:`message_spans` is the default: it splits the stream at ``<|im_start|>``, matches the rendered
+messages to what was sent, and returns each assistant message's content positions without the role
 newline and the leading ``<think>…</think>`` block. Empty responses stay, as empty spans.
+
+Assistant messages always render one block each, in order. Between two of them, a chat template may
+render a ``tool`` message as a ``user`` block, and a run of tool messages as one block (Qwen2.5 and
+Qwen3 do both); anything else that does not match what was sent is a :class:`SpanError`.
 """
 
 from __future__ import annotations
@@ -64,7 +68,7 @@ class MessageSpan:
 
 
 def message_spans(scored: ScoredPrompt, roles: Sequence[str]) -> list[MessageSpan]:
-    """Split ``scored`` into the messages that were sent (``roles``, in order) and find responses.
+    """One span per message sent (``roles``, in order); assistant spans hold the response positions.
 
     A trailing generation prompt (``<|im_start|>assistant\\n`` with no ``<|im_end|>``) is ignored.
     Raises :class:`SpanError` when the stream does not match the messages.
@@ -74,13 +78,62 @@ def message_spans(scored: ScoredPrompt, roles: Sequence[str]) -> list[MessageSpa
     if not starts or starts[0] != 0:
         starts.insert(0, 0)
     ends = starts[1:] + [len(tokens)]
-    spans = [_span(tokens, start, end) for start, end in zip(starts, ends, strict=True)]
-    if len(spans) == len(roles) + 1 and spans[-1].role == "assistant" and IM_END not in tokens[starts[-1]:]:
-        spans.pop()
-    found = [span.role for span in spans]
-    if found != list(roles):
-        raise SpanError(f"scored prompt has messages {found}, but {list(roles)} were sent")
+    blocks = [_span(tokens, start, end) for start, end in zip(starts, ends, strict=True)]
+    if blocks and blocks[-1].role == "assistant" and IM_END not in tokens[starts[-1]:] \
+            and roles.count("assistant") < [b.role for b in blocks].count("assistant"):
+        blocks.pop()
+    spans = _align(blocks, roles)
+    if spans is None:
+        raise SpanError(f"scored prompt has messages {[b.role for b in blocks]}, but {list(roles)} were sent")
     return spans
+
+
+def _align(blocks: Sequence[MessageSpan], roles: Sequence[str]) -> list[MessageSpan] | None:
+    """Match rendered blocks to sent roles group by group (the messages between assistant turns)."""
+    sent, rendered = _groups(list(roles)), _groups([b.role for b in blocks])
+    if len(sent) != len(rendered) or not all(map(_renders_as, sent, rendered)):
+        return None
+    spans: list[MessageSpan] = []
+    block = 0
+    for number, (group, shown) in enumerate(zip(sent, rendered, strict=True)):
+        start = blocks[block].start if block < len(blocks) else 0
+        spans.extend(MessageSpan(role, start, np.empty(0, dtype=np.int64)) for role in group)
+        block += len(shown)
+        if number < len(sent) - 1:
+            spans.append(blocks[block])
+            block += 1
+    return spans
+
+
+def _groups(roles: list[str]) -> list[list[str]]:
+    """The non-assistant roles before, between and after the assistant messages."""
+    groups: list[list[str]] = [[]]
+    for role in roles:
+        if role == "assistant":
+            groups.append([])
+        else:
+            groups[-1].append(role)
+    return groups
+
+
+def _renders_as(sent: list[str], shown: list[str]) -> bool:
+    """Whether ``sent`` may render as ``shown``: equal, but a tool message may show as ``user`` and a
+    run of tool messages as one block."""
+    reachable = {0}
+    for i, role in enumerate(sent):
+        reachable = _next_positions(sent, shown, i, role, reachable)
+    return len(shown) in reachable
+
+
+def _next_positions(sent: list[str], shown: list[str], i: int, role: str, positions: set[int]) -> set[int]:
+    """Block positions reachable after matching ``sent[i]`` (a tool run may end at any of its messages)."""
+    following: set[int] = set()
+    for j in positions:
+        if j < len(shown) and (shown[j] == role or (role == "tool" and shown[j] == "user")):
+            following.add(j + 1)
+        if role == "tool" and i > 0 and sent[i - 1] == "tool" and j > 0 and shown[j - 1] in ("tool", "user"):
+            following.add(j)
+    return following
 
 
 def _span(tokens: Sequence[str | None], start: int, end: int) -> MessageSpan:
@@ -99,4 +152,6 @@ def _span(tokens: Sequence[str | None], start: int, end: int) -> MessageSpan:
         if close is None:
             raise SpanError(f"unterminated <think> block in the assistant message at token {start}")
         content = close + 1
+        while content < stop and not (tokens[content] or "x").strip():
+            content += 1
     return MessageSpan(role="assistant", start=start, response=np.arange(content, stop, dtype=np.int64))

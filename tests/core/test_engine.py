@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import orjson
@@ -22,6 +24,7 @@ from memscore_core.result import ConversationScore
 from memscore_core.runner import Outcome, score_batch
 from memscore_core.settings import DEFAULT_MODEL_DIR
 
+TEMPLATES = Path(__file__).parents[1] / "data" / "templates"
 SHAPE = BenchShape(conversations=1, memories=3, chunks=3, responses_per_chunk=4)
 
 
@@ -116,3 +119,24 @@ def test_a_window_scores_the_n_responses_after_each_memory_and_leaves_every_late
     past_window = [[r for r in responses if r > memory][window:] for memory in result.memory_entry_indices]
     unscored = [[r for r, cell in zip(responses, row, strict=True) if cell is None] for row in result.matrix]
     assert unscored == past_window and any(past_window)
+
+
+def test_tool_memories_and_reasoning_score_under_a_qwen_style_template(tmp_path: Path) -> None:
+    model_dir = tmp_path / "qwen-style"
+    shutil.copytree(DEFAULT_MODEL_DIR, model_dir)
+    shutil.copy(TEMPLATES / "qwen-style.jinja", model_dir / "chat_template.jinja")
+    conversation = Conversation(id="tools", system_prompt="You remember.", entries=[
+        Entry(role="user", content="Where do I live and who is my manager?"),
+        Entry(role="tool", content="The user lives in Varnholt.", tool_call_id="c1", memory_key="home/city"),
+        Entry(role="tool", content="The user's manager is Idra Quell.", tool_call_id="c2", memory_key="people/manager"),
+        Entry(role="assistant", content="You live in Varnholt.", reasoning="The city memory says so."),
+        Entry(role="user", content="And my manager?"),
+        Entry(role="assistant", content="Your manager is Idra Quell.")])
+    scorer = VllmBackend(base_url="http://embedded/v1", retry=RetryPolicy(attempts=1),
+                         transport=httpx.ASGITransport(app=build_app(load_model(model_dir), ServerOptions())))
+    result = score(conversation, scorer, ScoringConfig())
+    tokenizer = load_model(model_dir).tokenizer
+    assert result.response_tokens == [len(tokenizer.encode(entry.content)) for entry in conversation.entries
+                                      if entry.role == "assistant"]
+    assert result.memory_keys == ["home/city", "people/manager"]
+    assert all(cell is not None for row in result.matrix for cell in row)

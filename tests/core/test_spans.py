@@ -102,3 +102,36 @@ def test_default_walker_keeps_a_think_only_response_as_zero_length() -> None:
 def test_default_walker_rejects_a_stream_that_does_not_match_the_sent_roles() -> None:
     with pytest.raises(SpanError, match=r"has messages \['user', 'assistant'\], but \['user', 'user'\] were sent"):
         message_spans(_stream(USER_SAYS_ASSISTANT), ["user", "user"])
+
+
+# Qwen2.5 and Qwen3 render a tool message as a user block and a run of tool messages as one block.
+MERGED_TOOLS = ["<|im_start|>", "user", "\n", "Q", "<|im_end|>", "\n",
+                "<|im_start|>", "user", "\n", "<tool_response>", "a", "</tool_response>",
+                "<tool_response>", "b", "</tool_response>", "<|im_end|>", "\n",
+                "<|im_start|>", "assistant", "\n", "A", "<|im_end|>", "\n"]
+# Qwen3 renders reasoning as "<think>\n…\n</think>\n\n" before the content.
+QWEN3_THINK = ["<|im_start|>", "user", "\n", "Q", "<|im_end|>", "\n",
+               "<|im_start|>", "assistant", "\n", "<think>", "\n", "hm", "\n", "</think>", "\n\n", "A", "<|im_end|>",
+               "\n"]
+
+
+def test_a_run_of_tool_messages_rendered_as_one_user_block_maps_to_each_tool_message() -> None:
+    spans = message_spans(_stream(MERGED_TOOLS), ["user", "tool", "tool", "assistant"])
+    assert [span.role for span in spans] == ["user", "tool", "tool", "assistant"]
+    assert spans[-1].response.tolist() == [20]
+
+
+def test_tool_messages_rendered_as_separate_user_blocks_map_one_to_one() -> None:
+    stream = _stream(EMPTY_RESPONSE)
+    spans = message_spans(stream, ["tool", "assistant", "tool", "assistant"])
+    assert [span.response.tolist() for span in spans if span.role == "assistant"] == [[], [20]]
+
+
+def test_a_user_message_never_merges_into_a_tool_block() -> None:
+    with pytest.raises(SpanError):
+        message_spans(_stream(MERGED_TOOLS), ["user", "user", "tool", "assistant"])
+
+
+def test_the_whitespace_a_template_puts_after_the_think_block_is_not_part_of_the_response() -> None:
+    spans = message_spans(_stream(QWEN3_THINK), ["user", "assistant"])
+    assert spans[-1].response.tolist() == [15]
