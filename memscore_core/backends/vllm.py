@@ -71,6 +71,7 @@ class VllmBackend:
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         self.base_url = base_url.rstrip("/")
+        self._shown_url = str(httpx.URL(self.base_url).copy_with(username=None, password=None))
         self._model = model
         self._deadline = timeout
         self._retry = retry or RetryPolicy()
@@ -135,11 +136,13 @@ class VllmBackend:
             async with asyncio.timeout(self._deadline):
                 response = await self._client.request(method, path, content=content)
         except TimeoutError:
-            raise TransientBackendError(f"{method} {path}: no complete answer within {self._deadline:g} s") from None
+            raise TransientBackendError(f"{method} {self._shown_url}{path}: no complete answer within "
+                                        f"{self._deadline:g} s") from None
         except httpx.TimeoutException as exc:
-            raise TransientBackendError(f"{method} {path}: timed out ({type(exc).__name__})") from None
+            raise TransientBackendError(f"{method} {self._shown_url}{path}: timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
-            raise TransientBackendError(f"{method} {path}: connection failed ({type(exc).__name__})") from None
+            raise TransientBackendError(f"{method} {self._shown_url}{path}: connection failed "
+                                        f"({type(exc).__name__})") from None
         if response.is_success:
             return response.content
         raise _status_error(response)

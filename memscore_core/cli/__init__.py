@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import typer
+from pydantic import ValidationError
+from rich.markup import escape
 
 from memscore_core.cli import bench as _bench
 from memscore_core.cli import downstream as _downstream
@@ -11,6 +15,8 @@ from memscore_core.cli import query as _query
 from memscore_core.cli import score as _score
 from memscore_core.cli import serve as _serve
 from memscore_core.cli import synth as _synth
+from memscore_core.cli.consoles import stderr_console
+from memscore_core.errors import MemscoreError
 
 app = typer.Typer(name="memscore", no_args_is_help=True, add_completion=False,
                   help="Measure how much each memory in an agent's conversation matters to its answers.")
@@ -29,4 +35,19 @@ app.command("bench")(_bench.bench)
 
 
 def main() -> None:
-    app()
+    """Run the command line; memscore's own errors and invalid settings end as one ``error:`` line, exit 1."""
+    try:
+        app()
+    except MemscoreError as exc:
+        _fail(str(exc))
+    except ValidationError as exc:
+        _fail("; ".join(f"invalid {_setting(error['loc'])}: {error['msg']}" for error in exc.errors()))
+
+
+def _setting(location: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in location) or "input"
+
+
+def _fail(message: str) -> NoReturn:
+    stderr_console().print(f"[red]error:[/red] {escape(message)}", highlight=False)
+    raise SystemExit(1)

@@ -14,7 +14,7 @@ from memscore_core.cli.render import print_result, print_top_memories
 from memscore_core.settings import Settings
 from memscore_core.store import Store
 
-DbOption = Annotated[Path | None, typer.Option(help="DuckDB file [default: data/memscore.duckdb].")]
+DbOption = Annotated[Path | None, typer.Option(help="DuckDB file \\[default: data/memscore.duckdb].")]
 
 
 def open_store(db: Path | None) -> Store:
@@ -29,7 +29,7 @@ def open_store(db: Path | None) -> Store:
 
 def top(
     db: DbOption = None,
-    limit: Annotated[int, typer.Option(help="How many memories.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, help="How many memories.")] = 20,
     prefix: Annotated[str, typer.Option(help="Only memory keys starting with this.")] = "",
     conversation: Annotated[str | None, typer.Option(help="Only this conversation's memories.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="A JSON list instead of a table.")] = False,

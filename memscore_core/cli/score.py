@@ -25,7 +25,7 @@ stderr = stderr_console()
 
 def score(
     paths: Annotated[list[Path], typer.Argument(help="Conversation files (.jsonl/.json), directories or globs.")],
-    db: Annotated[Path | None, typer.Option(help="DuckDB file for results [default: data/memscore.duckdb].")] = None,
+    db: Annotated[Path | None, typer.Option(help="DuckDB file for results \\[default: data/memscore.duckdb].")] = None,
     rescore: Annotated[bool, typer.Option(help="Score again even when a result for this model and config exists.")]
     = False,
     base_url: Annotated[str | None, typer.Option(help="vLLM-compatible server, e.g. http://host:8000/v1. "
@@ -33,9 +33,9 @@ def score(
     model: Annotated[str | None, typer.Option(help="Model name (default: the server's first model).")] = None,
     api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the API key.")] = None,
     strategy: Annotated[str, typer.Option(help="exact (default) or seed (the original algorithm).")] = "exact",
-    chunk_tokens: Annotated[int | None, typer.Option(help="Chunk budget in tokens (≈4 bytes each).")] = None,
-    window: Annotated[int | None, typer.Option(help="Score only the N responses after each memory.")] = None,
-    concurrency: Annotated[int | None, typer.Option(help="Requests in flight at once.")] = None,
+    chunk_tokens: Annotated[int | None, typer.Option(min=1, help="Chunk budget in tokens (≈4 bytes each).")] = None,
+    window: Annotated[int | None, typer.Option(min=1, help="Score only the N responses after each memory.")] = None,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Requests in flight at once.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per scored conversation on stdout.")]
     = False,
     cache: Annotated[bool, typer.Option(help="Reuse answers to identical requests from the on-disk cache.")] = True,

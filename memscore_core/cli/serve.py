@@ -15,11 +15,11 @@ def serve(
     model_dir: Annotated[Path, typer.Option(help="Model directory.")] = DEFAULT_MODEL_DIR,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
-    api_key: Annotated[str | None, typer.Option(help="Require this bearer key [default: $MEMSCORE_SERVE_API_KEY].")]
+    api_key: Annotated[str | None, typer.Option(help="Require this bearer key \\[default: $MEMSCORE_SERVE_API_KEY].")]
     = None,
     max_model_len: Annotated[int, typer.Option(help="Longest prompt + completion in tokens.")] = 4096,
     max_logprobs: Annotated[int, typer.Option(help="Largest prompt_logprobs a request may ask for.")] = 20,
-    served_model_name: Annotated[str | None, typer.Option(help="Model name [default: the directory name].")]
+    served_model_name: Annotated[str | None, typer.Option(help="Model name \\[default: the directory name].")]
     = None,
     threads: Annotated[int, typer.Option(help="Torch threads.")] = 1,
     prefix_cache: Annotated[bool, typer.Option(help="Reuse the KV cache of shared prompt prefixes.")] = True,

@@ -132,10 +132,13 @@ class Store:
         return bool(row and row[0])
 
     def write_result(self, run_id: str, score: ConversationScore, config_hash: str) -> None:
-        """Store one conversation's scores, replacing any earlier result with the same key."""
+        """Store one conversation's scores, replacing any earlier result with the same key.
+
+        A seed row cut short by the seed's walker stores only the cells it has; the rest read back as NULL.
+        """
         key = [score.content_hash, score.model, config_hash]
         head = key + [run_id, score.conversation_id]
-        cells = [(m, j) for m in range(len(score.memory_keys)) for j in range(len(score.response_entry_indices))]
+        cells = [(m, j) for m in range(len(score.memory_keys)) for j in range(len(score.matrix[m]))]
         with self.transaction() as con:
             for statement in q.DELETE_RESULT:
                 con.execute(statement, key)

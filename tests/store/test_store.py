@@ -93,6 +93,18 @@ def test_unscored_cells_are_null_and_not_counted(store: Store) -> None:
     assert (store.top_memories()[0].memory_key, store.top_memories()[0].importance) == ("pets/dog", 3.0)
 
 
+def test_a_seed_row_the_walker_cut_short_stores_its_cells_and_reads_back_null_past_them(store: Store) -> None:
+    conv = conversation()
+    short = [[3.0], [0.5, 2.0]]
+    score = score_of(conv, MATRIX).model_copy(update={"matrix": short, "signed_matrix": short, "strategy": "seed"})
+    run_id = store.record_run_start(model="tiny", backend="embedded", strategy="seed", config={}, config_hash="s")
+    store.upsert_conversation(conv, score.content_hash, "convs.jsonl")
+    store.write_result(run_id, score, "s")
+    result = store.latest_result("conv-1")
+    assert result is not None and result.matrix == [[3.0, None], [0.5, 2.0]]
+    assert store.count("scores") == 3
+
+
 def test_latest_result_rebuilds_the_matrix_with_entry_text(store: Store) -> None:
     write(store)
     result = store.latest_result("conv-1")
