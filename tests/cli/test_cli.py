@@ -20,9 +20,9 @@ from tests.support.servers import metric
 SAMPLE = REPO_ROOT / "data" / "conversations" / "sample.jsonl"
 
 
-def memscore(*args: str) -> subprocess.CompletedProcess[str]:
+def memscore(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "memscore_core.cli", *args], capture_output=True, text=True,
-                          timeout=600, cwd=REPO_ROOT, env={**os.environ})
+                          timeout=600, cwd=REPO_ROOT, env={**os.environ, **(env or {})})
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +81,26 @@ def test_invalid_input_is_reported_by_file_and_line_and_the_rest_is_scored(serve
     stderr = " ".join(done.stderr.split())
     assert f"{source}:2" in stderr and "'bad'" in stderr and "entries[0].role" in stderr
     assert "scored 1" in stderr
+
+
+def test_an_unreachable_server_exits_1_with_one_line_naming_its_url_without_credentials(tmp_path: Path) -> None:
+    done = memscore("score", str(SAMPLE), "--base-url", "http://ops:hunter2-secret@127.0.0.1:9/v1", "--db",
+                    str(tmp_path / "x.duckdb"), "--no-cache", env={"MEMSCORE_RETRIES": "1"})
+    assert (done.returncode, done.stderr.strip().splitlines()[-1]) == (
+        1, "error: GET http://127.0.0.1:9/v1/models: connection failed (ConnectError)")
+    assert "Traceback" not in done.stderr and "hunter2" not in done.stderr
+
+
+def test_an_invalid_setting_in_the_environment_exits_1_naming_the_setting(tmp_path: Path) -> None:
+    done = memscore("score", str(SAMPLE), "--db", str(tmp_path / "x.duckdb"), env={"MEMSCORE_CONCURRENCY": "0"})
+    assert (done.returncode, done.stderr.strip()) == (
+        1, "error: invalid concurrency: Input should be greater than or equal to 1")
+
+
+@pytest.mark.parametrize("option", ["--concurrency", "--chunk-tokens", "--window"])
+def test_an_option_below_its_range_exits_2_naming_the_option(option: str) -> None:
+    result = CliRunner().invoke(app, ["score", str(SAMPLE), option, "0"])
+    assert result.exit_code == 2 and f"Invalid value for '{option}'" in result.output
 
 
 @pytest.mark.parametrize("command", sorted(c.name or "" for c in app.registered_commands) + ["review"])
