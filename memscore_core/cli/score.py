@@ -17,6 +17,7 @@ from memscore_core.cli.render import print_conversation_tops, print_top_memories
 from memscore_core.engine import ScoringConfig
 from memscore_core.jobs import JobSummary, score_into_store
 from memscore_core.loading import LoadResult, load_conversations
+from memscore_core.result import ConversationScore, content_hash
 from memscore_core.settings import Settings
 from memscore_core.store import Store
 
@@ -62,7 +63,7 @@ def score(
                      f"{outcome.loaded.conversation.id!r}: {outcome.error}", highlight=False)
     scores = [outcome.score for outcome in summary.outcomes if outcome.score is not None]
     if as_json:
-        for result in scores:
+        for result in _every_result(loaded, scores, store, summary.model, config):
             sys.stdout.write(orjson.dumps(result.model_dump()).decode() + "\n")
     else:
         print_conversation_tops(scores)
@@ -73,6 +74,21 @@ def score(
                  f"run {summary.run_id} in {settings.db}", highlight=False)
     if loaded.errors or summary.failed:
         raise typer.Exit(1)
+
+
+def _every_result(loaded: LoadResult, fresh: list[ConversationScore], store: Store, model: str,
+                  config: ScoringConfig) -> list[ConversationScore]:
+    """Each valid conversation's result in input order: this run's, or the stored one it skipped."""
+    scored = {score.conversation_id: score for score in fresh}
+    results = []
+    for item in loaded.conversations:
+        stored = None
+        if item.conversation.id not in scored:
+            stored = store.result(content_hash(item.conversation), model, config.hash())
+        result = scored.get(item.conversation.id) or (stored.to_score() if stored else None)
+        if result is not None:
+            results.append(result)
+    return results
 
 
 async def _run(settings: Settings, config: ScoringConfig, loaded: LoadResult, store: Store,

@@ -62,6 +62,11 @@ LATEST_RESULT = """
 SELECT content_hash, model, config_hash, run_id, strategy, scored_at, requests, prompt_tokens, chunks
 FROM latest_results WHERE conversation_id = ?
 """
+RESULT_BY_KEY = f"""
+SELECT content_hash, model, config_hash, run_id, strategy, scored_at, requests, prompt_tokens, chunks,
+       conversation_id
+FROM results WHERE {RESULT_KEY}
+"""
 RESULT_CELLS = f"""
 SELECT memory_key, memory_entry_idx, response_entry_idx, divergence, signed, tokens
 FROM scores WHERE {RESULT_KEY}

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from memscore_core.result import ConversationScore
+
 
 class MemoryImportance(BaseModel):
     """One row of the ``memory_importance`` view."""
@@ -72,6 +74,7 @@ class StoredResult(BaseModel):
     response_scores: list[float]
     drop_all: list[float | None]
     matrix: list[list[float | None]]
+    signed_matrix: list[list[float | None]]
     entries: list[StoredEntry]
 
     @classmethod
@@ -83,18 +86,30 @@ class StoredResult(BaseModel):
         column = {idx: j for j, idx in enumerate(response_idx)}
         row_of = {idx: m for m, idx in enumerate(memory_idx)}
         matrix: list[list[float | None]] = [[None] * len(response_idx) for _ in memory_idx]
-        for _key, m_idx, r_idx, divergence, _signed, _tokens in cells:
+        signed: list[list[float | None]] = [[None] * len(response_idx) for _ in memory_idx]
+        for _key, m_idx, r_idx, divergence, signed_sum, _tokens in cells:
             matrix[row_of[m_idx]][column[r_idx]] = divergence
+            signed[row_of[m_idx]][column[r_idx]] = signed_sum
         by_idx = {row[0]: row for row in entries}
         return cls(conversation_id=conversation_id, content_hash=head[0], model=head[1], config_hash=head[2],
                    run_id=head[3], strategy=head[4], scored_at=head[5], requests=head[6], prompt_tokens=head[7],
                    chunks=json.loads(head[8]), memory_keys=[by_idx[i][2] for i in memory_idx],
                    memory_entry_indices=memory_idx, response_entry_indices=response_idx,
                    response_tokens=[row[3] for row in responses], response_scores=[row[1] for row in responses],
-                   drop_all=[row[2] for row in responses], matrix=matrix,
+                   drop_all=[row[2] for row in responses], matrix=matrix, signed_matrix=signed,
                    entries=[StoredEntry(entry_idx=r[0], role=r[1], memory_key=r[2], content=r[3], reasoning=r[4])
                             for r in entries])
 
     @property
     def memory_weights(self) -> list[float]:
         return [sum(v for v in row if v is not None) for row in self.matrix]
+
+    def to_score(self) -> ConversationScore:
+        """The result as the scoring engine returned it (unscored cells are ``None``)."""
+        return ConversationScore(
+            conversation_id=self.conversation_id, content_hash=self.content_hash, strategy=self.strategy,
+            model=self.model, memory_keys=self.memory_keys, memory_entry_indices=self.memory_entry_indices,
+            response_entry_indices=self.response_entry_indices, response_tokens=self.response_tokens,
+            matrix=self.matrix, signed_matrix=self.signed_matrix, memory_weights=self.memory_weights,
+            response_scores=self.response_scores, drop_all=self.drop_all, requests=self.requests,
+            prompt_tokens=self.prompt_tokens, chunks=self.chunks)

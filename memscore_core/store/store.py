@@ -171,13 +171,13 @@ class Store:
         """The latest scores of ``conversation_id`` as a matrix, with its entries' text."""
         with self.connect() as con:
             head = con.execute(q.LATEST_RESULT, [conversation_id]).fetchone()
-            if head is None:
-                return None
-            key = list(head[:3])
-            cells = con.execute(q.RESULT_CELLS, key).fetchall()
-            responses = con.execute(q.RESULT_RESPONSES, key).fetchall()
-            entries = con.execute(q.CONVERSATION_ENTRIES, [conversation_id, head[0]]).fetchall()
-        return StoredResult.from_rows(conversation_id, head, cells, responses, entries)
+            return None if head is None else _rebuild(con, conversation_id, head)
+
+    def result(self, content_hash: str, model: str, config_hash: str) -> StoredResult | None:
+        """The stored result of this content under this model and configuration, if any."""
+        with self.connect() as con:
+            head = con.execute(q.RESULT_BY_KEY, [content_hash, model, config_hash]).fetchone()
+            return None if head is None else _rebuild(con, head[9], head)
 
     def runs(self) -> list[StoredRun]:
         with self.connect() as con:
@@ -195,6 +195,14 @@ class Store:
     def tables(self) -> list[str]:
         with self.connect() as con:
             return [row[0] for row in con.execute(q.TABLES).fetchall()]
+
+
+def _rebuild(con: duckdb.DuckDBPyConnection, conversation_id: str, head: tuple[Any, ...]) -> StoredResult:
+    key = list(head[:3])
+    cells = con.execute(q.RESULT_CELLS, key).fetchall()
+    responses = con.execute(q.RESULT_RESPONSES, key).fetchall()
+    entries = con.execute(q.CONVERSATION_ENTRIES, [conversation_id, head[0]]).fetchall()
+    return StoredResult.from_rows(conversation_id, head, cells, responses, entries)
 
 
 def _now() -> datetime:

@@ -54,6 +54,22 @@ def test_top_json_lists_memory_keys_by_importance_with_the_stored_numbers(scored
     assert all({"memory_key", "importance", "conversations"} <= set(row) for row in listed)
 
 
+JSON_KEYS = {"conversation_id", "memory_keys", "memory_entry_indices", "response_entry_indices", "matrix",
+             "signed_matrix", "memory_weights", "response_scores", "drop_all", "requests", "prompt_tokens"}
+
+
+def test_score_json_prints_one_object_per_conversation_and_a_rerun_prints_the_same_stored_results(
+        server: str, tmp_path: Path) -> None:
+    args = ("score", str(SAMPLE), "--base-url", server, "--db", str(tmp_path / "json.duckdb"), "--json", "--no-cache")
+    first, again = memscore(*args), memscore(*args)
+    assert first.returncode == again.returncode == 0
+    lines = [json.loads(line) for line in first.stdout.splitlines()]
+    assert [line["conversation_id"] for line in lines] == [json.loads(row)["id"] for row in SAMPLE.open()]
+    assert all(set(line) >= JSON_KEYS for line in lines)
+    assert [json.loads(line) for line in again.stdout.splitlines()] == lines
+    assert "skipped 20 already scored" in " ".join(again.stderr.split())
+
+
 def test_show_prints_the_matrix_and_each_responses_top_memories(scored: tuple[Path, float]) -> None:
     db, _ = scored
     done = memscore("show", "synth-2026-00000", "--db", str(db))
