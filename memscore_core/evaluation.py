@@ -1,6 +1,8 @@
 """Score quality against planted ground truth (``meta.uses_memories`` on assistant entries).
 
 Only memories that precede an answer can influence it, so every statistic looks at those cells.
+The redundancy check looks at answers that use one fact surfaced twice: leave-one-out of either copy
+barely moves them, while dropping all memories does.
 The noise floor is calibrated from *null ablations*: removing a memory that a memory-using answer
 provably does not use. Its 99th percentile is the divergence that noise alone rarely exceeds.
 """
@@ -14,6 +16,7 @@ import numpy as np
 
 from memscore_core.conversation import Conversation
 from memscore_core.result import ConversationScore
+from memscore_core.synth.generator import copy_key
 
 FLOOR_QUANTILE = 0.99
 
@@ -32,7 +35,7 @@ def evaluate(pairs: Sequence[tuple[Conversation, ConversationScore]]) -> dict[st
     single = [a for a in answers if a.kind == "one" and a.cells]
     double = [a for a in answers if a.kind == "two" and len(a.cells) >= 2]
     none = [a for a in answers if a.kind == "none" and a.cells]
-    redundant = [a for a in answers if a.kind == "redundant"]
+    redundant = [a for a in answers if a.kind == "redundant" and _is_fact_and_copy(a.used)]
     used = [v for a in answers if a.kind in ("one", "two") for k, v in a.cells.items() if k in a.used]
     null = [v for a in answers if a.kind in ("one", "two", "redundant") for k, v in a.cells.items() if k not in a.used]
     unused = null + [v for a in none for v in a.cells.values()]
@@ -68,6 +71,11 @@ def _answers(conversation: Conversation, score: ConversationScore) -> list[_Answ
         drop = score.drop_all[column] if column < len(score.drop_all) else None
         answers.append(_Answer(str(meta.get("kind", "")), set(meta["uses_memories"]), cells, drop))
     return answers
+
+
+def _is_fact_and_copy(used: set[str]) -> bool:
+    """Whether an answer uses exactly one fact, surfaced twice (so drop-all and leave-one-out compare)."""
+    return len(used) == 2 and any(copy_key(key) in used for key in used)
 
 
 def _top(answer: _Answer, count: int) -> set[str]:

@@ -70,11 +70,16 @@ class _Plan:
                                       tool_call_id=f"call_{self.tool_calls}"))
 
 
+
+def copy_key(key: str) -> str:
+    """The memory key under which a redundant copy of the fact stored at ``key`` is surfaced."""
+    return f"notes/{key.replace('/', '-')}"
+
 def generate_conversation(seed: int, index: int, shape: SynthShape = SynthShape()) -> Conversation:
     """One deterministic conversation for (seed, index)."""
     rng = random.Random(f"memscore-synth:{seed}:{index}")
     facts = sample_facts(rng, rng.randint(shape.min_facts, shape.max_facts))
-    redundant = {facts[0].key: f"notes/{facts[0].key.replace('/', '-')}"} if rng.random() < shape.redundant_rate else {}
+    redundant = {facts[0].key: copy_key(facts[0].key)} if rng.random() < shape.redundant_rate else {}
     plan = _Plan(rng=rng)
     context = ""
     user_name = invented_word(rng)

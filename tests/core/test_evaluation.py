@@ -91,11 +91,13 @@ def test_the_noise_floor_comes_from_null_ablations_and_bounds_no_memory_answers(
 
 def test_redundant_answers_report_best_single_copy_and_drop_all_apart_from_precision() -> None:
     entries = [memory("k"), memory("notes/k"), memory("other"),
-               answer("redundant", "k", "notes/k"), answer("redundant", "k", "notes/k"), answer("redundant", "k")]
-    pair = scored(entries, {"k": [0.1, 0.2, 0.4], "notes/k": [0.3, 0.2, 0.0], "other": [0.0, 0.0, 0.0]},
-                  drop_all=[7.0, 5.0, None])
+               answer("redundant", "k", "notes/k"), answer("redundant", "k", "notes/k"),
+               answer("redundant", "k", "notes/k"), answer("redundant", "k", "notes/k", "other")]
+    pair = scored(entries, {"k": [0.1, 0.2, 0.4, 0.0], "notes/k": [0.3, 0.2, 0.0, 0.0],
+                            "other": [0.0, 0.0, 0.0, 9.0]},
+                  drop_all=[7.0, 5.0, None, 20.0])
     report = evaluate([pair])
-    assert report["n_redundant"] == 3
+    assert report["n_redundant"] == 3  # the answer that also needs "other" is no pure copy pair
     assert report["redundant_median_best_loo"] == 0.3  # of 0.3, 0.2, 0.4
     assert report["redundant_median_drop_all"] == 6.0  # the uncomputed drop-all is skipped
     assert (report["n_single"], report["precision_at_1"], report["median_used_divergence"]) == (0, None, None)
