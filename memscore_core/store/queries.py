@@ -39,7 +39,13 @@ INSERT INTO responses
 SELECT ?, ?, ?, ?, ?, unnest(?::INTEGER[]), unnest(?::DOUBLE[]), unnest(?::DOUBLE[]), unnest(?::INTEGER[])
 """
 
-INSERT_INGEST_ERROR = "INSERT INTO ingest_errors VALUES (?, ?, ?, ?, ?, ?, ?)"
+INSERT_INGEST_ERROR = """
+INSERT INTO ingest_errors (error_key, run_id, file, line, conversation_id, field, message, recorded_at)
+SELECT md5(json_array(f, l, c, fd, m)::VARCHAR), r, f, l, c, fd, m, t
+FROM (SELECT ?::VARCHAR AS r, ?::VARCHAR AS f, ?::INTEGER AS l, ?::VARCHAR AS c, ?::VARCHAR AS fd,
+             ?::VARCHAR AS m, ?::TIMESTAMPTZ AS t)
+ON CONFLICT DO NOTHING
+"""
 
 TOP_MEMORIES = """
 SELECT memory_key, conversations, importance, mean, max, last_scored

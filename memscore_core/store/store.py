@@ -113,7 +113,7 @@ class Store:
                 [e.tool_call_id for e in entries]])
 
     def record_ingest_errors(self, run_id: str | None, errors: Sequence[InputError]) -> None:
-        """Keep every invalid input, with where it was and why."""
+        """Keep each distinct invalid input (file, line, id, field, message) once, as first seen."""
         if not errors:
             return
         now = _now()

@@ -68,9 +68,11 @@ def run_deployment(env: dict[str, str], *params: str, name: str = "score-convers
 
 
 def table_rows(db: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table but the run log, which a rerun must grow by one."""
     with duckdb.connect(str(db), read_only=True) as con:
-        return {table: sorted(con.execute(f"SELECT * EXCLUDE (run_id) FROM {table}").fetchall(), key=repr)
-                for table in ("results", "scores", "responses")}
+        tables = [row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+        return {table: sorted(con.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+                for table in tables if table != "scoring_runs"}
 
 
 def test_an_adhoc_run_scores_into_duckdb_and_a_second_run_sends_nothing(
@@ -86,6 +88,7 @@ def test_an_adhoc_run_scores_into_duckdb_and_a_second_run_sends_nothing(
     run_deployment(prefect_server, *params)
     assert metric(server, "vllm:request_success_total") == before
     assert table_rows(db) == tables
+    assert store.count("scoring_runs") == 2
 
 
 def test_the_export_and_memory_weight_deployments_run_on_the_scored_file(
@@ -106,11 +109,13 @@ def test_the_export_and_memory_weight_deployments_run_on_the_scored_file(
 def test_four_concurrent_deployment_runs_on_one_duckdb_file_all_land(
         prefect_server: dict[str, str], tmp_path: Path, server: str) -> None:
     db = tmp_path / "shared.duckdb"
-    sources = []
+    sources, conversations = [], []
     for n in range(4):
         source = tmp_path / f"part-{n}.jsonl"
-        source.write_text("".join(c.model_dump_json() + "\n" for c in generate_corpus(2, seed=900 + n)))
+        part = list(generate_corpus(2, seed=900 + n))
+        source.write_text("".join(c.model_dump_json() + "\n" for c in part))
         sources.append(source)
+        conversations.extend(part)
     worker = subprocess.Popen([PREFECT, "worker", "start", "--pool", "memscore-local"], cwd=REPO, env=prefect_server,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -124,5 +129,8 @@ def test_four_concurrent_deployment_runs_on_one_duckdb_file_all_land(
         stop(worker, grace=30)
     assert [run.returncode for run in runs] == [0, 0, 0, 0], outputs
     store = Store(db)
+    cells = sum(len(c.memory_indices) * len(c.response_indices) for c in conversations)
+    answers = sum(len(c.response_indices) for c in conversations)
     assert (store.count("results"), store.count("scoring_runs")) == (8, 4)
+    assert (store.count("scores"), store.count("responses")) == (cells, answers)
     assert {run.status for run in store.runs()} == {"completed"}

@@ -169,7 +169,7 @@ def test_top_memories_of_one_conversation(store: Store) -> None:
     assert [(m.memory_key, m.importance) for m in top] == [("pets/dog", 1.0), ("pets/cat", 0.0)]
 
 
-def test_a_file_at_the_previous_schema_version_is_migrated_keeping_its_rows(tmp_path: Path) -> None:
+def test_a_file_at_the_first_schema_version_is_migrated_keeping_its_rows(tmp_path: Path) -> None:
     path = tmp_path / "old.duckdb"
     (version, name, sql), *_ = migrations()
     with duckdb.connect(str(path)) as con:
@@ -182,3 +182,28 @@ def test_a_file_at_the_previous_schema_version_is_migrated_keeping_its_rows(tmp_
     assert store.schema_version() == migrations()[-1][0]
     assert store.count("ingest_errors") == 1
     assert "memory_importance" in store.tables()
+
+
+def test_a_file_at_the_previous_schema_version_is_migrated_and_its_repeated_errors_kept_once(tmp_path: Path) -> None:
+    path = tmp_path / "previous.duckdb"
+    *earlier, latest = migrations()
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
+                    "applied_at TIMESTAMPTZ NOT NULL)")
+        for version, name, sql in earlier:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
+        for line in (1, 1, 2):
+            con.execute("INSERT INTO ingest_errors VALUES ('run', 'a.jsonl', ?, NULL, 'id', 'missing', now())", [line])
+    store = Store(path)
+    assert store.schema_version() == latest[0]
+    assert store.count("ingest_errors") == 2
+
+
+def test_an_invalid_line_met_again_by_a_later_run_is_kept_once_as_first_seen(store: Store) -> None:
+    error = InputError("not a string", file="a.jsonl", line=7, field="entries[0].content")
+    store.record_ingest_errors("run-1", [error])
+    store.record_ingest_errors("run-2", [error, InputError("other", file="a.jsonl", line=8)])
+    with duckdb.connect(str(store.path), read_only=True) as con:
+        rows = con.execute("SELECT run_id, line FROM ingest_errors ORDER BY line").fetchall()
+    assert rows == [("run-1", 7), ("run-2", 8)]
