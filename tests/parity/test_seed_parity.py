@@ -23,6 +23,19 @@ from tests.support.seed_reference import score_memories
 from tests.support.servers import metric
 
 CONVERSATIONS = list(generate_corpus(4, seed=404))
+QUIRKS = Conversation.model_validate({
+    "id": "quirks", "system_prompt": "You remember things.",
+    "entries": [
+        {"role": "user", "content": "The user's dog is called Biscuit.", "memory_key": "pets/dog"},
+        {"role": "user", "content": "assistant mode: what is my dog called?"},
+        {"role": "assistant", "content": "Your dog is called Biscuit."},
+        {"role": "user", "content": "The user's city is Varnholt.", "memory_key": "home/city"},
+        {"role": "user", "content": "Say nothing."},
+        {"role": "assistant", "content": ""},
+        {"role": "user", "content": "Think about it."},
+        {"role": "assistant", "content": "", "reasoning": "The city is Varnholt."},
+        {"role": "user", "content": "Where do I live?"},
+        {"role": "assistant", "content": "You live in Varnholt."}]})
 
 
 def score(conversation: Conversation, server: str, config: ScoringConfig) -> ConversationScore:
@@ -61,7 +74,7 @@ def test_exact_equals_seed_on_a_single_chunk(server: str, index: int) -> None:
     exact = score(conversation, server, ScoringConfig(strategy="exact"))
     seed = score(conversation, server, ScoringConfig(strategy="seed"))
     for exact_row, seed_row in zip(exact.matrix, seed.matrix, strict=True):
-        assert exact_row == pytest.approx(seed_row, abs=1e-4)
+        assert exact_row == pytest.approx(seed_row, abs=1e-5)  # the server's prefix reuse vs full recompute
 
 
 def test_exact_sends_one_baseline_per_chunk_one_request_per_memory_and_one_drop_all_per_memory_chunk(
@@ -89,3 +102,20 @@ def test_seed_strategy_equals_the_reference_when_ablation_shifts_chunk_boundarie
     want = reference(conversation, server, shape.chunk_tokens())
     for got_row, want_row in zip(got.matrix, want["matrix"], strict=True):
         assert got_row == pytest.approx(want_row, abs=1e-9)
+
+
+def test_seed_strategy_equals_the_reference_on_every_quirk_of_the_seed_walker(server: str) -> None:
+    got = score(QUIRKS, server, ScoringConfig(strategy="seed"))
+    want = reference(QUIRKS, server, 50_000)
+    assert [len(row) for row in got.matrix] != [len(got.response_entry_indices)] * len(got.matrix)
+    assert list(zip(got.memory_keys, got.memory_weights, strict=True)) == [
+        (key, pytest.approx(weight, abs=1e-9)) for key, weight in want["memory_weights"]]
+    for got_row, want_row in zip(got.matrix, want["matrix"], strict=True):
+        assert got_row == pytest.approx(want_row, abs=1e-9)
+
+
+def test_exact_keeps_every_response_of_the_quirky_conversation_in_its_own_column(server: str) -> None:
+    result = score(QUIRKS, server, ScoringConfig())
+    assert result.response_entry_indices == [2, 5, 7, 9]
+    assert result.response_tokens[1:3] == [0, 0]
+    assert all(len(row) == 4 for row in result.matrix)
