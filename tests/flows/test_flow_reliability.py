@@ -11,8 +11,12 @@ import duckdb
 import pytest
 from prefect.blocks.system import Secret
 from prefect.client.orchestration import get_client
+from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL, PREFECT_RESULTS_LOCAL_STORAGE_PATH
+from prefect.states import Failed
 
 from flows.score_conversations import score_conversations
+from flows.tasks import is_transient
+from memscore_core.errors import ContextLengthError, RequestRejectedError, TransientBackendError
 from memscore_core.synth.generator import generate_corpus
 from tests.support.fault_proxy import FAULTS, fault_proxy
 from tests.support.servers import local_server
@@ -73,6 +77,42 @@ def test_a_secret_block_key_never_reaches_the_database_results_or_artifacts(keye
         assert API_KEY not in str(artifact.data) + str(artifact.description)
 
 
+def test_no_prefect_log_database_or_result_file_holds_the_secret_block_key(keyed_server: str, secret_block: str,
+                                                                            tmp_path: Path) -> None:
+    source = tmp_path / "logged.jsonl"
+    source.write_text("".join(c.model_dump_json() + "\n" for c in generate_corpus(2, seed=810)))
+    asyncio.run(score_conversations(source=str(source), db=str(tmp_path / "logged.duckdb"), base_url=keyed_server,
+                                    api_key_secret=secret_block, reports_dir=None))
+    logs = asyncio.run(_logs())
+    assert logs and not [log for log in logs if API_KEY in log]
+    database = Path(PREFECT_API_DATABASE_CONNECTION_URL.value().split("///", 1)[1])
+    prefect_files = [p for p in database.parent.glob(database.name + "*") if p.is_file()]
+    prefect_files += [p for p in Path(PREFECT_RESULTS_LOCAL_STORAGE_PATH.value()).rglob("*") if p.is_file()]
+    assert any(p.name == database.name for p in prefect_files)
+    for path in prefect_files:
+        assert API_KEY.encode() not in path.read_bytes(), path
+
+
 async def _artifacts() -> list[object]:
     async with get_client() as client:
         return list(await client.read_artifacts())
+
+
+async def _logs() -> list[str]:
+    """Every log record this test session's Prefect server holds, the faulty run's retries included."""
+    async with get_client() as client:
+        records = []
+        while batch := await client.read_logs(limit=200, offset=len(records)):
+            records.extend(batch)
+        return [record.message for record in records]
+
+
+@pytest.mark.parametrize(("error", "retried"), [
+    (TransientBackendError("HTTP 503 from logprobs API: busy", status=503), True),
+    (TransientBackendError("HTTP 429 from logprobs API: slow down", status=429, retry_after=1.0), True),
+    (TransientBackendError("POST http://gpu/v1/chat/completions: connection failed (ConnectError)"), True),
+    (RequestRejectedError("HTTP 401 from logprobs API: Unauthorized", status=401), False),
+    (ContextLengthError("HTTP 400 from logprobs API: maximum context length", status=400), False),
+    (ValueError("a bug"), False)], ids=["503", "429", "dropped", "401", "context-length", "bug"])
+def test_model_call_tasks_retry_transient_failures_and_never_a_4xx(error: Exception, retried: bool) -> None:
+    assert is_transient(None, None, Failed(data=error)) is retried
