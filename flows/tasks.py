@@ -26,7 +26,7 @@ from memscore_core.backends.vllm import RequestOptions
 from memscore_core.conversation import Conversation
 from memscore_core.errors import TransientBackendError
 from memscore_core.loading import LoadedConversation, LoadResult, load_conversations
-from memscore_core.report import render_html
+from memscore_core.report import render_html, run_config
 from memscore_core.result import ConversationScore
 from memscore_core.seed import score_seed
 from memscore_core.settings import REPO_ROOT
@@ -120,7 +120,7 @@ def write_reports(db: str, conversation_ids: list[str], directory: str) -> list[
         if result is not None:
             path = Path(directory) / f"{safe_file_name(conversation_id)}.html"
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(render_html(result), encoding="utf-8")
+            path.write_text(render_html(result, config=run_config(store, result)), encoding="utf-8")
             paths.append(path.resolve())
     return paths
 

@@ -17,7 +17,7 @@ from memscore_core.cli.consoles import stderr_console, stdout_console
 from memscore_core.cli.query import DbOption, open_store
 from memscore_core.exports.export import DEFAULT_THRESHOLD, ExportOptions, Manifest, export_dataset
 from memscore_core.memory_graph import update_memory_weights
-from memscore_core.report import png_bytes, render_html
+from memscore_core.report import figure, png_bytes, render_html, run_config
 from memscore_core.settings import Settings
 from memscore_core.store import Store
 from memscore_core.store.downstream import Status, list_candidates, refresh_candidates, set_status, stale_memories
@@ -123,13 +123,14 @@ def report(
     db: DbOption = None,
 ) -> None:
     """A self-contained HTML report of one conversation: heatmap, importance bars, responses."""
-    result = open_store(db).latest_result(conversation_id)
+    store = open_store(db)
+    result = store.latest_result(conversation_id)
     if result is None:
         stderr.print(f"[red]error:[/red] no scores for conversation {conversation_id!r}", highlight=False)
         raise typer.Exit(1)
     out.parent.mkdir(parents=True, exist_ok=True)
     if png:
-        out.write_bytes(png_bytes(result))
+        out.write_bytes(png_bytes(figure(result)))
     else:
-        out.write_text(render_html(result), encoding="utf-8")
+        out.write_text(render_html(result, config=run_config(store, result)), encoding="utf-8")
     stderr.print(f"report → {out}", highlight=False)

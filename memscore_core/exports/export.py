@@ -2,6 +2,8 @@
 
 Files are deterministic (sorted keys, rows ordered by conversation and response, no wall-clock
 times), so exporting twice with the same parameters over the same scores gives byte-identical files.
+The manifest dates the data (``data_as_of``: the newest score exported); when the export was made is
+recorded in the ``exports`` table.
 """
 
 from __future__ import annotations
@@ -19,11 +21,26 @@ from memscore_core.backends.base import PromptBackend
 from memscore_core.errors import ConfigError
 from memscore_core.exports.examples import dpo_record, metadata, prompt_messages, sft_record, target_message
 from memscore_core.store import Store
+from memscore_core.store import queries as q
 from memscore_core.store.downstream import ExportSource, export_sources, record_export, refresh_candidates
 
 Format = Literal["sft", "dpo", "parquet"]
 DEFAULT_THRESHOLD = 0.5
-"""Candidates need at least this many nats per response token lost when memories are removed."""
+"""Candidates need at least this many nats per response token lost when memories are removed.
+
+See "Fine-tuning candidates" in docs/schema.md for the measure and this value.
+"""
+
+
+class SelectionQuery(BaseModel):
+    """``sql`` with ``parameters`` lists the exported candidates, in example order.
+
+    ``dependence`` is the SQL expression over ``response_dependence`` stored as ``candidates.dependence``.
+    """
+
+    dependence: str
+    sql: str
+    parameters: list[Any]
 
 
 class ExportOptions(BaseModel):
@@ -41,6 +58,11 @@ class ExportOptions(BaseModel):
         return self.model_dump(exclude={"name"}) | {
             "measure": "drop_all / tokens (all memories of the chunk removed), else column sum / tokens"}
 
+    def query(self) -> SelectionQuery:
+        """The SQL that selects the examples (whitespace collapsed) and its parameters."""
+        return SelectionQuery(dependence=q.DEPENDENCE, sql=" ".join(q.SELECT_FOR_EXPORT.split()),
+                              parameters=[self.threshold, self.approved_only])
+
     def export_name(self) -> str:
         digest = hashlib.sha256(orjson.dumps(self.selection(), option=orjson.OPT_SORT_KEYS)).hexdigest()
         return self.name or f"{self.format}-{digest[:12]}"
@@ -50,6 +72,7 @@ class Manifest(BaseModel):
     name: str
     format: Format
     selection: dict[str, Any]
+    query: SelectionQuery
     n_examples: int
     source_runs: list[str]
     data_as_of: str | None
@@ -68,7 +91,7 @@ async def export_dataset(store: Store, options: ExportOptions, out_root: Path,
     files = await _write(directory, sources, options, backend)
     as_of = max((source.scored_at for source in sources), default=None)
     manifest = Manifest(name=directory.name, format=options.format, selection=options.selection(),
-                        n_examples=len(sources), source_runs=sorted({s.run_id for s in sources}),
+                        query=options.query(), n_examples=len(sources), source_runs=sorted({s.run_id for s in sources}),
                         data_as_of=as_of.isoformat() if as_of else None,
                         files={path.name: sha256_file(path) for path in files})
     (directory / "manifest.json").write_bytes(orjson.dumps(manifest.model_dump(), option=orjson.OPT_SORT_KEYS |

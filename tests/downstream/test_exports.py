@@ -10,11 +10,21 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from typer.testing import CliRunner
 
+from memscore_core.cli import app
 from memscore_core.errors import StoreError
 from memscore_core.exports.export import ExportOptions, export_dataset
 from memscore_core.store import Store
-from memscore_core.store.downstream import list_candidates, memory_observations, refresh_candidates, set_status
+from memscore_core.store.downstream import (
+    WeightRow,
+    list_candidates,
+    memory_observations,
+    memory_weights,
+    refresh_candidates,
+    save_memory_weights,
+    set_status,
+)
 from memscore_core.weights import asymmetric_update, fold_observations
 from tests.store.conftest import conversation, score_of
 
@@ -93,6 +103,28 @@ def test_the_manifest_hashes_and_counts_match_the_files(store: Store, tmp_path: 
     assert store.count("export_items") == 4
 
 
+def test_the_manifest_selection_query_lists_the_exported_candidates_in_order(store: Store, tmp_path: Path) -> None:
+    _, manifest = export(store, tmp_path, format="sft", threshold=1.0)
+    query = manifest["query"]
+    assert isinstance(query, dict)
+    assert query["parameters"] == [1.0, False]
+    with store.connect() as con:
+        selected = [row[0] for row in con.execute(query["sql"], query["parameters"]).fetchall()]
+        exported = [row[0] for row in con.execute("SELECT candidate_id FROM export_items ORDER BY example_idx")
+                    .fetchall()]
+    assert selected == exported and len(selected) == manifest["n_examples"] == 2
+
+
+def test_the_manifest_dates_the_data_and_the_exports_table_dates_the_export(store: Store, tmp_path: Path) -> None:
+    before = datetime.now(UTC)
+    _, manifest = export(store, tmp_path, format="sft", threshold=0.1)
+    with store.connect() as con:
+        [(created_at,)] = con.execute("SELECT created_at FROM exports").fetchall()
+        [(newest_score,)] = con.execute("SELECT max(scored_at) FROM results").fetchall()
+    assert manifest["data_as_of"] == newest_score.isoformat()
+    assert before <= created_at <= datetime.now(UTC)
+
+
 def test_exporting_twice_gives_byte_identical_files(store: Store, tmp_path: Path) -> None:
     for fmt in ("sft", "parquet"):
         directory, _ = export(store, tmp_path, format=fmt, threshold=0.1)
@@ -121,8 +153,6 @@ def test_the_asymmetric_update_rises_fast_and_falls_slowly() -> None:
 
 
 def test_memory_weights_after_two_runs_follow_the_hand_computed_update(store: Store) -> None:
-    from memscore_core.store.downstream import memory_weights, save_memory_weights
-
     save_memory_weights(store, fold_observations(memory_weights(store), memory_observations(store)))
     first = {row.memory_key: (row.weight, row.n_scored) for row in memory_weights(store)}
     assert first == {"pets/dog": (1.5, 2), "pets/cat": (1.25, 2)}
@@ -136,9 +166,20 @@ def test_memory_weights_after_two_runs_follow_the_hand_computed_update(store: St
     assert second == {"pets/dog": (1.5 + 0.5 * (3.5 - 1.5), 3), "pets/cat": (1.25 + 0.1 * (0.0 - 1.25), 3)}
 
 
-def test_folding_nothing_new_changes_nothing(store: Store) -> None:
-    from memscore_core.store.downstream import memory_weights, save_memory_weights
+def test_stale_lists_memories_not_scored_within_the_interval_oldest_first(tmp_path: Path) -> None:
+    store = Store(tmp_path / "memscore.duckdb")
+    now = datetime.now(UTC)
+    save_memory_weights(store, [WeightRow(memory_key=key, weight=1.0, n_scored=1, last_scored_at=now - age)
+                                for key, age in [("home/city", timedelta(hours=30)), ("pets/dog", timedelta(hours=1)),
+                                                 ("work/project", timedelta(days=5))]])
+    done = CliRunner().invoke(app, ["weights", "--db", str(store.path), "--out", str(tmp_path / "weights.json"),
+                                    "--stale-hours", "24"])
+    assert done.exit_code == 0, done.output
+    stale = json.loads(done.stdout)
+    assert [row["memory_key"] for row in stale] == ["work/project", "home/city"]
 
+
+def test_folding_nothing_new_changes_nothing(store: Store) -> None:
     save_memory_weights(store, fold_observations(memory_weights(store), memory_observations(store)))
     assert memory_observations(store) == []
     assert fold_observations(memory_weights(store), []) == []
