@@ -60,21 +60,29 @@ def _flow(source: Path, db: Path, server: str, results: Path) -> subprocess.Pope
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def test_a_flow_run_killed_mid_way_reruns_to_the_clean_results_without_resending_answered_requests(
-        exact_server: str, tmp_path: Path) -> None:
-    server = exact_server
-    source = tmp_path / "crash.jsonl"
+@pytest.fixture(scope="module")
+def clean_run(exact_server: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, float]:
+    """The corpus, its undisturbed flow run's database, and the requests that run sent."""
+    tmp = tmp_path_factory.mktemp("clean-flow")
+    source = tmp / "crash.jsonl"
     source.write_text("".join(c.model_dump_json() + "\n" for c in generate_corpus(6, seed=812)))
-    before = metric(server, REQUESTS)
-    clean = _flow(source, tmp_path / "clean.duckdb", server, tmp_path / "clean-results")
+    before = metric(exact_server, REQUESTS)
+    clean = _flow(source, tmp / "clean.duckdb", exact_server, tmp / "clean-results")
     assert clean.wait(300) == 0, clean.stderr.read().decode()[-3000:] if clean.stderr else ""
-    clean_requests = metric(server, REQUESTS) - before
+    return source, tmp / "clean.duckdb", metric(exact_server, REQUESTS) - before
 
+
+@pytest.mark.parametrize("kill_at", [0.1, 0.5, 0.9], ids=["early", "half-way", "late"])
+def test_a_flow_run_killed_mid_way_reruns_to_the_clean_results_without_resending_answered_requests(
+        exact_server: str, clean_run: tuple[Path, Path, float], tmp_path: Path, kill_at: float) -> None:
+    server = exact_server
+    source, clean_db, clean_requests = clean_run
     before = metric(server, REQUESTS)
     killed = _flow(source, tmp_path / "crash.duckdb", server, tmp_path / "results")
     deadline = time.monotonic() + 300
-    while metric(server, REQUESTS) - before < clean_requests // 2 and time.monotonic() < deadline:
+    while metric(server, REQUESTS) - before < int(clean_requests * kill_at) and time.monotonic() < deadline:
         time.sleep(0.02)
+    assert killed.poll() is None, "the run finished before the kill"
     os.kill(killed.pid, signal.SIGKILL)
     killed.wait()
     while metric(server, "vllm:num_requests_running") > 0:  # the server finishes what the dead client sent
@@ -86,5 +94,5 @@ def test_a_flow_run_killed_mid_way_reruns_to_the_clean_results_without_resending
     assert rerun.wait(300) == 0, rerun.stderr.read().decode()[-3000:] if rerun.stderr else ""
 
     assert 0 < stored_answers <= answered_before_kill < clean_requests
-    assert _scores(tmp_path / "crash.duckdb") == _scores(tmp_path / "clean.duckdb")
+    assert _scores(tmp_path / "crash.duckdb") == _scores(clean_db)
     assert metric(server, REQUESTS) - before_rerun == clean_requests - stored_answers  # no stored answer resent

@@ -76,6 +76,7 @@ def test_kill_9_and_rerun_gives_the_clean_results_without_resending_answered_req
     deadline = time.monotonic() + 120
     while metric(keyed_server, REQUESTS) - before < kill_after and time.monotonic() < deadline:
         time.sleep(0.02)
+    assert process.poll() is None, "the run finished before the kill"
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     done = memscore(tmp_path, "score", str(SAMPLE), "--base-url", keyed_server, "--db", str(db))
