@@ -55,7 +55,16 @@ async def measure(spec: WorkerSpec) -> Measurement:
         await backend.aclose()
     return Measurement(requests=requests, prompt_tokens=prompt_tokens, wall_s=time.perf_counter() - wall,
                        client_cpu_s=time.process_time() - cpu, failed=failed,
-                       peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+                       peak_rss_mb=peak_rss_mb())
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS: Linux's ``VmHWM``, since ``ru_maxrss`` keeps the parent's peak across exec."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == "darwin" else 1024)
 
 
 if __name__ == "__main__":

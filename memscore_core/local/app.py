@@ -47,19 +47,25 @@ def build_app(model: LocalModel, options: ServerOptions) -> Starlette:
     """The app; ``model`` is shared by every request (its computations are serialised)."""
     metrics = ServerMetrics(model=model.name)
     slots = asyncio.Semaphore(options.slots) if options.emulate_gpu else None
+    one_at_a_time = anyio.CapacityLimiter(1)
+
+    async def compute(work: Callable[[], Any]) -> Any:
+        """Run ``work`` in a worker thread, one request's work at a time: the model serialises its
+        computations anyway, and queued requests then neither hold threads nor split its prefix cache."""
+        return await anyio.to_thread.run_sync(work, limiter=one_at_a_time)
 
     async def run(prompt_tokens: int, work: Callable[[], Any]) -> Any:
-        """Run ``work`` in a thread; under emulation, in a slot, for at least the emulated prefill time."""
+        """Run ``work``; under emulation, in a slot, for at least the emulated prefill time."""
         if slots is None:
             metrics.started()
             try:
-                return await anyio.to_thread.run_sync(work)
+                return await compute(work)
             finally:
                 metrics.finished()
         async with slots:
             metrics.started()
             try:
-                result, _ = await asyncio.gather(anyio.to_thread.run_sync(work),
+                result, _ = await asyncio.gather(compute(work),
                                                  asyncio.sleep(prompt_tokens / options.prefill_tps))
                 return result
             finally:

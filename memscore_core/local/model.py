@@ -2,6 +2,9 @@
 
 Prompt log-probabilities reuse the key/value cache of the longest prefix shared with a recent prompt
 (memscore's ablations share everything before the removed memory), so only the suffix is computed.
+Memory stays proportional to the prompt, never to prompt × vocabulary or prompt²: a cache entry keeps the
+final hidden states (not log-softmax rows), the model runs ``PREFILL_SLICE`` tokens per pass, and the
+output head runs ``HEAD_SLICE`` positions at a time.
 """
 
 from __future__ import annotations
@@ -21,13 +24,15 @@ from transformers.utils import logging as transformers_logging
 from memscore_core.local.detokenize import decode_in_context, token_bytes
 
 NEG_INF = -9999.0
+PREFILL_SLICE = 512
+HEAD_SLICE = 512
 
 
 @dataclass
 class _Cached:
     ids: npt.NDArray[np.int64]
     cache: DynamicCache
-    rows: torch.Tensor  # [T, V] float32 log-softmax; row i predicts token i + 1
+    hidden: torch.Tensor  # [T, hidden size] final hidden states; row i predicts token i + 1
 
 
 @dataclass(frozen=True)
@@ -88,14 +93,12 @@ class LocalModel:
 
     def prompt_logprobs(self, ids: list[int], top_k: int) -> PromptLogprobs:
         """Log-probabilities of every prompt token after the first, with ranks and the top ``top_k``."""
-        rows = self._rows(ids)[: len(ids) - 1]
+        hidden = self._hidden(ids)[: len(ids) - 1]
         actual = torch.tensor(ids[1:], dtype=torch.long)
-        chosen = rows.gather(1, actual[:, None])[:, 0]
-        ranks = (rows > chosen[:, None]).sum(dim=1) + 1
-        if top_k > 0:
-            top_lp, top_ids = rows.topk(top_k, dim=1)
-        else:
-            top_lp, top_ids = torch.empty((len(ids) - 1, 0)), torch.empty((len(ids) - 1, 0), dtype=torch.long)
+        with torch.inference_mode():
+            parts = [self._score_slice(h, a, max(top_k, 0))
+                     for h, a in zip(hidden.split(HEAD_SLICE), actual.split(HEAD_SLICE), strict=True)]
+        chosen, ranks, top_lp, top_ids = (torch.cat(column) for column in zip(*parts, strict=True))
         top = top_ids.numpy()
         decoded, pending = decode_in_context([self._bytes[i] for i in ids])
         return PromptLogprobs(token_ids=ids, logprobs=_finite(chosen.numpy()), ranks=ranks.numpy(), top_ids=top,
@@ -105,7 +108,8 @@ class LocalModel:
 
     def next_token(self, ids: list[int]) -> int:
         """The greedy next token after ``ids`` (from the prefix cache when the prompt was just scored)."""
-        return int(self._rows(ids)[-1].argmax())
+        with torch.inference_mode():
+            return int(self._log_softmax(self._hidden(ids)[-1:])[0].argmax())
 
     def generate(self, ids: list[int], max_tokens: int) -> tuple[list[int], str]:
         """Greedy continuation; stops at ``<|im_end|>`` or end of text. Returns (ids, finish reason)."""
@@ -121,28 +125,44 @@ class LocalModel:
                 output = self.model(torch.tensor([[token]]), past_key_values=output.past_key_values, use_cache=True)
         return generated, "length"
 
-    def _rows(self, ids: list[int]) -> torch.Tensor:
-        """Log-softmax rows for every position, reusing the longest cached prefix."""
+    def _score_slice(self, hidden: torch.Tensor, actual: torch.Tensor, top_k: int
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Each position's log-prob of ``actual`` and its rank, and the top ``top_k`` (log-probs, ids)."""
+        rows = self._log_softmax(hidden)
+        chosen = rows.gather(1, actual[:, None])[:, 0]
+        ranks = (rows > chosen[:, None]).sum(dim=1) + 1
+        top_lp, top_ids = rows.topk(top_k, dim=1)
+        return chosen, ranks, top_lp, top_ids
+
+    def _log_softmax(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Float32 log-softmax over the vocabulary of the output head applied to final hidden states."""
+        return torch.log_softmax(self.model.get_output_embeddings()(hidden).float(), dim=-1)
+
+    def _hidden(self, ids: list[int]) -> torch.Tensor:
+        """Final hidden states of every position, reusing the longest cached prefix."""
         array = np.asarray(ids, dtype=np.int64)
         with self._lock, torch.inference_mode():
             best, shared = self._longest_prefix(array)
-            if best is not None and shared == len(ids):
-                self.reused_tokens += shared
-                return best.rows[:shared]
-            if best is not None and shared > 0:
-                cache = _cropped(best.cache, shared, self.model.config)
-                logits = self.model(torch.tensor([ids[shared:]]), past_key_values=cache, use_cache=True).logits[0]
-                rows = torch.cat([best.rows[:shared], torch.log_softmax(logits.float(), dim=-1)])
-            else:
-                shared = 0
-                cache = DynamicCache(config=self.model.config)
-                logits = self.model(torch.tensor([ids]), past_key_values=cache, use_cache=True).logits[0]
-                rows = torch.log_softmax(logits.float(), dim=-1)
-            self.computed_tokens += len(ids) - shared
             self.reused_tokens += shared
+            if best is not None and shared == len(ids):
+                return best.hidden[:shared]
+            if best is None:
+                cache = DynamicCache(config=self.model.config)
+                hidden = self._extend(cache, ids)
+            else:
+                cache = _cropped(best.cache, shared, self.model.config)
+                hidden = torch.cat([best.hidden[:shared], self._extend(cache, ids[shared:])])
+            self.computed_tokens += len(ids) - shared
             if self.prefix_cache:
-                self._remember(_Cached(array, cache, rows))
-            return rows
+                self._remember(_Cached(array, cache, hidden))
+            return hidden
+
+    def _extend(self, cache: DynamicCache, ids: list[int]) -> torch.Tensor:
+        """Final hidden states of ``ids`` following what ``cache`` holds (which grows), a slice per pass."""
+        decoder = self.model.get_decoder()
+        return torch.cat([decoder(torch.tensor([ids[start:start + PREFILL_SLICE]]), past_key_values=cache,
+                                  use_cache=True).last_hidden_state[0]
+                          for start in range(0, len(ids), PREFILL_SLICE)])
 
     def _longest_prefix(self, ids: npt.NDArray[np.int64]) -> tuple[_Cached | None, int]:
         best, shared = None, 0
