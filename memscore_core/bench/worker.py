@@ -6,14 +6,19 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import resource
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 from pydantic import BaseModel
 
+from memscore_core import engine, seed
+from memscore_core.backends import vllm
 from memscore_core.backends.factory import open_backend
 from memscore_core.engine import ScoringConfig
 from memscore_core.loading import load_conversations
@@ -33,8 +38,40 @@ class Measurement(BaseModel):
     prompt_tokens: int
     wall_s: float
     client_cpu_s: float
+    parse_math_cpu_s: float
     peak_rss_mb: float
     failed: int
+
+    @property
+    def parse_math_tokens_per_cpu_s(self) -> float | None:
+        """Prompt tokens parsed, split into responses and scored per CPU second of that work."""
+        return self.prompt_tokens / self.parse_math_cpu_s if self.parse_math_cpu_s > 0 else None
+
+
+class CpuMeter:
+    """Thread CPU seconds spent inside the functions it wraps (in this worker process only)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def wrap(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(function)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.thread_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.seconds += time.thread_time() - start
+        return timed
+
+
+def meter_parse_and_math() -> CpuMeter:
+    """Time the client's hot path where it is called: body parsing, response spans and the divergence math."""
+    meter = CpuMeter()
+    for module, name in [(vllm, "parse_chat_body"), (engine, "read_responses"), (engine, "aggregate_exact"),
+                         (seed, "seed_walk"), (seed, "seed_row")]:
+        setattr(module, name, meter.wrap(getattr(module, name)))
+    return meter
 
 
 async def measure(spec: WorkerSpec) -> Measurement:
@@ -43,6 +80,7 @@ async def measure(spec: WorkerSpec) -> Measurement:
     backend = open_backend(settings)
     await backend.model()
     requests = prompt_tokens = failed = 0
+    meter = meter_parse_and_math()
     cpu, wall = time.process_time(), time.perf_counter()
     try:
         async for outcome in score_batch(loaded, backend, spec.config, concurrency=spec.concurrency):
@@ -54,7 +92,7 @@ async def measure(spec: WorkerSpec) -> Measurement:
     finally:
         await backend.aclose()
     return Measurement(requests=requests, prompt_tokens=prompt_tokens, wall_s=time.perf_counter() - wall,
-                       client_cpu_s=time.process_time() - cpu, failed=failed,
+                       client_cpu_s=time.process_time() - cpu, parse_math_cpu_s=meter.seconds, failed=failed,
                        peak_rss_mb=peak_rss_mb())
 
 

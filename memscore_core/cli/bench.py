@@ -57,7 +57,8 @@ def print_report(report: BenchReport) -> None:
     table = Table(title=f"memscore bench — {report.server}; {report.shape.conversations} conversations × "
                         f"{report.shape.memories} memories × {report.shape.chunks} chunks "
                         f"(chunk_tokens {report.chunk_tokens})", title_justify="left")
-    for column in ("strategy", "requests", "prompt tokens", "wall s", "client CPU s", "peak RSS MB",
+    for column in ("strategy", "requests", "prompt tokens", "wall s", "client CPU s", "parse+math M tok/CPU-s",
+                   "peak RSS MB",
                    "saturation", "tokens ÷ seed", "predicted", "speed-up vs seed"):
         table.add_column(column, justify="left" if column == "strategy" else "right")
 
@@ -66,9 +67,11 @@ def print_report(report: BenchReport) -> None:
 
     for row in report.rows:
         m = row.measurement
+        rate = m.parse_math_tokens_per_cpu_s
         table.add_row(row.strategy, str(m.requests), str(m.prompt_tokens), f"{m.wall_s:.2f}", f"{m.client_cpu_s:.2f}",
-                      f"{m.peak_rss_mb:.0f}", fmt(row.saturation, "{:.0%}"), fmt(row.tokens_vs_seed),
-                      fmt(row.predicted_tokens_vs_seed), fmt(row.speedup_vs_seed, "{:.1f}×"))
+                      fmt(rate / 1e6 if rate else None, "{:.2f}"), f"{m.peak_rss_mb:.0f}",
+                      fmt(row.saturation, "{:.0%}"), fmt(row.tokens_vs_seed), fmt(row.predicted_tokens_vs_seed),
+                      fmt(row.speedup_vs_seed, "{:.1f}×"))
     console = stdout_console()
     console.print(table)
     if report.client is not None:
