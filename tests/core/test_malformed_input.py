@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from memscore_core.errors import InputError
 from memscore_core.loading import load_conversations
 
 GOOD = json.dumps({"id": "good", "entries": [{"role": "user", "content": "hi"},
@@ -45,11 +46,8 @@ CASES: dict[str, tuple[bytes, str | None, str | None]] = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_a_malformed_line_is_named_by_file_line_and_field_and_the_good_line_loads(tmp_path: Path, case: str) -> None:
-    bad, field, conversation_id = CASES[case]
-    path = tmp_path / "mixed.jsonl"
-    path.write_bytes(GOOD.encode() + b"\n" + bad + b"\n" + GOOD.replace('"good"', '"good-2"').encode() + b"\n")
+def only_the_second_record_fails(path: Path, field: str | None, conversation_id: str | None) -> InputError:
+    """Both good records load; the one error names the file, record 2, and the field and id when given."""
     result = load_conversations([path])
     assert [c.conversation.id for c in result.conversations] == ["good", "good-2"]
     [error] = result.errors
@@ -58,6 +56,15 @@ def test_a_malformed_line_is_named_by_file_line_and_field_and_the_good_line_load
         assert error.field == field
     if conversation_id is not None:
         assert error.conversation_id == conversation_id
+    return error
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_malformed_line_is_named_by_file_line_and_field_and_the_good_line_loads(tmp_path: Path, case: str) -> None:
+    bad, field, conversation_id = CASES[case]
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(GOOD.encode() + b"\n" + bad + b"\n" + GOOD.replace('"good"', '"good-2"').encode() + b"\n")
+    error = only_the_second_record_fails(path, field, conversation_id)
     assert str(path) in str(error) and ":2" in str(error)
 
 
@@ -67,14 +74,7 @@ def test_a_malformed_element_of_a_json_list_fails_alone_and_the_elements_after_i
     bad, field, conversation_id = CASES[case]
     path = tmp_path / "mixed.json"
     path.write_bytes(b"[" + GOOD.encode() + b",\n" + bad + b",\n" + GOOD.replace('"good"', '"good-2"').encode() + b"]")
-    result = load_conversations([path])
-    assert [c.conversation.id for c in result.conversations] == ["good", "good-2"]
-    [error] = result.errors
-    assert (error.file, error.line) == (str(path), 2)
-    if field is not None:
-        assert error.field == field
-    if conversation_id is not None:
-        assert error.conversation_id == conversation_id
+    only_the_second_record_fails(path, field, conversation_id)
 
 
 def test_a_truncated_json_list_reports_the_unterminated_element_after_the_complete_ones(tmp_path: Path) -> None:
