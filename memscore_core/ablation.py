@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from memscore_core.chunking import chunk_budget, plan_chunks
 from memscore_core.conversation import Conversation
-from memscore_core.divergence import clipped_divergence, column_sums, row_sums, signed_divergence
+from memscore_core.divergence import column_sums, response_divergences, row_sums
 from memscore_core.errors import AlignmentError
 from memscore_core.parsing import ScoredPrompt
 from memscore_core.result import ConversationScore, content_hash
@@ -134,29 +134,26 @@ def aggregate_exact(conversation: Conversation, plan: AblationPlan,
                     results: Mapping[PromptRequest, ResponseLogprobs], *, model: str) -> ConversationScore:
     """The conversation's score from the answers to every planned request."""
     memories, responses = conversation.memory_indices, conversation.response_indices
-    base_ids: dict[int, npt.NDArray[np.int64]] = {}
-    base_lps: dict[int, npt.NDArray[np.float64]] = {}
+    baseline = ResponseLogprobs({}, {}, 0)
     for request in plan.baseline:
-        base_ids.update(results[request].token_ids)
-        base_lps.update(results[request].logprobs)
+        baseline.token_ids.update(results[request].token_ids)
+        baseline.logprobs.update(results[request].logprobs)
     matrix: list[list[float | None]] = []
     signed: list[list[float | None]] = []
     for request in plan.ablations:
-        cells = [_cell(conversation, plan, request, results[request], r, base_ids, base_lps) for r in responses]
-        matrix.append([None if cell is None else cell[0] for cell in cells])
-        signed.append([None if cell is None else cell[1] for cell in cells])
-    drops = {request.chunk: request for request in plan.drop_all}
-    drop_all: list[float | None] = []
-    for r in responses:
-        drop = drops.get(plan.chunk_of[r])
-        cell = _cell(conversation, plan, drop, results[drop], r, base_ids, base_lps) if drop else (0.0, 0.0)
-        drop_all.append(None if cell is None else cell[0])
+        clipped_row, signed_row = _row(conversation, plan, request, results[request], baseline)
+        matrix.append(clipped_row)
+        signed.append(signed_row)
+    drop_rows = {request.chunk: _row(conversation, plan, request, results[request], baseline)[0]
+                 for request in plan.drop_all}
+    drop_all = [drop_rows[plan.chunk_of[r]][j] if plan.chunk_of[r] in drop_rows else 0.0
+                for j, r in enumerate(responses)]
     requests = plan.requests
     return ConversationScore(
         conversation_id=conversation.id, content_hash=content_hash(conversation), strategy="exact", model=model,
         memory_keys=[conversation.entries[m].memory_key or "" for m in memories],
         memory_entry_indices=memories, response_entry_indices=responses,
-        response_tokens=[len(base_ids.get(r, ())) for r in responses],
+        response_tokens=[len(baseline.token_ids.get(r, ())) for r in responses],
         matrix=matrix, signed_matrix=signed, memory_weights=row_sums(matrix),
         response_scores=column_sums(matrix, len(responses)), drop_all=drop_all,
         requests=len(requests), prompt_tokens=sum(results[request].prompt_tokens for request in requests),
@@ -164,18 +161,37 @@ def aggregate_exact(conversation: Conversation, plan: AblationPlan,
     )
 
 
-def _cell(conversation: Conversation, plan: AblationPlan, request: PromptRequest, answer: ResponseLogprobs,
-          response: int, base_ids: Mapping[int, npt.NDArray[np.int64]],
-          base_lps: Mapping[int, npt.NDArray[np.float64]]) -> tuple[float, float] | None:
-    """(clipped, signed) divergence of ``response`` in ``request``; 0 outside its chunk, None if unscored."""
-    if plan.chunk_of[response] != request.chunk:
-        return None if _past_window(plan, request.removed[-1], response) else (0.0, 0.0)
-    if response in request.removed or response not in answer.token_ids:
-        return None
-    if not np.array_equal(base_ids[response], answer.token_ids[response]):
-        raise AlignmentError(
-            f"conversation {conversation.id!r}: response at entry {response} was tokenised differently "
-            f"without entries {list(request.removed)} ({len(base_ids[response])} vs "
-            f"{len(answer.token_ids[response])} tokens)")
-    base, without = base_lps[response], answer.logprobs[response]
-    return (clipped_divergence(base, without), signed_divergence(base, without))
+def _row(conversation: Conversation, plan: AblationPlan, request: PromptRequest, answer: ResponseLogprobs,
+         baseline: ResponseLogprobs) -> tuple[list[float | None], list[float | None]]:
+    """(clipped, signed) divergence of every response in ``request``: 0 outside its chunk, None if unscored."""
+    last_removed = request.removed[-1]
+    clipped: list[float | None] = [None if _past_window(plan, last_removed, r) else 0.0 for r in plan.responses]
+    unclipped = list(clipped)
+    column = {r: j for j, r in enumerate(plan.responses)}
+    in_chunk = [r for r in plan.chunks[request.chunk] if r in column]
+    for r in in_chunk:
+        clipped[column[r]] = unclipped[column[r]] = None
+    scored = [r for r in in_chunk if r in answer.token_ids and r not in request.removed]
+    if not scored:
+        return clipped, unclipped
+    _check_aligned(conversation, request, answer, baseline, scored)
+    sums, signed_sums = response_divergences(
+        np.concatenate([baseline.logprobs[r] for r in scored]), np.concatenate([answer.logprobs[r] for r in scored]),
+        [len(answer.logprobs[r]) for r in scored])
+    for r, value, signed_value in zip(scored, sums.tolist(), signed_sums.tolist(), strict=True):
+        clipped[column[r]], unclipped[column[r]] = value, signed_value
+    return clipped, unclipped
+
+
+def _check_aligned(conversation: Conversation, request: PromptRequest, answer: ResponseLogprobs,
+                   baseline: ResponseLogprobs, scored: list[int]) -> None:
+    """Each scored response must be the same tokens as in the baseline."""
+    same_lengths = all(len(baseline.token_ids[r]) == len(answer.token_ids[r]) for r in scored)
+    if same_lengths and np.array_equal(np.concatenate([baseline.token_ids[r] for r in scored]),
+                                       np.concatenate([answer.token_ids[r] for r in scored])):
+        return
+    response = next(r for r in scored if not np.array_equal(baseline.token_ids[r], answer.token_ids[r]))
+    raise AlignmentError(
+        f"conversation {conversation.id!r}: response at entry {response} was tokenised differently "
+        f"without entries {list(request.removed)} ({len(baseline.token_ids[response])} vs "
+        f"{len(answer.token_ids[response])} tokens)")

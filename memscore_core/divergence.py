@@ -14,19 +14,29 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.float64]
 
 
-def clipped_divergence(base: FloatArray, without: FloatArray) -> float:
-    """``Σ max(0, base − without)``: the seed's measure (only tokens the memory helped count).
+def response_divergences(base: FloatArray, without: FloatArray, lengths: Sequence[int]
+                         ) -> tuple[FloatArray, FloatArray]:
+    """Per response, ``Σ max(0, base − without)`` (the seed's clipped measure: only tokens the memory helped
+    count) and ``Σ (base − without)`` (the unclipped total, free of the clipping's positive noise).
 
-    >>> clipped_divergence(np.array([-1.0, -2.0]), np.array([-3.0, -1.0]))
-    2.0
+    ``base`` and ``without`` hold consecutive responses' token log-probs; ``lengths`` their token counts.
+
+    >>> response_divergences(np.array([-1.0, -2.0, -0.5]), np.array([-3.0, -1.0, -0.5]), [2, 0, 1])
+    (array([2., 0., 0.]), array([1., 0., 0.]))
     """
     difference = base - without
-    return float(difference[difference > 0].sum())
+    return _segment_sums(np.maximum(difference, 0.0), lengths), _segment_sums(difference, lengths)
 
 
-def signed_divergence(base: FloatArray, without: FloatArray) -> float:
-    """``Σ (base − without)``: the unclipped total, free of the clipping's positive noise."""
-    return float((base - without).sum())
+def _segment_sums(values: FloatArray, lengths: Sequence[int]) -> FloatArray:
+    """Sum of each consecutive segment of ``values`` (0 for an empty one)."""
+    counts = np.asarray(lengths, dtype=np.int64)
+    sums = np.zeros(len(counts))
+    filled = counts > 0
+    if filled.any():
+        starts = np.cumsum(counts) - counts
+        sums[filled] = np.add.reduceat(values, starts[filled])
+    return sums
 
 
 def seed_row(baseline: Sequence[Sequence[float]], without: Sequence[Sequence[float]]) -> list[float]:

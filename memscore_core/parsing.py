@@ -8,6 +8,7 @@ string) whose **first** key is the actual prompt token, with ``logprob``, ``rank
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 
 import msgspec
 import numpy as np
@@ -44,15 +45,20 @@ class _Usage(msgspec.Struct, gc=False):
     prompt_tokens: int | None = None
 
 
+_Entry = dict[int, _TokenLogprob] | None
+
+
 class _ChatBody(msgspec.Struct, gc=False):
     """The only fields memscore reads; msgspec skips the rest of the body without building it."""
 
-    prompt_logprobs: list[dict[int, _TokenLogprob] | None] | None = None
+    prompt_logprobs: list[_Entry] | None = None
     prompt_token_ids: list[int] | None = None
     usage: _Usage | None = None
 
 
 _DECODER = msgspec.json.Decoder(_ChatBody)
+_LOGPROB = attrgetter("logprob")
+_DECODED = attrgetter("decoded_token")
 
 
 def parse_chat_body(body: bytes | str) -> ScoredPrompt:
@@ -66,32 +72,47 @@ def parse_chat_body(body: bytes | str) -> ScoredPrompt:
     entries = document.prompt_logprobs
     if not entries:
         raise ResponseFormatError("no prompt_logprobs in response")
-    try:
-        actual = [next(iter(entry.items())) for entry in entries[1:]]  # type: ignore[union-attr]
-    except (AttributeError, StopIteration) as exc:
-        position = next(i for i, entry in enumerate(entries) if i and not entry)
-        raise ResponseFormatError(f"malformed prompt_logprobs entry {position}: empty or null") from exc
-    count = len(entries)
-    ids = np.empty(count, dtype=np.int64)
-    logprobs = np.empty(count, dtype=np.float64)
-    ids[0], logprobs[0] = -1, np.nan
-    ids[1:] = np.fromiter((token_id for token_id, _ in actual), np.int64, count - 1)
-    logprobs[1:] = np.fromiter((info.logprob for _, info in actual), np.float64, count - 1)
-    tokens: list[str | None] = [None, *(info.decoded_token for _, info in actual)]
-    _check_token_ids(ids, document.prompt_token_ids)
+    given = document.prompt_token_ids
+    actual, ids = _actual_by_id(entries, given) if given else _actual_first(entries)
+    logprobs = np.empty(len(entries), dtype=np.float64)
+    logprobs[0] = np.nan
+    logprobs[1:] = np.fromiter(map(_LOGPROB, actual), np.float64, len(actual))
+    tokens: list[str | None] = [None, *map(_DECODED, actual)]
     usage = document.usage.prompt_tokens if document.usage else None
-    return ScoredPrompt(ids, logprobs, tokens, usage if usage is not None else count)
+    return ScoredPrompt(ids, logprobs, tokens, usage if usage is not None else len(entries))
 
 
-def _check_token_ids(ids: npt.NDArray[np.int64], prompt_token_ids: list[int] | None) -> None:
-    """Take the first token's id from ``prompt_token_ids`` and insist the rest agree with the keys."""
-    if not prompt_token_ids:
-        return
-    if len(prompt_token_ids) != len(ids):
+def _actual_by_id(entries: list[_Entry], prompt_token_ids: list[int]
+                  ) -> tuple[list[_TokenLogprob], npt.NDArray[np.int64]]:
+    """Each position's entry for its token in ``prompt_token_ids`` (which must be among the entry's keys)."""
+    if len(prompt_token_ids) != len(entries):
         raise ResponseFormatError(
-            f"prompt_token_ids has {len(prompt_token_ids)} ids but prompt_logprobs {len(ids)} entries")
-    ids[0] = prompt_token_ids[0]
-    if not np.array_equal(ids[1:], np.asarray(prompt_token_ids[1:], dtype=np.int64)):
-        raise ResponseFormatError("prompt_token_ids disagree with the keys of prompt_logprobs")
+            f"prompt_token_ids has {len(prompt_token_ids)} ids but prompt_logprobs {len(entries)} entries")
+    try:
+        actual = list(map(dict.__getitem__, entries[1:], prompt_token_ids[1:]))  # type: ignore[arg-type]
+    except (TypeError, KeyError):
+        _reject_empty(entries)
+        raise ResponseFormatError("prompt_token_ids disagree with the keys of prompt_logprobs") from None
+    return actual, np.array(prompt_token_ids, dtype=np.int64)
 
 
+def _actual_first(entries: list[_Entry]) -> tuple[list[_TokenLogprob], npt.NDArray[np.int64]]:
+    """Each position's first entry, vLLM's actual prompt token; the first token's id is unknown (-1)."""
+    scored = entries[1:]
+    try:
+        keys = list(map(next, map(iter, scored)))  # type: ignore[arg-type]
+    except TypeError:
+        keys = []
+    if len(keys) != len(scored):
+        _reject_empty(entries)
+    ids = np.empty(len(entries), dtype=np.int64)
+    ids[0] = -1
+    ids[1:] = keys
+    return list(map(dict.__getitem__, scored, keys)), ids  # type: ignore[arg-type]
+
+
+def _reject_empty(entries: list[_Entry]) -> None:
+    """Raise for the first empty or null entry after the first, if there is one."""
+    position = next((i for i, entry in enumerate(entries) if i and not entry), None)
+    if position is not None:
+        raise ResponseFormatError(f"malformed prompt_logprobs entry {position}: empty or null")

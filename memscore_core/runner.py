@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from memscore_core.backends.base import PromptBackend
+from memscore_core.collector import long_lived_objects_frozen
 from memscore_core.engine import ScoringConfig, score_conversation
 from memscore_core.errors import MemscoreError
 from memscore_core.loading import LoadedConversation
@@ -58,13 +59,14 @@ async def score_batch(conversations: Sequence[LoadedConversation], backend: Prom
     """Yield one outcome per conversation, in input order (seed: one request at a time)."""
     if config.strategy == "seed":
         concurrency = 1
-    async with RequestPool(backend, concurrency) as pool:
-        scored = in_input_order(conversations, conversations_in_flight(config),
-                                lambda loaded: _score_one(loaded, pool, config))
-        async for _, outcome in scored:
-            if isinstance(outcome, BaseException):
-                raise outcome
-            yield outcome
+    with long_lived_objects_frozen():
+        async with RequestPool(backend, concurrency) as pool:
+            scored = in_input_order(conversations, conversations_in_flight(config),
+                                    lambda loaded: _score_one(loaded, pool, config))
+            async for _, outcome in scored:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                yield outcome
 
 
 async def _score_one(loaded: LoadedConversation, pool: RequestPool, config: ScoringConfig) -> Outcome:

@@ -13,7 +13,7 @@ Qwen3 do both); anything else that does not match what was sent is a :class:`Spa
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -58,13 +58,16 @@ def seed_walk(tokens: Sequence[str | None], logprobs: Sequence[float]) -> list[l
     return responses
 
 
-@dataclass(frozen=True)
-class MessageSpan:
+class MessageSpan(NamedTuple):
     """One rendered message: its role and, for assistant messages, the scored content positions."""
 
     role: str
     start: int
     response: npt.NDArray[np.int64]
+
+
+_NO_POSITIONS: npt.NDArray[np.int64] = np.empty(0, dtype=np.int64)
+_NO_POSITIONS.flags.writeable = False
 
 
 def message_spans(scored: ScoredPrompt, roles: Sequence[str]) -> list[MessageSpan]:
@@ -74,7 +77,7 @@ def message_spans(scored: ScoredPrompt, roles: Sequence[str]) -> list[MessageSpa
     Raises :class:`SpanError` when the stream does not match the messages.
     """
     tokens = scored.tokens
-    starts = [i for i, token in enumerate(tokens) if token == IM_START]
+    starts = _positions(tokens, IM_START)
     if not starts or starts[0] != 0:
         starts.insert(0, 0)
     ends = starts[1:] + [len(tokens)]
@@ -88,6 +91,16 @@ def message_spans(scored: ScoredPrompt, roles: Sequence[str]) -> list[MessageSpa
     return spans
 
 
+def _positions(tokens: list[str | None], value: str) -> list[int]:
+    """Every position of ``value`` in ``tokens`` (the scan runs in C, one step per message)."""
+    found: list[int] = []
+    try:
+        while True:
+            found.append(tokens.index(value, found[-1] + 1 if found else 0))
+    except ValueError:
+        return found
+
+
 def _align(blocks: Sequence[MessageSpan], roles: Sequence[str]) -> list[MessageSpan] | None:
     """Match rendered blocks to sent roles group by group (the messages between assistant turns)."""
     sent, rendered = _groups(list(roles)), _groups([b.role for b in blocks])
@@ -97,7 +110,7 @@ def _align(blocks: Sequence[MessageSpan], roles: Sequence[str]) -> list[MessageS
     block = 0
     for number, (group, shown) in enumerate(zip(sent, rendered, strict=True)):
         start = blocks[block].start if block < len(blocks) else 0
-        spans.extend(MessageSpan(role, start, np.empty(0, dtype=np.int64)) for role in group)
+        spans.extend(MessageSpan(role, start, _NO_POSITIONS) for role in group)
         block += len(shown)
         if number < len(sent) - 1:
             spans.append(blocks[block])
@@ -145,7 +158,7 @@ def _span(tokens: Sequence[str | None], start: int, end: int) -> MessageSpan:
         content += 1
     role = header.split("\n", 1)[0]
     if role != "assistant":
-        return MessageSpan(role=role, start=start, response=np.empty(0, dtype=np.int64))
+        return MessageSpan(role, start, _NO_POSITIONS)
     stop = next((i for i in range(end - 1, content - 1, -1) if tokens[i] == IM_END), end)
     if content < stop and tokens[content] == THINK_OPEN:
         close = next((i for i in range(content, stop) if tokens[i] == THINK_CLOSE), None)
@@ -154,4 +167,4 @@ def _span(tokens: Sequence[str | None], start: int, end: int) -> MessageSpan:
         content = close + 1
         while content < stop and not (tokens[content] or "x").strip():
             content += 1
-    return MessageSpan(role="assistant", start=start, response=np.arange(content, stop, dtype=np.int64))
+    return MessageSpan("assistant", start, np.arange(content, stop, dtype=np.int64))

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel
 
-from memscore_core.divergence import clipped_divergence
+from memscore_core.divergence import response_divergences
 from memscore_core.parsing import ScoredPrompt, parse_chat_body
 from memscore_core.settings import REPO_ROOT
 
@@ -46,7 +46,7 @@ def _cpu_per_call(parse: Callable[[bytes], ScoredPrompt], body: bytes, repeat: i
     start = time.process_time()
     for _ in range(repeat):
         scored = parse(body)
-        clipped_divergence(scored.logprobs[1:], scored.logprobs[1:] - 0.01)
+        response_divergences(scored.logprobs[1:], scored.logprobs[1:] - 0.01, [len(scored) - 1])
     return (time.process_time() - start) / repeat
 
 

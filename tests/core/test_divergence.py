@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from memscore_core.divergence import clipped_divergence, column_sums, row_sums, seed_row, signed_divergence
+from memscore_core.divergence import column_sums, response_divergences, row_sums, seed_row
 
 
 def test_clipped_divergence_counts_only_tokens_the_memory_helped() -> None:
-    assert clipped_divergence(np.array([-1.0, -2.0, -0.5]), np.array([-3.0, -1.0, -0.5])) == 2.0
+    clipped, _ = response_divergences(np.array([-1.0, -2.0, -0.5]), np.array([-3.0, -1.0, -0.5]), [3])
+    assert clipped.tolist() == [2.0]
 
 
 def test_signed_divergence_keeps_negative_drops() -> None:
-    assert signed_divergence(np.array([-1.0, -2.0]), np.array([-3.0, -1.0])) == 1.0
+    _, signed = response_divergences(np.array([-1.0, -2.0]), np.array([-3.0, -1.0]), [2])
+    assert signed.tolist() == [1.0]
+
+
+def test_divergences_are_summed_per_response_and_an_empty_response_scores_zero() -> None:
+    base = np.array([-1.0, -1.0, -2.0, -0.5])
+    without = np.array([-2.0, -0.5, -4.0, -1.5])
+    clipped, signed = response_divergences(base, without, [0, 2, 0, 1, 1, 0])
+    assert clipped.tolist() == [0.0, 1.0, 0.0, 2.0, 1.0, 0.0]
+    assert signed.tolist() == [0.0, 0.5, 0.0, 2.0, 1.0, 0.0]
 
 
 def test_seed_row_truncates_responses_and_tokens_to_the_shorter_side() -> None:
