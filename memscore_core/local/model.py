@@ -4,7 +4,7 @@ Prompt log-probabilities reuse the key/value cache of the longest prefix shared 
 (memscore's ablations share everything before the removed memory), so only the suffix is computed.
 Memory stays proportional to the prompt, never to prompt × vocabulary or prompt²: a cache entry keeps the
 final hidden states (not log-softmax rows), the model runs ``PREFILL_SLICE`` tokens per pass, and the
-output head runs ``HEAD_SLICE`` positions at a time.
+output head computes about ``HEAD_ELEMENTS`` log-probabilities per pass.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from transformers.utils import logging as transformers_logging
 from memscore_core.local.detokenize import decode_in_context, token_bytes
 
 NEG_INF = -9999.0
-PREFILL_SLICE = 512
-HEAD_SLICE = 512
+PREFILL_SLICE = 256
+HEAD_ELEMENTS = 1 << 17
 
 
 @dataclass
@@ -49,9 +49,13 @@ class PromptLogprobs:
 
 
 class LocalModel:
-    """A transformers model and tokenizer from ``model_dir``; thread-safe, one computation at a time."""
+    """A transformers model and tokenizer from ``model_dir``; thread-safe, one computation at a time.
 
-    def __init__(self, model_dir: Path, *, threads: int = 1, prefix_cache: bool = True, cache_entries: int = 8,
+    The prefix cache keeps the last ``cache_entries`` prompts: the latest, whose greedy next token is asked for
+    right after its scoring, and the one before it.
+    """
+
+    def __init__(self, model_dir: Path, *, threads: int = 1, prefix_cache: bool = True, cache_entries: int = 2,
                  name: str | None = None) -> None:
         torch.set_num_threads(threads)
         transformers_logging.disable_progress_bar()
@@ -59,6 +63,7 @@ class LocalModel:
         self.name = name or self.model_dir.name
         self.tokenizer: Any = AutoTokenizer.from_pretrained(self.model_dir)
         self.model: Any = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=torch.float32).eval()
+        self._head_slice = max(1, HEAD_ELEMENTS // int(self.model.config.vocab_size))
         self.prefix_cache = prefix_cache
         self._cache_entries = cache_entries
         self._recent: OrderedDict[int, _Cached] = OrderedDict()
@@ -97,7 +102,7 @@ class LocalModel:
         actual = torch.tensor(ids[1:], dtype=torch.long)
         with torch.inference_mode():
             parts = [self._score_slice(h, a, max(top_k, 0))
-                     for h, a in zip(hidden.split(HEAD_SLICE), actual.split(HEAD_SLICE), strict=True)]
+                     for h, a in zip(hidden.split(self._head_slice), actual.split(self._head_slice), strict=True)]
         chosen, ranks, top_lp, top_ids = (torch.cat(column) for column in zip(*parts, strict=True))
         top = top_ids.numpy()
         decoded, pending = decode_in_context([self._bytes[i] for i in ids])
@@ -139,20 +144,26 @@ class LocalModel:
         return torch.log_softmax(self.model.get_output_embeddings()(hidden).float(), dim=-1)
 
     def _hidden(self, ids: list[int]) -> torch.Tensor:
-        """Final hidden states of every position, reusing the longest cached prefix."""
+        """Final hidden states of every position, reusing the cached prefix's whole prefill slices.
+
+        Reuse stops at a multiple of ``PREFILL_SLICE``, so every slice is computed exactly as a full recompute
+        computes it: results are bit-for-bit the same whatever the cache held.
+        """
         array = np.asarray(ids, dtype=np.int64)
         with self._lock, torch.inference_mode():
             best, shared = self._longest_prefix(array)
-            self.reused_tokens += shared
-            if best is not None and shared == len(ids):
-                return best.hidden[:shared]
-            if best is None:
+            if best is not None and shared == len(ids) == len(best.ids):
+                self.reused_tokens += shared
+                return best.hidden
+            reused = shared - shared % PREFILL_SLICE
+            if best is None or reused == 0:
                 cache = DynamicCache(config=self.model.config)
                 hidden = self._extend(cache, ids)
             else:
-                cache = _cropped(best.cache, shared, self.model.config)
-                hidden = torch.cat([best.hidden[:shared], self._extend(cache, ids[shared:])])
-            self.computed_tokens += len(ids) - shared
+                cache = _cropped(best.cache, reused, self.model.config)
+                hidden = torch.cat([best.hidden[:reused], self._extend(cache, ids[reused:])])
+            self.reused_tokens += reused
+            self.computed_tokens += len(ids) - reused
             if self.prefix_cache:
                 self._remember(_Cached(array, cache, hidden))
             return hidden

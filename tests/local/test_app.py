@@ -7,7 +7,6 @@ import time
 from typing import Any
 
 import httpx
-import numpy as np
 import pytest
 
 from memscore_core.backends.vllm import RequestOptions, VllmBackend
@@ -15,7 +14,7 @@ from memscore_core.local.app import ServerOptions, build_app
 from memscore_core.local.model import LocalModel
 from memscore_core.local.serve import embedded_transport
 from memscore_core.settings import DEFAULT_MODEL_DIR
-from tests.local.conftest import CAPTURE_MODEL, call
+from tests.local.conftest import call
 
 MESSAGES = [{"role": "system", "content": "You are a helpful assistant."},
             {"role": "user", "content": "The dog is called Biscuit."},
@@ -27,22 +26,6 @@ MESSAGES = [{"role": "system", "content": "You are a helpful assistant."},
 def scoring_body(messages: list[dict[str, str]], **extra: Any) -> dict[str, Any]:
     return {"messages": messages, "max_tokens": 1, "prompt_logprobs": 0, "add_generation_prompt": False,
             "return_token_ids": True, **extra}
-
-
-def test_prefix_reuse_equals_a_full_recompute_and_computes_less() -> None:
-    reusing = LocalModel(CAPTURE_MODEL, prefix_cache=True)
-    fresh = LocalModel(CAPTURE_MODEL, prefix_cache=False)
-    baseline = reusing.encode(reusing.render(MESSAGES, add_generation_prompt=False))
-    ablated = reusing.encode(reusing.render(MESSAGES[:2] + MESSAGES[3:], add_generation_prompt=False))
-    reusing.prompt_logprobs(baseline, 0)
-    computed_before = reusing.computed_tokens
-    with_reuse = reusing.prompt_logprobs(ablated, 5)
-    without = fresh.prompt_logprobs(ablated, 5)
-    assert np.abs(with_reuse.logprobs - without.logprobs).max() < 1e-5
-    assert np.abs(with_reuse.top_logprobs - without.top_logprobs).max() < 1e-5
-    assert (with_reuse.ranks == without.ranks).all()
-    assert reusing.computed_tokens - computed_before < len(ablated)
-    assert reusing.reused_tokens > 0
 
 
 def test_chat_scoring_is_shaped_like_vllm(capture_model: LocalModel) -> None:
