@@ -35,6 +35,11 @@ def test_the_first_token_id_comes_from_prompt_token_ids_when_the_server_sends_th
     assert parse_chat_body(body).token_ids.tolist() == [3, 7]
 
 
+def test_with_prompt_token_ids_the_actual_token_is_found_wherever_the_entry_lists_it() -> None:
+    body = b'{"prompt_logprobs":[null,{"4":{"logprob":-0.1},"7":{"logprob":-1.5}}],"prompt_token_ids":[3,7]}'
+    assert parse_chat_body(body).logprobs[1:].tolist() == [-1.5]
+
+
 def test_prompt_token_ids_that_disagree_with_the_logprob_keys_are_rejected() -> None:
     body = b'{"prompt_logprobs":[null,{"7":{"logprob":-1.5}}],"prompt_token_ids":[3,8]}'
     with pytest.raises(ResponseFormatError, match="disagree"):
@@ -46,6 +51,9 @@ def test_prompt_token_ids_that_disagree_with_the_logprob_keys_are_rejected() -> 
     (b'{"choices":[]}', "no prompt_logprobs"),
     (b'{"prompt_logprobs":[null,{}]}', "entry 1"),
     (b'{"prompt_logprobs":[null,{"7":{"logprob":-1.5}},null]}', "entry 2"),
+    (b'{"prompt_logprobs":[null,{"7":{"logprob":-1.5}},null],"prompt_token_ids":[3,7,9]}', "entry 2"),
+    (b'{"prompt_logprobs":[null,{}],"prompt_token_ids":[3,7]}', "entry 1"),
+    (b'{"prompt_logprobs":[null,{"7":{"logprob":-1.5}}],"prompt_token_ids":[3]}', "1 ids but prompt_logprobs 2"),
     (b'{"prompt_logprobs":[null,{"7":{"logprob":"low"}}]}', "unexpected response shape"),
     (b'[1, 2]', "unexpected response shape"),
 ])
