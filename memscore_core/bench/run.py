@@ -21,6 +21,7 @@ from memscore_core.local.loopback import wait_healthy
 
 class StrategyRow(BaseModel):
     strategy: str
+    window: int | None = None
     measurement: Measurement
     saturation: float | None
     tokens_vs_seed: float | None = None
@@ -31,6 +32,7 @@ class StrategyRow(BaseModel):
 
 class BenchReport(BaseModel):
     server: str
+    embedded: bool = False
     shape: BenchShape
     chunk_tokens: int
     slots: int | None
@@ -113,6 +115,7 @@ def run_bench(shape: BenchShape, workdir: Path, *, base_url: str | None, strateg
     seed = next((row.measurement for row in rows if row.strategy == "seed"), None)
     chunks_with_memory = sum(1 for c in range(shape.chunks) if shape.memories_in(c))
     for row, config in zip(rows, strategies.values(), strict=True):
+        row.window = config.window
         if seed is not None:
             m = row.measurement
             row.tokens_vs_seed = m.prompt_tokens / seed.prompt_tokens
@@ -120,7 +123,8 @@ def run_bench(shape: BenchShape, workdir: Path, *, base_url: str | None, strateg
             row.speedup_vs_seed = seed.wall_s / m.wall_s
         if config.strategy == "exact" and config.window is None:
             row.predicted_tokens_vs_seed = predicted_token_ratio(shape.memories, shape.chunks, chunks_with_memory)
-    return BenchReport(server=base_url or "embedded (in-process)", shape=shape, chunk_tokens=shape.chunk_tokens(),
+    return BenchReport(server=base_url or "embedded (in-process)", embedded=base_url is None, shape=shape,
+                       chunk_tokens=shape.chunk_tokens(),
                        slots=slots, rows=rows, client=client_cost() if with_client else None)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 from contextlib import nullcontext
@@ -13,6 +14,7 @@ from rich.table import Table
 
 from memscore_core.bench.corpus import BenchShape
 from memscore_core.bench.run import BenchReport, emulated_server, run_bench
+from memscore_core.bench.targets import Target, check_targets
 from memscore_core.cli.consoles import stdout_console
 from memscore_core.engine import ScoringConfig
 from memscore_core.local.loopback import free_port
@@ -34,7 +36,10 @@ def bench(
     client: Annotated[bool, typer.Option(help="Also measure client parse + math cost.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Measure requests, server-reported prompt tokens, wall time, client CPU and peak RSS per strategy."""
+    """Measure requests, server-reported prompt tokens, wall time, client CPU and peak RSS per strategy.
+
+    Ends with the performance targets the run measured; exits 1 if any was missed.
+    """
     shape = BenchShape(conversations=conversations, memories=memories, chunks=chunks,
                        responses_per_chunk=responses_per_chunk)
     configs = {"seed": ScoringConfig(strategy="seed", chunk_tokens=shape.chunk_tokens()),
@@ -47,10 +52,15 @@ def bench(
     with server as url:
         report = run_bench(shape, workdir, base_url=url, strategies=chosen, concurrency=concurrency or slots,
                            slots=slots if emulate_gpu else None, with_client=client)
+    targets = check_targets(report)
     if as_json:
-        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+        document = report.model_dump(mode="json") | {"targets": [target.model_dump() for target in targets]}
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     else:
         print_report(report)
+        print_targets(targets)
+    if not all(target.met for target in targets):
+        raise typer.Exit(1)
 
 
 def print_report(report: BenchReport) -> None:
@@ -79,3 +89,16 @@ def print_report(report: BenchReport) -> None:
         console.print(f"client parse + math on {c.body} ({c.tokens} tokens): memscore "
                       f"{c.memscore_tokens_per_cpu_s / 1e6:.2f} M tokens/CPU-s, standard library "
                       f"{c.stdlib_tokens_per_cpu_s / 1e6:.2f} M → {c.speedup:.1f}× faster", highlight=False)
+
+
+def print_targets(targets: list[Target]) -> None:
+    """One line per target this run measured; the command exits 1 if any was missed."""
+    console = stdout_console()
+    for target in targets:
+        bound = "≤" if target.at_most else "≥"
+        console.print(f"{'met   ' if target.met else 'MISSED'} {target.name}: {_quantity(target.measured)} "
+                      f"(target {bound} {_quantity(target.required)})", highlight=False)
+
+
+def _quantity(value: float) -> str:
+    return f"{value / 1e6:.2f} M" if abs(value) >= 1e5 else f"{value:.3g}"
