@@ -16,15 +16,13 @@ import numpy.typing as npt
 
 from memscore_core.errors import ResponseFormatError
 
-IM_START = "<|im_start|>"
-
 
 @dataclass(frozen=True)
 class ScoredPrompt:
     """The actual prompt tokens of one request and their log-probabilities.
 
-    ``logprobs[0]`` is NaN (the first token has no context). ``tokens[0]`` is the first token's text
-    when the server returned its id and the id is known to be ``<|im_start|>``; else ``None``.
+    ``logprobs[0]`` is NaN (the first token has no context) and ``tokens[0]`` is ``None`` (the server sends
+    no entry for it). ``token_ids[0]`` comes from ``prompt_token_ids`` when the server returns them, else -1.
     """
 
     token_ids: npt.NDArray[np.int64]
