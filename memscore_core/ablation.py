@@ -101,11 +101,11 @@ def plan_exact(conversation: Conversation, chunk_tokens: int, window: int | None
     return AblationPlan(chunks, baseline, ablations, drop_all, window, chunk_of, responses)
 
 
-def _past_window(plan: AblationPlan, memory: int, response: int) -> bool:
-    """Whether ``response`` lies beyond the ``plan.window`` responses that follow ``memory``."""
-    if plan.window is None or response < memory:
-        return False
-    return bisect_right(plan.responses, response) - bisect_right(plan.responses, memory) > plan.window
+def _window_end(plan: AblationPlan, memory: int) -> int:
+    """How many response columns, from the first, lie before the end of ``memory``'s window (all without one)."""
+    if plan.window is None:
+        return len(plan.responses)
+    return min(len(plan.responses), bisect_right(plan.responses, memory) + plan.window)
 
 
 def _truncate_after(conversation: Conversation, kept: list[int], memory: int, window: int) -> list[int]:
@@ -138,13 +138,14 @@ def aggregate_exact(conversation: Conversation, plan: AblationPlan,
     for request in plan.baseline:
         baseline.token_ids.update(results[request].token_ids)
         baseline.logprobs.update(results[request].logprobs)
+    column = {r: j for j, r in enumerate(responses)}
     matrix: list[list[float | None]] = []
     signed: list[list[float | None]] = []
     for request in plan.ablations:
-        clipped_row, signed_row = _row(conversation, plan, request, results[request], baseline)
+        clipped_row, signed_row = _row(conversation, plan, request, results[request], baseline, column)
         matrix.append(clipped_row)
         signed.append(signed_row)
-    drop_rows = {request.chunk: _row(conversation, plan, request, results[request], baseline)[0]
+    drop_rows = {request.chunk: _row(conversation, plan, request, results[request], baseline, column)[0]
                  for request in plan.drop_all}
     drop_all = [drop_rows[plan.chunk_of[r]][j] if plan.chunk_of[r] in drop_rows else 0.0
                 for j, r in enumerate(responses)]
@@ -162,12 +163,11 @@ def aggregate_exact(conversation: Conversation, plan: AblationPlan,
 
 
 def _row(conversation: Conversation, plan: AblationPlan, request: PromptRequest, answer: ResponseLogprobs,
-         baseline: ResponseLogprobs) -> tuple[list[float | None], list[float | None]]:
+         baseline: ResponseLogprobs, column: Mapping[int, int]) -> tuple[list[float | None], list[float | None]]:
     """(clipped, signed) divergence of every response in ``request``: 0 outside its chunk, None if unscored."""
-    last_removed = request.removed[-1]
-    clipped: list[float | None] = [None if _past_window(plan, last_removed, r) else 0.0 for r in plan.responses]
+    end = _window_end(plan, request.removed[-1])
+    clipped: list[float | None] = [0.0] * end + [None] * (len(plan.responses) - end)
     unclipped = list(clipped)
-    column = {r: j for j, r in enumerate(plan.responses)}
     in_chunk = [r for r in plan.chunks[request.chunk] if r in column]
     for r in in_chunk:
         clipped[column[r]] = unclipped[column[r]] = None
