@@ -2,7 +2,8 @@
 
 vLLM returns one entry per prompt token: entry 0 is ``null``; entry i is a dict keyed by token id (a
 string) whose **first** key is the actual prompt token, with ``logprob``, ``rank`` and
-``decoded_token``. ``-inf`` arrives as ``-9999.0``.
+``decoded_token``. ``-inf`` arrives as ``-9999.0``. When the body also carries ``prompt_token_ids``
+(memscore always asks for them), each entry is read at its token's id instead, wherever the entry lists it.
 """
 
 from __future__ import annotations

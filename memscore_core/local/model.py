@@ -1,7 +1,8 @@
 """A causal language model in-process: chat rendering, prompt log-probabilities, greedy generation.
 
-Prompt log-probabilities reuse the key/value cache of the longest prefix shared with a recent prompt
-(memscore's ablations share everything before the removed memory), so only the suffix is computed.
+Prompt log-probabilities reuse the key/value cache of the prefix shared with a recent prompt (memscore's
+ablations share everything before the removed memory), in whole ``PREFILL_SLICE`` slices, so only the rest
+is computed and the results are bit-for-bit those of a full recompute.
 Memory stays proportional to the prompt, never to prompt × vocabulary or prompt²: a cache entry keeps the
 final hidden states (not log-softmax rows), the model runs ``PREFILL_SLICE`` tokens per pass, and the
 output head computes about ``HEAD_ELEMENTS`` log-probabilities per pass.
