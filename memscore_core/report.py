@@ -20,7 +20,8 @@ from memscore_core.store import Store, StoredResult  # noqa: E402
 
 def run_config(store: Store, result: StoredResult) -> dict[str, Any] | None:
     """The configuration recorded with the scoring run that wrote ``result``."""
-    return next((run.config for run in store.runs() if run.run_id == result.run_id), None)
+    run = store.run(result.run_id)
+    return None if run is None else run.config
 
 
 def matrix_array(result: StoredResult) -> np.ndarray[Any, np.dtype[np.float64]]:

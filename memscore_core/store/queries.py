@@ -89,6 +89,7 @@ FROM entries WHERE conversation_id = ? AND content_hash = ?
 ORDER BY entry_idx
 """
 RUNS = "SELECT * FROM scoring_runs ORDER BY started_at"
+RUN = "SELECT * FROM scoring_runs WHERE run_id = ?"
 TABLES = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY table_name"
 
 

@@ -184,6 +184,12 @@ class Store:
             rows = con.execute(q.RUNS).fetchall()
         return [StoredRun.from_row(row) for row in rows]
 
+    def run(self, run_id: str) -> StoredRun | None:
+        """One scoring run by its id."""
+        with self.connect() as con:
+            row = con.execute(q.RUN, [run_id]).fetchone()
+        return None if row is None else StoredRun.from_row(row)
+
     def count(self, table: str) -> int:
         """Rows in one of memscore's tables or views."""
         if table not in self.tables():

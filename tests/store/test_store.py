@@ -138,6 +138,13 @@ def test_runs_record_status_and_totals(store: Store) -> None:
     assert (run.status, run.requests, run.prompt_tokens, run.config) == ("completed", 4, 120, {"w": None})
 
 
+def test_a_run_is_found_by_its_id_and_an_unknown_id_finds_none(store: Store) -> None:
+    write(store)
+    [run] = store.runs()
+    assert store.run(run.run_id) == run
+    assert store.run("no-such-run") is None
+
+
 def test_counting_an_unknown_table_is_a_store_error(store: Store) -> None:
     with pytest.raises(StoreError, match="no table or view named 'nope'"):
         store.count("nope")
