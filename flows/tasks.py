@@ -26,6 +26,7 @@ from memscore_core.backends.vllm import RequestOptions
 from memscore_core.conversation import Conversation
 from memscore_core.errors import TransientBackendError
 from memscore_core.loading import LoadedConversation, LoadResult, load_conversations
+from memscore_core.prompt import ChatPrompt
 from memscore_core.report import render_html, run_config
 from memscore_core.result import ConversationScore
 from memscore_core.seed import score_seed
@@ -73,7 +74,7 @@ def plan_chunks(conversation: Conversation, chunk_tokens: int, window: int | Non
 async def score_request(key: str, label: str, conversation: Conversation, request: PromptRequest,
                         runtime_id: str) -> ResponseLogprobs:
     """One baseline, ablation or drop-all request, cached on model, messages and options."""
-    scored = await pool_for(runtime_id).score(request.messages(conversation), RequestOptions())
+    scored = await pool_for(runtime_id).score(request.prompt(conversation), RequestOptions())
     return read_responses(conversation, request, scored)
 
 
@@ -83,8 +84,8 @@ async def score_seed_task(key: str, conversation: Conversation, chunk_tokens: in
     """The seed strategy for one conversation (strictly sequential by definition)."""
     pool = pool_for(runtime_id)
 
-    async def send(messages: list[dict[str, str]]) -> Any:
-        return await pool.score(messages, RequestOptions.seed())
+    async def send(prompt: ChatPrompt) -> Any:
+        return await pool.score(prompt, RequestOptions.seed())
 
     return await score_seed(conversation, send, chunk_tokens=chunk_tokens, model=model)
 
@@ -106,7 +107,7 @@ def persist(db: str, run_id: str, loaded: LoadedConversation, score: Conversatio
 
 def request_task_key(model: str, conversation: Conversation, request: PromptRequest) -> str:
     """The content key of one request: model, exact messages, options and the entries it reads."""
-    content = request_key(model, request.messages(conversation), RequestOptions())
+    content = request_key(model, request.prompt(conversation), RequestOptions())
     return hashlib.sha256(f"{content}:{request.entries}".encode()).hexdigest()
 
 

@@ -22,6 +22,7 @@ from memscore_core.conversation import Conversation
 from memscore_core.divergence import column_sums, response_divergences, row_sums
 from memscore_core.errors import AlignmentError
 from memscore_core.parsing import ScoredPrompt
+from memscore_core.prompt import ChatPrompt
 from memscore_core.result import ConversationScore, content_hash
 from memscore_core.spans import message_spans
 
@@ -37,8 +38,10 @@ class PromptRequest:
     entries: tuple[int, ...]
     removed: tuple[int, ...] = ()
 
-    def messages(self, conversation: Conversation) -> list[dict[str, str]]:
-        return conversation.prefix_messages() + [conversation.entries[i].api_message() for i in self.entries]
+    def prompt(self, conversation: Conversation) -> ChatPrompt:
+        """What this request sends: the prefix and the kept entries, as chat messages."""
+        entries = conversation.entries
+        return ChatPrompt(conversation.prefix_messages() + [entries[i].api_message() for i in self.entries])
 
     def roles(self, conversation: Conversation) -> list[str]:
         prefix = [m["role"] for m in conversation.prefix_messages()]

@@ -14,6 +14,7 @@ from memscore_core.conversation import Conversation
 from memscore_core.errors import ContextLengthError
 from memscore_core.parsing import ScoredPrompt
 from memscore_core.pool import RequestPool
+from memscore_core.prompt import ChatPrompt
 from memscore_core.result import ConversationScore, config_hash
 from memscore_core.seed import score_seed
 
@@ -40,8 +41,8 @@ async def score_conversation(conversation: Conversation, pool: RequestPool, conf
     """Score one conversation, sending its requests through ``pool``."""
     model = await pool.backend.model()
     if config.strategy == "seed":
-        async def seed_request(messages: list[dict[str, str]]) -> ScoredPrompt:
-            return await pool.score(messages, RequestOptions.seed())
+        async def seed_request(prompt: ChatPrompt) -> ScoredPrompt:
+            return await pool.score(prompt, RequestOptions.seed())
 
         return await score_seed(conversation, seed_request, chunk_tokens=config.chunk_tokens, model=model)
     return await _score_exact(conversation, pool, config, model)
@@ -69,5 +70,5 @@ def smaller_chunks(conversation: Conversation, chunk_tokens: int, error: Context
 
 
 async def _run(conversation: Conversation, pool: RequestPool, request: PromptRequest) -> ResponseLogprobs:
-    scored = await pool.score(request.messages(conversation), RequestOptions())
+    scored = await pool.score(request.prompt(conversation), RequestOptions())
     return read_responses(conversation, request, scored)

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from memscore_core.backends.base import PromptBackend
 from memscore_core.backends.vllm import RequestOptions
 from memscore_core.parsing import ScoredPrompt
+from memscore_core.prompt import ChatPrompt
 
 
 @dataclass(order=True)
 class _Job:
     priority: int
     sequence: int
-    messages: list[dict[str, str]] = field(compare=False)
+    prompt: ChatPrompt = field(compare=False)
     options: RequestOptions = field(compare=False)
     future: asyncio.Future[ScoredPrompt] = field(compare=False)
 
@@ -44,13 +45,12 @@ class RequestPool:
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers = []
 
-    async def score(self, messages: list[dict[str, str]], options: RequestOptions) -> ScoredPrompt:
+    async def score(self, prompt: ChatPrompt, options: RequestOptions) -> ScoredPrompt:
         """Queue one request and wait for its answer."""
         if not self._workers:
             raise RuntimeError("RequestPool is not running: use 'async with pool'")
-        size = sum(len(message["content"]) for message in messages)
         future: asyncio.Future[ScoredPrompt] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Job(-size, next(self._sequence), messages, options, future))
+        await self._queue.put(_Job(-prompt.size(), next(self._sequence), prompt, options, future))
         return await future
 
     async def _work(self) -> None:
@@ -59,7 +59,7 @@ class RequestPool:
             if job.future.cancelled():
                 continue
             try:
-                result = await self.backend.score(job.messages, job.options)
+                result = await self.backend.score(job.prompt, job.options)
             except Exception as exc:  # handed to the waiting caller
                 if not job.future.cancelled():
                     job.future.set_exception(exc)

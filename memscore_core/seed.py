@@ -14,12 +14,13 @@ from memscore_core.chunking import chunk_budget, plan_chunks
 from memscore_core.conversation import Conversation, Entry
 from memscore_core.divergence import column_sums, seed_row
 from memscore_core.parsing import ScoredPrompt
+from memscore_core.prompt import ChatPrompt
 from memscore_core.result import ConversationScore, content_hash
 from memscore_core.spans import seed_walk
 
 
 class SeedScorer(Protocol):
-    async def __call__(self, messages: list[dict[str, str]]) -> ScoredPrompt: ...
+    async def __call__(self, prompt: ChatPrompt) -> ScoredPrompt: ...
 
 
 async def score_seed(conversation: Conversation, score: SeedScorer, *, chunk_tokens: int,
@@ -57,8 +58,8 @@ class _Counter:
         self.requests = 0
         self.prompt_tokens = 0
 
-    async def __call__(self, messages: list[dict[str, str]]) -> ScoredPrompt:
-        scored = await self._score(messages)
+    async def __call__(self, prompt: ChatPrompt) -> ScoredPrompt:
+        scored = await self._score(prompt)
         self.requests += 1
         self.prompt_tokens += scored.prompt_tokens
         return scored
@@ -69,6 +70,6 @@ async def _response_logprobs(conversation: Conversation, entries: Sequence[Entry
     prefix = conversation.prefix_messages()
     responses: list[list[float]] = []
     for chunk in plan_chunks(entries, chunk_budget(conversation, chunk_tokens)):
-        scored = await score(prefix + [entries[i].api_message() for i in chunk])
+        scored = await score(ChatPrompt(prefix + [entries[i].api_message() for i in chunk]))
         responses.extend(seed_walk(scored.tokens, scored.logprobs.tolist()))
     return responses

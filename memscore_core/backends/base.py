@@ -6,15 +6,16 @@ from typing import Protocol
 
 from memscore_core.backends.vllm import RequestOptions
 from memscore_core.parsing import ScoredPrompt
+from memscore_core.prompt import ChatPrompt, Message
 
 
 class PromptBackend(Protocol):
-    """Scores chat messages: the token ids and log-probabilities of the rendered prompt."""
+    """Scores chat prompts: the token ids and log-probabilities of the rendered prompt."""
 
     async def model(self) -> str: ...
 
-    async def score(self, messages: list[dict[str, str]], options: RequestOptions) -> ScoredPrompt: ...
+    async def score(self, prompt: ChatPrompt, options: RequestOptions) -> ScoredPrompt: ...
 
-    async def generate(self, messages: list[dict[str, str]], *, max_tokens: int = 128) -> str: ...
+    async def generate(self, messages: list[Message], *, max_tokens: int = 128) -> str: ...
 
     async def aclose(self) -> None: ...

@@ -12,6 +12,7 @@ import os
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -19,12 +20,15 @@ import orjson
 from memscore_core.backends.base import PromptBackend
 from memscore_core.backends.vllm import RequestOptions
 from memscore_core.parsing import ScoredPrompt
+from memscore_core.prompt import ChatPrompt, Message
 from memscore_core.result import canonical_json
 
 
-def request_key(model: str, messages: list[dict[str, str]], options: RequestOptions) -> str:
-    """Content key of one scoring request."""
-    payload = {"model": model, "messages": messages, "options": asdict(options)}
+def request_key(model: str, prompt: ChatPrompt, options: RequestOptions) -> str:
+    """Content key of one scoring request (a prompt without tools keys as it always has)."""
+    payload: dict[str, Any] = {"model": model, "messages": prompt.messages, "options": asdict(options)}
+    if prompt.tools is not None:
+        payload["tools"] = prompt.tools
     return hashlib.sha256(canonical_json(payload)).hexdigest()
 
 
@@ -40,7 +44,7 @@ class CachedBackend:
     async def model(self) -> str:
         return await self._backend.model()
 
-    async def generate(self, messages: list[dict[str, str]], *, max_tokens: int = 128) -> str:
+    async def generate(self, messages: list[Message], *, max_tokens: int = 128) -> str:
         """Generation is not cached: it is not part of scoring."""
         return await self._backend.generate(messages, max_tokens=max_tokens)
 
@@ -53,13 +57,13 @@ class CachedBackend:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    async def score(self, messages: list[dict[str, str]], options: RequestOptions) -> ScoredPrompt:
-        path = self._path(request_key(await self.model(), messages, options))
+    async def score(self, prompt: ChatPrompt, options: RequestOptions) -> ScoredPrompt:
+        path = self._path(request_key(await self.model(), prompt, options))
         cached = _read(path)
         if cached is not None:
             self.hits += 1
             return cached
-        scored = await self._backend.score(messages, options)
+        scored = await self._backend.score(prompt, options)
         self.misses += 1
         _write(path, scored)
         return scored

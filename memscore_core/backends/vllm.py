@@ -25,6 +25,7 @@ from memscore_core.errors import (
     TransientBackendError,
 )
 from memscore_core.parsing import ScoredPrompt, parse_chat_body
+from memscore_core.prompt import ChatPrompt, Message
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,12 @@ class RetryPolicy:
     jitter: float = 0.5
 
 
-def chat_request_body(model: str, messages: list[dict[str, str]], options: RequestOptions) -> dict[str, Any]:
+def chat_request_body(model: str, prompt: ChatPrompt, options: RequestOptions) -> dict[str, Any]:
     """The JSON body of one prompt-logprobs chat request."""
-    body: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": 1,
+    body: dict[str, Any] = {"model": model, "messages": prompt.messages, "max_tokens": 1,
                             "prompt_logprobs": options.top_k, "stream": False}
+    if prompt.tools is not None:
+        body["tools"] = prompt.tools
     if options.add_generation_prompt is not None:
         body["add_generation_prompt"] = options.add_generation_prompt
     if options.return_token_ids:
@@ -100,9 +103,9 @@ class VllmBackend:
                 raise ResponseFormatError("cannot read the model list from /models") from exc
         return self._model
 
-    async def score(self, messages: list[dict[str, str]], options: RequestOptions) -> ScoredPrompt:
-        """Prompt log-probabilities of ``messages`` rendered by the server's chat template."""
-        body = chat_request_body(await self.model(), messages, options)
+    async def score(self, prompt: ChatPrompt, options: RequestOptions) -> ScoredPrompt:
+        """Prompt log-probabilities of ``prompt`` rendered by the server's chat template."""
+        body = chat_request_body(await self.model(), prompt, options)
         async for attempt in self._retrying():
             with attempt:
                 raw = await self._send_once("POST", "/chat/completions", orjson.dumps(body))
@@ -114,7 +117,7 @@ class VllmBackend:
                     raise TransientBackendError(f"unreadable response body ({len(raw)} bytes)") from exc
         raise AssertionError("unreachable")
 
-    async def generate(self, messages: list[dict[str, str]], *, max_tokens: int = 128) -> str:
+    async def generate(self, messages: list[Message], *, max_tokens: int = 128) -> str:
         """The server's greedy answer to ``messages`` (an assistant turn is appended for it)."""
         body = {"model": await self.model(), "messages": messages, "max_tokens": max_tokens, "temperature": 0.0,
                 "stream": False}

@@ -13,6 +13,7 @@ from memscore_core.backends.vllm import RequestOptions, VllmBackend
 from memscore_core.local.app import ServerOptions, build_app
 from memscore_core.local.model import LocalModel
 from memscore_core.local.serve import embedded_transport
+from memscore_core.prompt import ChatPrompt
 from memscore_core.settings import DEFAULT_MODEL_DIR
 from tests.local.conftest import call
 
@@ -124,7 +125,7 @@ def test_the_client_scores_through_the_embedded_transport() -> None:
     async def run() -> tuple[str, int]:
         backend = VllmBackend(base_url="http://memscore.embedded/v1", transport=embedded_transport(DEFAULT_MODEL_DIR))
         async with backend:
-            scored = await backend.score(MESSAGES, RequestOptions())
+            scored = await backend.score(ChatPrompt(MESSAGES), RequestOptions())
             return await backend.model(), len(scored)
     name, tokens = asyncio.run(run())
     assert name == "memscore-tiny" and tokens > 20

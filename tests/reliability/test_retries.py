@@ -11,6 +11,7 @@ import pytest
 from memscore_core.backends.vllm import RequestOptions, RetryPolicy, VllmBackend
 from memscore_core.errors import ContextLengthError, RequestRejectedError, TransientBackendError
 from memscore_core.parsing import ScoredPrompt
+from memscore_core.prompt import ChatPrompt
 from memscore_core.settings import REPO_ROOT
 from tests.support.scripted_server import Reply, scripted_server
 
@@ -23,7 +24,7 @@ FAST = RetryPolicy(attempts=4, initial_delay=0.01, max_delay=5.0, jitter=0.0)
 def score(url: str, *, timeout: float = 30.0, retry: RetryPolicy = FAST) -> ScoredPrompt:
     async def run() -> ScoredPrompt:
         async with VllmBackend(base_url=url, model="m", timeout=timeout, retry=retry) as backend:
-            return await backend.score(MESSAGES, RequestOptions())
+            return await backend.score(ChatPrompt(MESSAGES), RequestOptions())
 
     return asyncio.run(run())
 
