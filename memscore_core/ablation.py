@@ -156,7 +156,7 @@ def aggregate_exact(conversation: Conversation, plan: AblationPlan,
     return ConversationScore(
         conversation_id=conversation.id, content_hash=content_hash(conversation), strategy="exact", model=model,
         memory_keys=[conversation.entries[m].memory_key or "" for m in memories],
-        memory_entry_indices=memories, response_entry_indices=responses,
+        memory_entry_indices=list[int | None](memories), response_entry_indices=list[int | None](responses),
         response_tokens=[len(baseline.token_ids.get(r, ())) for r in responses],
         matrix=matrix, signed_matrix=signed, memory_weights=row_sums(matrix),
         response_scores=column_sums(matrix, len(responses)), drop_all=drop_all,

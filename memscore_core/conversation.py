@@ -1,17 +1,57 @@
 """Conversation models: the input format memscore scores.
 
-A conversation is a system prompt, optional identity text (``context``) and an ordered list of
-entries. An entry that carries ``memory_key`` is a *memory*; assistant entries are *responses*.
+A conversation is a system prompt, optional identity text (``context``), memories kept inside the system
+prompt (``system_memories``), the tools the agent could call (``tools``) and an ordered list of entries.
+An entry that carries ``memory_key`` is a *memory*; assistant entries are *responses*. An assistant entry
+may call tools (``tool_calls``, OpenAI's shape) with or without text content.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Role = Literal["system", "user", "assistant", "tool"]
+
+
+class ToolFunction(BaseModel):
+    """The function a tool call invokes; ``arguments`` is JSON text, as OpenAI sends it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    arguments: str = "{}"
+
+
+class ToolCall(BaseModel):
+    """One tool call of an assistant turn."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1)
+    type: Literal["function"] = "function"
+    function: ToolFunction
+
+
+class SystemMemory(BaseModel):
+    """A memory kept inside the system prompt (e.g. a core-memory block); ablated by removing its block."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str = Field(min_length=1)
+    content: str
+
+
+@dataclass(frozen=True)
+class MemoryRef:
+    """Where one memory lives: an entry (``entry``) or a system-prompt block (``system``)."""
+
+    key: str
+    entry: int | None = None
+    system: int | None = None
 
 
 class Entry(BaseModel):
@@ -20,10 +60,12 @@ class Entry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     role: Role
-    content: str
+    content: str | None
     memory_key: str | None = Field(default=None, min_length=1)
     reasoning: str | None = None
     tool_call_id: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    name: str | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
 
     @property
@@ -37,8 +79,8 @@ class Entry(BaseModel):
     def rendered_content(self) -> str:
         """The message text as sent to the server: reasoning becomes a leading think block."""
         if self.reasoning:
-            return f"<think>{self.reasoning}</think>{self.content}"
-        return self.content
+            return f"<think>{self.reasoning}</think>{self.content or ''}"
+        return self.content or ""
 
     def api_message(self) -> dict[str, str]:
         """The OpenAI-style chat message for this entry."""
@@ -53,6 +95,14 @@ class Entry(BaseModel):
         _reject_non_finite(value)
         return value
 
+    @model_validator(mode="after")
+    def _calls_only_from_assistant(self) -> Entry:
+        if self.tool_calls is not None and self.role != "assistant":
+            raise ValueError("only an assistant entry may carry tool_calls")
+        if self.content is None and not self.tool_calls:
+            raise ValueError("content may be null only on an assistant entry with tool_calls")
+        return self
+
 
 class Conversation(BaseModel):
     """A conversation to score."""
@@ -62,6 +112,8 @@ class Conversation(BaseModel):
     id: str = Field(min_length=1)
     system_prompt: str = ""
     context: str = ""
+    system_memories: list[SystemMemory] = Field(default_factory=list)
+    tools: list[dict[str, Any]] | None = None
     entries: list[Entry] = Field(min_length=1)
     meta: dict[str, Any] = Field(default_factory=dict)
 
@@ -79,7 +131,15 @@ class Conversation(BaseModel):
         return prefix
 
     @property
+    def memories(self) -> list[MemoryRef]:
+        """Every memory in score-matrix row order: system-prompt blocks first, then entries in order."""
+        refs = [MemoryRef(memory.key, system=i) for i, memory in enumerate(self.system_memories)]
+        return refs + [MemoryRef(entry.memory_key, entry=i) for i, entry in enumerate(self.entries)
+                       if entry.memory_key is not None]
+
+    @property
     def memory_indices(self) -> list[int]:
+        """Entry indices of the memories that are entries."""
         return [i for i, entry in enumerate(self.entries) if entry.is_memory]
 
     @property

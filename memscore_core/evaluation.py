@@ -60,13 +60,15 @@ def evaluate(pairs: Sequence[tuple[Conversation, ConversationScore]]) -> dict[st
 def _answers(conversation: Conversation, score: ConversationScore) -> list[_Answer]:
     answers = []
     for column, entry_idx in enumerate(score.response_entry_indices):
+        if entry_idx is None:
+            continue
         meta = conversation.entries[entry_idx].meta
         if "uses_memories" not in meta:
             continue
         cells = {}
         for key, memory_idx, row in zip(score.memory_keys, score.memory_entry_indices, score.matrix, strict=True):
             value = row[column] if column < len(row) else None
-            if memory_idx < entry_idx and value is not None:
+            if (memory_idx is None or memory_idx < entry_idx) and value is not None:
                 cells[key] = float(value)
         drop = score.drop_all[column] if column < len(score.drop_all) else None
         answers.append(_Answer(str(meta.get("kind", "")), set(meta["uses_memories"]), cells, drop))

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from memscore_core.conversation import Conversation
+from memscore_core.conversation import Conversation, Entry
 
 
 class ConversationScore(BaseModel):
@@ -18,6 +18,13 @@ class ConversationScore(BaseModel):
     memory ``m`` is removed; ``signed_matrix`` the unclipped sum. ``None`` marks a cell that was not
     scored (outside the window). ``drop_all[j]`` is the clipped divergence of response ``j`` with all
     memories of its chunk removed (``None`` when not computed).
+
+    Rows follow ``Conversation.memories``: ``memory_entry_indices[m]`` is ``None`` for a system-prompt
+    memory. ``response_entry_indices[j]`` is ``None`` for a column with no assistant entry (the seed's
+    walker can find more responses than there are assistant entries). ``screened[m][j]``, when present,
+    is the value a screening strategy saw for the group holding memory ``m`` where the cell itself was
+    not scored exactly; ``fit_r2[j]`` the held-out fit quality of a surrogate strategy per response;
+    ``chunk_strategies[c]`` the strategy that scored chunk ``c``.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -27,8 +34,8 @@ class ConversationScore(BaseModel):
     strategy: str
     model: str
     memory_keys: list[str]
-    memory_entry_indices: list[int]
-    response_entry_indices: list[int]
+    memory_entry_indices: list[int | None]
+    response_entry_indices: list[int | None]
     response_tokens: list[int]
     matrix: list[list[float | None]]
     signed_matrix: list[list[float | None]]
@@ -38,6 +45,9 @@ class ConversationScore(BaseModel):
     requests: int
     prompt_tokens: int
     chunks: list[list[int]] = Field(default_factory=list, description="entry indices of each chunk")
+    screened: list[list[float | None]] | None = None
+    fit_r2: list[float | None] | None = None
+    chunk_strategies: list[str] = Field(default_factory=list)
 
     def important_memories_for_entry(self, entry_idx: int, threshold: float = 0.01) -> list[tuple[str, float]]:
         """(memory key, divergence) for the response at ``entry_idx``, above ``threshold``, descending."""
@@ -57,13 +67,28 @@ def canonical_json(value: Any) -> bytes:
 
 def content_hash(conversation: Conversation) -> str:
     """SHA-256 of the conversation's identity and everything that is scored: id, prompts, entries; not ``meta``."""
-    scored = {
+    scored: dict[str, Any] = {
         "id": conversation.id,
         "system_prompt": conversation.system_prompt,
         "context": conversation.context,
-        "entries": [entry.model_dump(exclude={"meta"}) for entry in conversation.entries],
+        "entries": [_scored_fields(entry) for entry in conversation.entries],
     }
+    if conversation.system_memories:
+        scored["system_memories"] = [memory.model_dump() for memory in conversation.system_memories]
+    if conversation.tools is not None:
+        scored["tools"] = conversation.tools
     return hashlib.sha256(canonical_json(scored)).hexdigest()
+
+
+_ORIGINAL_ENTRY_FIELDS = {"role", "content", "memory_key", "reasoning", "tool_call_id"}
+
+
+def _scored_fields(entry: Entry) -> dict[str, Any]:
+    """An entry's scored fields; fields added since the first release enter only when set, so that the
+    hash of a conversation that does not use them is what it always was."""
+    fields = entry.model_dump(exclude={"meta"})
+    return {name: value for name, value in fields.items()
+            if name in _ORIGINAL_ENTRY_FIELDS or value is not None}
 
 
 def config_hash(config: dict[str, Any]) -> str:

@@ -43,7 +43,7 @@ async def score_seed(conversation: Conversation, score: SeedScorer, *, chunk_tok
     return ConversationScore(
         conversation_id=conversation.id, content_hash=content_hash(conversation), strategy="seed", model=model,
         memory_keys=[conversation.entries[m].memory_key or "" for m in memories],
-        memory_entry_indices=memories, response_entry_indices=responses,
+        memory_entry_indices=list[int | None](memories), response_entry_indices=list[int | None](responses),
         response_tokens=[len(baseline[j]) if j < len(baseline) else 0 for j in range(len(responses))],
         matrix=[list[float | None](row) for row in matrix], signed_matrix=[[None] * len(row) for row in matrix],
         memory_weights=weights, response_scores=column_sums(matrix, len(responses)),

@@ -108,8 +108,9 @@ class StoredResult(BaseModel):
         """The result as the scoring engine returned it (unscored cells are ``None``)."""
         return ConversationScore(
             conversation_id=self.conversation_id, content_hash=self.content_hash, strategy=self.strategy,
-            model=self.model, memory_keys=self.memory_keys, memory_entry_indices=self.memory_entry_indices,
-            response_entry_indices=self.response_entry_indices, response_tokens=self.response_tokens,
+            model=self.model, memory_keys=self.memory_keys,
+            memory_entry_indices=list[int | None](self.memory_entry_indices),
+            response_entry_indices=list[int | None](self.response_entry_indices), response_tokens=self.response_tokens,
             matrix=self.matrix, signed_matrix=self.signed_matrix, memory_weights=self.memory_weights,
             response_scores=self.response_scores, drop_all=self.drop_all, requests=self.requests,
             prompt_tokens=self.prompt_tokens, chunks=self.chunks)
