@@ -96,12 +96,19 @@ class VllmBackend:
     async def model(self) -> str:
         """The model name: as configured, else the first model the server lists."""
         if self._model is None:
-            body = await self._send("GET", "/models", None)
-            try:
-                self._model = str(orjson.loads(body)["data"][0]["id"])
-            except (orjson.JSONDecodeError, KeyError, IndexError, TypeError) as exc:
-                raise ResponseFormatError("cannot read the model list from /models") from exc
+            self._model = (await self.served_models())[0]
         return self._model
+
+    async def served_models(self) -> list[str]:
+        """The ids of the models the server lists at ``/models``, in its order (never empty)."""
+        body = await self._send("GET", "/models", None)
+        try:
+            served = [str(entry["id"]) for entry in orjson.loads(body)["data"]]
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ResponseFormatError("cannot read the model list from /models") from exc
+        if not served:
+            raise ResponseFormatError("cannot read the model list from /models")
+        return served
 
     async def score(self, prompt: ChatPrompt, options: RequestOptions) -> ScoredPrompt:
         """Prompt log-probabilities of ``prompt`` rendered by the server's chat template."""

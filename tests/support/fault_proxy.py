@@ -71,8 +71,8 @@ class FaultProxy:
 
 
 @contextmanager
-def fault_proxy(upstream: str, **options: float) -> Iterator[FaultProxy]:
-    """Serve a :class:`FaultProxy` for ``upstream`` (``http://host:port``) on a loopback port."""
+def fault_proxy(upstream: str, port: int = 0, **options: float) -> Iterator[FaultProxy]:
+    """Serve a :class:`FaultProxy` for ``upstream`` (``http://host:port``) on loopback ``port`` (0: a free one)."""
     proxy = FaultProxy(upstream, **options)  # type: ignore[arg-type]
-    with serve_in_thread(proxy._handle) as proxy.port:
+    with serve_in_thread(proxy._handle, port) as proxy.port:
         yield proxy

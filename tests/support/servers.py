@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -29,22 +30,55 @@ def stop(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
         process.wait()
 
 
-@contextmanager
-def local_server(log_dir: Path, *extra: str, env: dict[str, str] | None = None,
-                 timeout: float = 120.0) -> Iterator[str]:
-    """``memscore serve`` on a free loopback port; yields its base URL (``http://127.0.0.1:P/v1``)."""
-    port = free_port()
+@dataclass(frozen=True)
+class RunningServer:
+    """A ``memscore serve`` process and where it answers."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+
+def start_server(log_dir: Path, *extra: str, env: dict[str, str] | None = None,
+                 port: int | None = None) -> RunningServer:
+    """Start ``memscore serve`` on ``port`` (default: a free one) in its own process group; do not wait."""
+    port = port or free_port()
     log = log_dir / f"memscore-serve-{port}.log"
     command: Sequence[str] = [sys.executable, "-m", "memscore_core.cli", "serve", "--host", "127.0.0.1",
                               "--port", str(port), *extra]
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=REPO,
                                    env={**os.environ, **(env or {})}, start_new_session=True)
+    return RunningServer(process, port, log)
+
+
+@contextmanager
+def local_servers(log_dir: Path, count: int, *extra: str, timeout: float = 180.0) -> Iterator[list[RunningServer]]:
+    """``count`` ``memscore serve`` processes started side by side (they load at once); stopped on exit."""
+    servers = [start_server(log_dir, *extra) for _ in range(count)]
     try:
-        wait_healthy(f"http://127.0.0.1:{port}/health", process, log, timeout)
-        yield f"http://127.0.0.1:{port}/v1"
+        for server in servers:
+            wait_healthy(f"http://127.0.0.1:{server.port}/health", server.process, server.log, timeout)
+        yield servers
     finally:
-        stop(process)
+        for server in servers:
+            stop(server.process)
+
+
+@contextmanager
+def local_server(log_dir: Path, *extra: str, env: dict[str, str] | None = None,
+                 timeout: float = 120.0) -> Iterator[str]:
+    """``memscore serve`` on a free loopback port; yields its base URL (``http://127.0.0.1:P/v1``)."""
+    server = start_server(log_dir, *extra, env=env)
+    try:
+        wait_healthy(f"http://127.0.0.1:{server.port}/health", server.process, server.log, timeout)
+        yield server.url
+    finally:
+        stop(server.process)
 
 
 def metric(base_url: str, name: str) -> float:

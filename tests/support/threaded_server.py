@@ -11,16 +11,15 @@ Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]
 
 
 @contextmanager
-def serve_in_thread(handler: Handler) -> Iterator[int]:
-    """Run ``handler`` for each connection on a free loopback port; yields the port; stops on exit."""
+def serve_in_thread(handler: Handler, port: int = 0) -> Iterator[int]:
+    """Run ``handler`` for each connection on loopback ``port`` (0: a free one); yields the port; stops on exit."""
     loop = asyncio.new_event_loop()
     started = threading.Event()
     done: asyncio.Future[None] = loop.create_future()
-    port = 0
 
     async def serve() -> None:
         nonlocal port
-        listener = await asyncio.start_server(handler, "127.0.0.1", 0)
+        listener = await asyncio.start_server(handler, "127.0.0.1", port)
         port = listener.sockets[0].getsockname()[1]
         started.set()
         async with listener:
