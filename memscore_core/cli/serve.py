@@ -27,6 +27,8 @@ def serve(
     = False,
     prefill_tps: Annotated[float, typer.Option(help="Emulated prefill speed T (tokens per second).")] = 4000.0,
     slots: Annotated[int, typer.Option(help="Emulated batch slots (requests in flight at most).")] = 8,
+    forward_pass: Annotated[bool, typer.Option(help="Run the model; --no-forward-pass answers with stand-in "
+                                               "log-probabilities (benchmarks of many emulated servers).")] = True,
 ) -> None:
     """Serve prompt log-probabilities like vLLM (/v1/chat/completions, /v1/completions, /tokenize, ...)."""
     from memscore_core.local.app import ServerOptions
@@ -34,6 +36,6 @@ def serve(
 
     options = ServerOptions(api_key=api_key or os.environ.get("MEMSCORE_SERVE_API_KEY"),
                             max_model_len=max_model_len, max_logprobs=max_logprobs, emulate_gpu=emulate_gpu,
-                            prefill_tps=prefill_tps, slots=slots)
+                            prefill_tps=prefill_tps, slots=slots, forward_pass=forward_pass)
     run_server(model_dir, host=host, port=port, options=options, threads=threads, prefix_cache=prefix_cache,
                served_model_name=served_model_name)

@@ -1,7 +1,10 @@
 """The ASGI app: vLLM's OpenAI-compatible endpoints over a :class:`LocalModel`.
 
 Optionally emulates a GPU server for benchmarks: at most ``slots`` requests in flight, each held for
-``prompt_tokens / prefill_tps`` seconds while its real computation runs alongside.
+``prompt_tokens / prefill_tps`` seconds while its real computation runs alongside. Without the forward
+pass (``forward_pass=False``) the answers keep the real tokenizer, chat template and response shape but
+carry stand-in log-probabilities (:func:`stand_in_logprobs`), so several emulated servers on a few cores
+measure the timing they emulate rather than the cores they share.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+import numpy as np
 import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
@@ -34,6 +38,7 @@ class ServerOptions:
     emulate_gpu: bool = False
     prefill_tps: float = 4000.0
     slots: int = 8
+    forward_pass: bool = True
 
 
 class _Json(Response):
@@ -111,6 +116,9 @@ def build_app(model: LocalModel, options: ServerOptions) -> Starlette:
         return max_tokens
 
     def score(ids: list[int], top_k: int | None, max_tokens: int) -> tuple[PromptLogprobs | None, list[int], str]:
+        if not options.forward_pass:
+            end = [min(model.eos_ids)] if max_tokens else []
+            return (None if top_k is None else stand_in_logprobs(model, ids, top_k)), end, "stop" if end else "length"
         if top_k is None:
             generated, reason = model.generate(ids, max_tokens) if max_tokens else ([], "length")
             return None, generated, reason
@@ -211,6 +219,28 @@ def build_app(model: LocalModel, options: ServerOptions) -> Starlette:
 
 
 _TRAILER = {"kv_transfer_params": None, "ec_transfer_params": None, "metrics": None}
+STAND_IN_CONTEXT = 4
+
+
+def stand_in_logprobs(model: LocalModel, ids: list[int], top_k: int) -> PromptLogprobs:
+    """Log-probabilities in (−10, 0] hashed from each token and the ``STAND_IN_CONTEXT`` before it, no forward pass.
+
+    Deterministic, and removing a memory changes those of the tokens right after it, as a model's would. Each
+    actual token ranks first; the other top-k entries are the following token ids, each one nat lower.
+    """
+    tokens = np.asarray(ids, dtype=np.uint64)
+    mixed = np.zeros(len(ids) - 1, dtype=np.uint64)
+    for back in range(STAND_IN_CONTEXT + 1):
+        mixed = mixed * np.uint64(1_000_003) + np.concatenate([np.zeros(back, dtype=np.uint64), tokens])[1:len(ids)]
+    logprobs = -((mixed % np.uint64(10_000)).astype(np.float32) / np.float32(1_000.0))
+    size, vocab = len(ids) - 1, int(model.model.config.vocab_size)
+    offsets = np.arange(max(top_k, 0), dtype=np.int64)
+    top_ids = (np.asarray(ids[1:], dtype=np.int64)[:, None] + offsets) % vocab
+    decoded = model.decode(ids)
+    return PromptLogprobs(token_ids=ids, logprobs=logprobs, ranks=np.ones(size, dtype=np.int64), top_ids=top_ids,
+                          top_logprobs=(logprobs[:, None] - offsets).astype(np.float32), decoded=decoded,
+                          top_decoded=[[decoded[i]] + [""] * (len(offsets) - 1) if len(offsets) else []
+                                       for i in range(1, len(ids))])
 
 
 def _guarded(handler: Callable[[Request], Awaitable[Response]], options: ServerOptions
@@ -241,18 +271,22 @@ async def _parse(request: Request, kind: type[BaseModel]) -> BaseModel:
 
 
 def _prompt_logprobs_json(scored: PromptLogprobs | None) -> list[Any] | None:
+    """vLLM's ``prompt_logprobs``: per position after the first, the actual token and the top-k, keyed by id.
+
+    Built from Python lists (``tolist``), not per-element numpy access: it runs once per prompt token.
+    """
     if scored is None:
         return None
     out: list[Any] = [None]
-    decoded = scored.decoded
-    for i in range(1, len(scored.token_ids)):
-        actual = scored.token_ids[i]
-        entry = {str(actual): {"logprob": float(scored.logprobs[i - 1]), "rank": int(scored.ranks[i - 1]),
-                               "decoded_token": decoded[i]}}
-        for rank, (token, logprob, text) in enumerate(zip(scored.top_ids[i - 1], scored.top_logprobs[i - 1],
+    ids, decoded = scored.token_ids, scored.decoded
+    logprobs, ranks = scored.logprobs.tolist(), scored.ranks.tolist()
+    top_ids, top_logprobs = scored.top_ids.tolist(), scored.top_logprobs.tolist()
+    for i in range(1, len(ids)):
+        entry = {str(ids[i]): {"logprob": logprobs[i - 1], "rank": ranks[i - 1], "decoded_token": decoded[i]}}
+        for rank, (token, logprob, text) in enumerate(zip(top_ids[i - 1], top_logprobs[i - 1],
                                                           scored.top_decoded[i - 1], strict=True), start=1):
-            key = str(int(token))
+            key = str(token)
             if key not in entry:
-                entry[key] = {"logprob": float(logprob), "rank": rank, "decoded_token": text}
+                entry[key] = {"logprob": logprob, "rank": rank, "decoded_token": text}
         out.append(entry)
     return out

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 from starlette.applications import Starlette
 
+from memscore_core.collector import long_lived_objects_frozen
 from memscore_core.local.app import ServerOptions, build_app
 from memscore_core.local.model import LocalModel
 
@@ -38,9 +39,14 @@ def server_app(model_dir: Path, options: ServerOptions, *, threads: int = 1, pre
 
 def run_server(model_dir: Path, *, host: str, port: int, options: ServerOptions, threads: int = 1,
                prefix_cache: bool = True, served_model_name: str | None = None) -> None:
-    """``memscore serve``: block serving HTTP until interrupted."""
+    """``memscore serve``: block serving HTTP until interrupted.
+
+    The loaded model and libraries are frozen out of the garbage collector's walks: each answer builds a
+    few thousand containers, and every collection they set off would otherwise walk that whole heap again.
+    """
     import uvicorn
 
     app = server_app(model_dir, options, threads=threads, prefix_cache=prefix_cache,
                      served_model_name=served_model_name)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    with long_lived_objects_frozen():
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
