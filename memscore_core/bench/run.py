@@ -129,21 +129,37 @@ def run_bench(shape: BenchShape, workdir: Path, *, base_url: str | None, strateg
 
 
 @contextmanager
-def emulated_server(workdir: Path, *, prefill_tps: float, slots: int, port: int) -> Iterator[str]:
+def emulated_server(workdir: Path, *, prefill_tps: float, slots: int, port: int,
+                    forward_pass: bool = True) -> Iterator[str]:
     """``memscore serve --emulate-gpu`` in a subprocess; yields its base URL, stops it by PID."""
-    log_path = workdir / "emulated-server.log"
-    log = log_path.open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "memscore_core.cli", "serve", "--host", "127.0.0.1",
-                                "--port", str(port), "--emulate-gpu", "--prefill-tps", str(prefill_tps),
-                                "--slots", str(slots)], stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    with emulated_servers(workdir, [port], prefill_tps=prefill_tps, slots=slots, forward_pass=forward_pass) as urls:
+        yield urls[0]
+
+
+@contextmanager
+def emulated_servers(workdir: Path, ports: list[int], *, prefill_tps: float, slots: int,
+                     forward_pass: bool = True) -> Iterator[list[str]]:
+    """One ``memscore serve --emulate-gpu`` per port, started side by side; yields their base URLs; stops
+    them by PID. Without ``forward_pass`` they answer with stand-in log-probabilities (``--no-forward-pass``)."""
+    started: list[tuple[subprocess.Popen[bytes], int, Path]] = []
     try:
-        wait_healthy(f"{url}/health", process, log_path, timeout=120.0)
-        yield f"{url}/v1"
+        for port in ports:
+            log_path = workdir / f"emulated-server-{port}.log"
+            with log_path.open("wb") as log:
+                started.append((subprocess.Popen(
+                    [sys.executable, "-m", "memscore_core.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+                     "--emulate-gpu", "--prefill-tps", str(prefill_tps), "--slots", str(slots),
+                     "--forward-pass" if forward_pass else "--no-forward-pass"],
+                    stdout=log, stderr=subprocess.STDOUT), port, log_path))
+        for process, port, log_path in started:
+            wait_healthy(f"http://127.0.0.1:{port}/health", process, log_path, timeout=180.0)
+        yield [f"http://127.0.0.1:{port}/v1" for _, port, _ in started]
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+        for process, _, _ in started:
+            process.terminate()
+        for process, _, _ in started:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -1,13 +1,15 @@
-"""The performance targets a benchmark run can show met or missed (issue 6's acceptance list).
+"""The performance targets a benchmark run can show met or missed (issue 6's and issue 12's acceptance lists).
 
 Each target applies only where the run measured it: token ratios need ``seed`` beside ``exact``, speed-ups a
-server (emulated or real), the memory bound a conversation of at least 100,000 tokens.
+server (emulated or real), the memory bound a conversation of at least 100,000 tokens, fleet ratios a replica
+run with one replica beside two or four.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, computed_field
 
+from memscore_core.bench.replicas import ReplicaReport
 from memscore_core.bench.run import BenchReport, StrategyRow
 
 TOKENS_EXACT = 0.45
@@ -16,6 +18,8 @@ EMULATED_SPEEDUP, EMULATED_SATURATION = 8.0, 0.9
 SERVER_SPEEDUP = 2.0
 CLIENT_TOKENS_PER_CPU_S, CLIENT_VS_STDLIB = 1e6, 3.0
 LONG_CONVERSATION_TOKENS, PEAK_RSS_MB = 100_000, 500.0
+REPLICA_SPEEDUPS = {2: 1.8, 4: 3.4}
+REPLICA_BUSY = 0.9
 
 
 class Target(BaseModel):
@@ -68,3 +72,16 @@ def _speed_targets(report: BenchReport, exact: StrategyRow | None) -> list[Targe
                    required=EMULATED_SPEEDUP),
             Target(name="exact in-flight ÷ slots while work remained", measured=exact.saturation or 0.0,
                    required=EMULATED_SATURATION)]
+
+
+def check_replica_targets(report: ReplicaReport) -> list[Target]:
+    """The fleet targets a replica run measured: throughput ratios to one replica, and every replica busy."""
+    targets: list[Target] = []
+    for row in report.rows:
+        required = REPLICA_SPEEDUPS.get(row.replicas)
+        if required is not None and row.vs_one_replica is not None:
+            targets.append(Target(name=f"{row.replicas} replicas throughput ÷ 1 replica", measured=row.vs_one_replica,
+                                  required=required))
+        targets.append(Target(name=f"{row.replicas} replicas: least busy replica's in-flight ÷ slots while work "
+                                   "remained", measured=min((busy or 0.0) for busy in row.busy), required=REPLICA_BUSY))
+    return targets

@@ -5,19 +5,23 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.table import Table
 
 from memscore_core.bench.corpus import BenchShape
+from memscore_core.bench.replicas import ReplicaReport, run_replica_bench
 from memscore_core.bench.run import BenchReport, emulated_server, run_bench
-from memscore_core.bench.targets import Target, check_targets
+from memscore_core.bench.targets import Target, check_replica_targets, check_targets
 from memscore_core.cli.consoles import stdout_console
 from memscore_core.engine import ScoringConfig
 from memscore_core.local.loopback import free_port
+
+R = TypeVar("R", BenchReport, ReplicaReport)
 
 
 def bench(
@@ -34,33 +38,81 @@ def bench(
     = "seed,exact,exact-window",
     concurrency: Annotated[int | None, typer.Option(help="Requests in flight (default: --slots).")] = None,
     client: Annotated[bool, typer.Option(help="Also measure client parse + math cost.")] = True,
+    replicas: Annotated[str | None, typer.Option(help="Comma-separated replica counts, e.g. 1,2,4: exact's "
+                                                 "throughput through that many emulated GPU servers instead of "
+                                                 "the strategies (needs --emulate-gpu).")] = None,
+    forward_pass: Annotated[bool | None, typer.Option(help="Emulated servers run the model's forward pass "
+                                                      "\\[default: yes; no with --replicas, see docs/scaling.md].")]
+    = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Measure requests, server-reported prompt tokens, wall time, client CPU and peak RSS per strategy.
 
+    With --replicas: throughput per fleet size, its ratio to one replica and each replica's busy fraction.
     Ends with the performance targets the run measured; exits 1 if any was missed.
     """
     shape = BenchShape(conversations=conversations, memories=memories, chunks=chunks,
                        responses_per_chunk=responses_per_chunk)
+    if replicas is not None:
+        if not emulate_gpu:
+            raise typer.BadParameter("needs --emulate-gpu: the bench starts the replicas itself",
+                                     param_hint="--replicas")
+        fleet = run_replica_bench(shape, Path(tempfile.mkdtemp(prefix="memscore-bench-")),
+                                  counts=replica_counts(replicas), prefill_tps=prefill_tps, slots=slots,
+                                  forward_pass=bool(forward_pass))
+        finish(fleet, check_replica_targets(fleet), as_json, print_replica_report)
+        return
     configs = {"seed": ScoringConfig(strategy="seed", chunk_tokens=shape.chunk_tokens()),
                "exact": ScoringConfig(strategy="exact", chunk_tokens=shape.chunk_tokens()),
                "exact-window": ScoringConfig(strategy="exact", chunk_tokens=shape.chunk_tokens(), window=window)}
     chosen = {name: configs[name] for name in strategies.split(",") if name}
     workdir = Path(tempfile.mkdtemp(prefix="memscore-bench-"))
-    server = emulated_server(workdir, prefill_tps=prefill_tps, slots=slots, port=free_port()) if emulate_gpu \
-        else nullcontext(base_url)
+    server = emulated_server(workdir, prefill_tps=prefill_tps, slots=slots, port=free_port(),
+                             forward_pass=forward_pass is not False) if emulate_gpu else nullcontext(base_url)
     with server as url:
         report = run_bench(shape, workdir, base_url=url, strategies=chosen, concurrency=concurrency or slots,
                            slots=slots if emulate_gpu else None, with_client=client)
-    targets = check_targets(report)
+    finish(report, check_targets(report), as_json, print_report)
+
+
+def finish(report: R, targets: list[Target], as_json: bool, show: Callable[[R], None]) -> None:
+    """Print the report and its targets (or one JSON document of both); exit 1 if any target was missed."""
     if as_json:
         document = report.model_dump(mode="json") | {"targets": [target.model_dump() for target in targets]}
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     else:
-        print_report(report)
+        show(report)
         print_targets(targets)
     if not all(target.met for target in targets):
         raise typer.Exit(1)
+
+
+def replica_counts(text: str) -> list[int]:
+    """``1,2,4`` as replica counts (each at least 1)."""
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise typer.BadParameter("must be comma-separated replica counts, e.g. 1,2,4", param_hint="--replicas")
+    return counts
+
+
+def print_replica_report(report: ReplicaReport) -> None:
+    table = Table(title=f"memscore bench --replicas — emulated GPU servers of {report.slots} slots at "
+                        f"{report.prefill_tps:g} tok/s{'' if report.forward_pass else ' (no forward pass)'}; "
+                        f"{report.shape.conversations} conversations × {report.shape.memories} memories × "
+                        f"{report.shape.chunks} chunks, exact", title_justify="left")
+    for column in ("replicas", "requests", "prompt tokens", "wall s", "tokens/s", "× 1 replica",
+                   "busy while work remained (each replica)"):
+        table.add_column(column, justify="right")
+    for row in report.rows:
+        m = row.measurement
+        ratio = "—" if row.vs_one_replica is None else f"{row.vs_one_replica:.2f}×"
+        busy = " ".join("—" if value is None else f"{value:.0%}" for value in row.busy)
+        table.add_row(str(row.replicas), str(m.requests), str(m.prompt_tokens), f"{m.wall_s:.2f}",
+                      f"{row.tokens_per_s:,.0f}", ratio, busy)
+    stdout_console().print(table)
 
 
 def print_report(report: BenchReport) -> None:
