@@ -9,15 +9,16 @@ from typing import Any
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 
 from memscore_core.errors import InputError
-from memscore_core.loading import LoadedConversation
 from memscore_core.result import ConversationScore
+from memscore_core.runner import Outcome
 
 
 async def publish_summary(summary: dict[str, Any], scores: list[ConversationScore], errors: list[InputError],
-                    failures: list[tuple[LoadedConversation, str]]) -> None:
+                          failures: list[Outcome]) -> None:
+    """The run's counts, its invalid and failed conversations, and its top memories."""
     rows = [{"what": key, "count": value} for key, value in summary.items() if key != "run_id"]
     rows += [{"what": f"invalid: {error}", "count": 1} for error in errors]
-    rows += [{"what": f"failed: {item.conversation.id}: {message}", "count": 1} for item, message in failures]
+    rows += [{"what": f"failed: {item.loaded.conversation.id}: {item.error}", "count": 1} for item in failures]
     await acreate_table_artifact(rows, key="score-conversations-summary", description="Counts and errors of this run")
     importance: dict[str, float] = defaultdict(float)
     for score in scores:

@@ -1,36 +1,53 @@
-"""Per-flow-run connections that tasks look up by id (clients are not task inputs: they cannot be hashed)."""
+"""What a flow run opens once and its tasks look up by id: the backend behind the request cache, its pool.
+
+Clients and connections are not task inputs (Prefect would try to hash and visit them); a task gets a
+runtime id and finds them here.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from memscore_core.backends.factory import open_backend
-from memscore_core.pool import RequestPool
+from memscore_core.engine import ScoringConfig, pooled_sender
+from memscore_core.runner import ScorePart, direct_scorer
 from memscore_core.settings import Settings
 
-_POOLS: dict[str, RequestPool] = {}
+
+@dataclass(frozen=True)
+class FlowRuntime:
+    """One flow run's model name and in-process scorer."""
+
+    id: str
+    model: str
+    score: ScorePart
+
+
+_RUNTIMES: dict[str, FlowRuntime] = {}
 
 
 @asynccontextmanager
-async def request_pool(settings: Settings, concurrency: int,
-                       api_key: str | None = None) -> AsyncIterator[tuple[str, RequestPool]]:
-    """Open the backend and its bounded pool for one flow run; yields (runtime id, pool).
-
-    Prefect's task cache replaces the CLI's request cache, so the backend is opened without it.
-    """
-    backend = open_backend(settings.model_copy(update={"request_cache": None}), api_key=api_key)
-    runtime_id = uuid.uuid4().hex
+async def flow_runtime(settings: Settings, config: ScoringConfig, concurrency: int,
+                       api_key: str | None = None) -> AsyncIterator[FlowRuntime]:
+    """Open the backend (behind the request cache ``settings`` name) and its bounded pool for one flow run."""
+    backend = open_backend(settings, api_key=api_key)
     try:
-        async with RequestPool(backend, concurrency) as pool:
-            _POOLS[runtime_id] = pool
-            yield runtime_id, pool
+        model = await backend.model()
+        async with pooled_sender(backend, config, concurrency) as send:
+            runtime = FlowRuntime(uuid.uuid4().hex, model, direct_scorer(send, config, model))
+            _RUNTIMES[runtime.id] = runtime
+            try:
+                yield runtime
+            finally:
+                _RUNTIMES.pop(runtime.id, None)
     finally:
-        _POOLS.pop(runtime_id, None)
         await backend.aclose()
 
 
-def pool_for(runtime_id: str) -> RequestPool:
-    """The pool a flow run opened."""
-    return _POOLS[runtime_id]
+def runtime_for(runtime_id: str) -> FlowRuntime:
+    """The runtime a flow run opened."""
+    return _RUNTIMES[runtime_id]
+

@@ -1,9 +1,11 @@
-"""``score-conversations``: load, skip what is scored, then per conversation
-plan chunks → baseline per chunk → ablate per memory → drop-all per chunk → aggregate → persist."""
+"""``score-conversations``: memscore's scoring run, each part of the corpus a retried Prefect task.
+
+The run itself (record, skip what is scored, in-flight ordering, re-chunking, persisting, totals) is
+memscore_core's lifecycle; this flow only says how its work executes and what the UI shows.
+"""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, cast
 
 from prefect import flow, get_run_logger
@@ -12,24 +14,17 @@ from prefect.blocks.system import Secret
 from prefect.runtime import flow_run
 
 from flows.artifacts import publish_reports, publish_summary
-from flows.runtime import request_pool
-from flows.tasks import (
-    aggregate,
-    load_source,
-    persist,
-    plan_chunks,
-    request_task_key,
-    score_request,
-    score_seed_task,
-    write_reports,
-)
-from memscore_core.engine import ScoringConfig, Strategy, smaller_chunks
-from memscore_core.errors import ContextLengthError
-from memscore_core.loading import LoadedConversation
-from memscore_core.result import ConversationScore, config_hash, content_hash
-from memscore_core.runner import conversations_in_flight, in_input_order
+from flows.runtime import flow_runtime
+from flows.tasks import load_source, task_scorer, write_reports
+from memscore_core.engine import ScoringConfig, Strategy
+from memscore_core.lifecycle import run_scoring
+from memscore_core.runner import Outcome
 from memscore_core.settings import Settings
 from memscore_core.store import Store
+from memscore_core.throttle import Throttle
+
+PROGRESS_INTERVAL_S = 2.0
+DEFAULT_PART_TOKENS = 50_000
 
 
 @flow(name="score-conversations", flow_run_name="score-{strategy}", retries=1, retry_delay_seconds=5)
@@ -37,73 +32,39 @@ async def score_conversations(source: str = "data/conversations", db: str = "dat
                               base_url: str | None = None, model: str | None = None, strategy: Strategy = "exact",
                               chunk_tokens: int = 50_000, window: int | None = None, concurrency: int = 8,
                               rescore: bool = False, api_key_secret: str | None = None,
-                              reports_dir: str | None = "data/reports") -> dict[str, Any]:
-    """Score every conversation under ``source`` into the DuckDB file ``db``.
+                              reports_dir: str | None = "data/reports",
+                              part_tokens: int = DEFAULT_PART_TOKENS) -> dict[str, Any]:
+    """Score every conversation under ``source`` into the store ``db``.
 
     Invalid conversations go to ``ingest_errors`` and the rest go on; the run fails at the end if any
     conversation could not be scored, after every other result is stored. The flow's own retry then
-    scores only what is missing, its model calls answered from the task cache.
+    scores only what is missing, its answered requests read back from the request cache
+    (``MEMSCORE_REQUEST_CACHE``). One ``score-part`` task scores at least ``part_tokens`` planned prompt
+    tokens, so that Prefect's fixed cost per task stays small beside the work.
     """
     config = ScoringConfig(strategy=strategy, chunk_tokens=chunk_tokens, window=window)
     settings = Settings.with_overrides(base_url=base_url, model=model)
     api_key = cast(Secret, await Secret.aload(api_key_secret)).get() if api_key_secret else None
     store = Store(db)
-    loaded = load_source(source)
-    async with request_pool(settings, concurrency, api_key) as (runtime_id, pool):
-        model_name = await pool.backend.model()
-        run_id = store.record_run_start(model=model_name, backend=base_url or "embedded", strategy=strategy,
-                                        config=config.result_config(), config_hash=config.hash(),
-                                        flow_run_id=flow_run.id)
-        store.record_ingest_errors(run_id, loaded.errors)
-        done = set() if rescore else store.scored_hashes(model_name, config.hash())
-        todo = [item for item in loaded.conversations if content_hash(item.conversation) not in done]
+    loaded = await load_source(source)
+    async with flow_runtime(settings, config, concurrency, api_key) as runtime:
         progress = await acreate_progress_artifact(0.0, key="score-conversations-progress",
-                                            description="Conversations scored in this run")
-        scores: list[ConversationScore] = []
-        failures: list[tuple[LoadedConversation, str]] = []
-        outcomes = in_input_order(todo, conversations_in_flight(config),
-                                  lambda item: _score_one(item, config, model_name, runtime_id))
-        done_count = 0
-        async for item, outcome in outcomes:
-            try:
-                if isinstance(outcome, BaseException):
-                    raise outcome
-                persist(db, run_id, item, outcome, config.hash())
-                scores.append(outcome)
-            except Exception as exc:  # recorded below; the other conversations go on
-                get_run_logger().error("conversation %r failed: %s", item.conversation.id, exc)
-                failures.append((item, str(exc)))
-            done_count += 1
-            await aupdate_progress_artifact(progress, done_count / len(todo) * 100)
-        requests, prompt_tokens = sum(s.requests for s in scores), sum(s.prompt_tokens for s in scores)
-        summary = {"run_id": run_id, "model": model_name, "loaded": len(loaded.conversations),
-                   "invalid": len(loaded.errors), "skipped": len(loaded.conversations) - len(todo),
-                   "scored": len(scores), "failed": len(failures), "requests": requests,
-                   "prompt_tokens": prompt_tokens}
-        store.record_run_finish(run_id, status="failed" if failures else "completed",
-                                requests=requests, prompt_tokens=prompt_tokens)
-    await publish_summary(summary, scores, loaded.errors, failures)
-    if reports_dir and scores:
-        await publish_reports(write_reports(db, [score.conversation_id for score in scores], reports_dir))
-    if failures:
-        raise RuntimeError(f"{len(failures)} conversations could not be scored: {summary}")
-    return summary
+                                                   description="Conversations scored in this run")
 
+        shown = Throttle(PROGRESS_INTERVAL_S)
 
-async def _score_one(item: LoadedConversation, config: ScoringConfig, model: str, runtime_id: str) -> ConversationScore:
-    conversation = item.conversation
-    if config.strategy == "seed":
-        key = f"{model}-{content_hash(conversation)}-{config_hash(config.result_config())}"
-        return await score_seed_task(key, conversation, config.chunk_tokens, model, runtime_id)
-    chunk_tokens = config.chunk_tokens
-    while True:
-        plan = plan_chunks(conversation, chunk_tokens, config.window)
-        try:
-            answers = await asyncio.gather(*(
-                score_request(request_task_key(model, conversation, request),
-                              f"{conversation.id}-{request.kind}-{request.chunk}", conversation, request, runtime_id)
-                for request in plan.requests))
-        except ContextLengthError as exc:
-            chunk_tokens = smaller_chunks(conversation, chunk_tokens, exc)
-            continue
-        return aggregate(conversation, plan, list(answers), model)
+        async def report(outcome: Outcome, done: int, total: int) -> None:
+            if outcome.error is not None:
+                get_run_logger().error("conversation %r failed: %s", outcome.loaded.conversation.id, outcome.error)
+            if done == total or shown.due():
+                await aupdate_progress_artifact(progress, done / total * 100)
+
+        summary = await run_scoring(loaded, store, config, task_scorer(runtime.id), model=runtime.model,
+                                    backend_name=base_url or "embedded", rescore=rescore, flow_run_id=flow_run.id,
+                                    part_tokens=part_tokens, on_outcome=report)
+    await publish_summary(summary.counts(), summary.scores, loaded.errors, summary.failed)
+    if reports_dir and summary.scores:
+        await publish_reports(await write_reports(db, [s.conversation_id for s in summary.scores], reports_dir))
+    if summary.failed:
+        raise RuntimeError(f"{len(summary.failed)} conversations could not be scored: {summary.counts()}")
+    return summary.counts()

@@ -1,9 +1,17 @@
-"""The score flow's tasks. Model calls are cached on request content and retried when transient."""
+"""The score flow's tasks: what Prefect adds to memscore's lifecycle.
+
+A part of the corpus (consecutive conversations worth at least ``part_tokens`` planned prompt tokens) is
+scored by one task, retried while the server fails transiently. Its model calls go through memscore's
+request cache (content-keyed, on storage every worker can reach), so a retried, resumed or repeated part
+never resends an answered request. Large arguments travel ``quote``-d, so Prefect neither hashes nor
+walks them.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,29 +19,16 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
 from prefect.tasks import exponential_backoff
+from prefect.utilities.annotations import quote
 
-from flows.runtime import pool_for
-from memscore_core.ablation import (
-    AblationPlan,
-    PromptRequest,
-    ResponseLogprobs,
-    aggregate_exact,
-    plan_exact,
-    read_responses,
-)
-from memscore_core.backends.cache import request_key
-from memscore_core.backends.vllm import RequestOptions
-from memscore_core.conversation import Conversation
+from flows.runtime import runtime_for
 from memscore_core.errors import TransientBackendError
 from memscore_core.loading import LoadedConversation, LoadResult, load_conversations
-from memscore_core.prompt import ChatPrompt
 from memscore_core.report import render_html, run_config
-from memscore_core.result import ConversationScore
-from memscore_core.seed import score_seed
-from memscore_core.settings import REPO_ROOT
+from memscore_core.runner import Outcome, ScorePart
 from memscore_core.store import Store
 
-RESULTS_DIR = Path(os.environ.get("MEMSCORE_RESULTS_DIR", REPO_ROOT / ".memscore" / "prefect-results"))
+PART_RETRIES = 4
 
 
 def is_transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -47,79 +42,52 @@ def is_transient(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
-def request_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
-    """The cache record of a model call: its content key, prefixed with the task name."""
-    return f"{context.task.name}-{parameters['key']}"
-
-
-MODEL_CALL: dict[str, Any] = {
-    "retries": 4, "retry_delay_seconds": exponential_backoff(backoff_factor=2), "retry_jitter_factor": 0.5,
-    "retry_condition_fn": is_transient, "cache_key_fn": request_cache_key, "persist_result": True,
-    "result_storage": RESULTS_DIR}
-
-
 @task(name="load-conversations", cache_policy=NO_CACHE)
-def load_source(source: str) -> LoadResult:
+async def load_source(source: str) -> LoadResult:
     """Validate every conversation of ``source``; errors are returned, not raised."""
     return load_conversations([source])
 
 
-@task(name="plan-chunks", cache_policy=NO_CACHE)
-def plan_chunks(conversation: Conversation, chunk_tokens: int, window: int | None) -> AblationPlan:
-    """Chunks and the requests that score them."""
-    return plan_exact(conversation, chunk_tokens, window)
+@task(name="score-part", task_run_name="{label}", cache_policy=NO_CACHE, retries=PART_RETRIES,
+      retry_delay_seconds=exponential_backoff(backoff_factor=2), retry_jitter_factor=0.5,
+      retry_condition_fn=is_transient)
+async def score_part(label: str, part: Sequence[LoadedConversation], runtime_id: str) -> list[Outcome]:
+    """Score one part; while attempts remain, a conversation the server failed transiently fails the
+    attempt (its answered requests stay cached); on the last attempt it is reported as that
+    conversation's failure and the others are kept."""
+    outcomes = await runtime_for(runtime_id).score(part)
+    transient = next((o.error for o in outcomes if isinstance(o.error, TransientBackendError)), None)
+    context = TaskRunContext.get()
+    if transient is not None and context is not None and context.task_run.run_count <= PART_RETRIES:
+        raise transient
+    return outcomes
 
 
-@task(name="score-request", task_run_name="{label}", **MODEL_CALL)
-async def score_request(key: str, label: str, conversation: Conversation, request: PromptRequest,
-                        runtime_id: str) -> ResponseLogprobs:
-    """One baseline, ablation or drop-all request, cached on model, messages and options."""
-    scored = await pool_for(runtime_id).score(request.prompt(conversation), RequestOptions())
-    return read_responses(conversation, request, scored)
+def task_scorer(runtime_id: str) -> ScorePart:
+    """Score each part as a ``score-part`` task."""
+    async def score(part: Sequence[LoadedConversation]) -> list[Outcome]:
+        return await score_part(part_label(part), quote(part), runtime_id)  # type: ignore[call-overload, no-any-return]
+    return score
 
 
-@task(name="score-seed", task_run_name="seed-{conversation.id}", **MODEL_CALL)
-async def score_seed_task(key: str, conversation: Conversation, chunk_tokens: int, model: str,
-                          runtime_id: str) -> ConversationScore:
-    """The seed strategy for one conversation (strictly sequential by definition)."""
-    pool = pool_for(runtime_id)
-
-    async def send(prompt: ChatPrompt) -> Any:
-        return await pool.score(prompt, RequestOptions.seed())
-
-    return await score_seed(conversation, send, chunk_tokens=chunk_tokens, model=model)
-
-
-@task(name="aggregate", cache_policy=NO_CACHE)
-def aggregate(conversation: Conversation, plan: AblationPlan, answers: list[ResponseLogprobs],
-              model: str) -> ConversationScore:
-    """The memories × responses matrix from every answer of the plan."""
-    return aggregate_exact(conversation, plan, dict(zip(plan.requests, answers, strict=True)), model=model)
-
-
-@task(name="persist", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
-def persist(db: str, run_id: str, loaded: LoadedConversation, score: ConversationScore, config_hash: str) -> None:
-    """Write one conversation's result (replacing any with the same key) in one transaction."""
-    store = Store(db)
-    store.upsert_conversation(loaded.conversation, score.content_hash, loaded.file)
-    store.write_result(run_id, score, config_hash)
-
-
-def request_task_key(model: str, conversation: Conversation, request: PromptRequest) -> str:
-    """The content key of one request: model, exact messages, options and the entries it reads."""
-    content = request_key(model, request.prompt(conversation), RequestOptions())
-    return hashlib.sha256(f"{content}:{request.entries}".encode()).hexdigest()
+def part_label(part: Sequence[LoadedConversation]) -> str:
+    """A part's task-run name: its first and last conversation ids and its size."""
+    first, last = part[0].conversation.id, part[-1].conversation.id
+    return first if len(part) == 1 else f"{first}..{last} ({len(part)})"
 
 
 @task(name="write-reports", cache_policy=NO_CACHE)
-def write_reports(db: str, conversation_ids: list[str], directory: str) -> list[Path]:
+async def write_reports(db: str, conversation_ids: list[str], directory: str) -> list[Path]:
     """One HTML report per scored conversation."""
-    store = Store(db)
+    return await asyncio.to_thread(_write_reports, Store(db), conversation_ids, Path(directory))
+
+
+def _write_reports(store: Store, conversation_ids: list[str], directory: Path) -> list[Path]:
     paths = []
     for conversation_id in conversation_ids:
         result = store.latest_result(conversation_id)
         if result is not None:
-            path = Path(directory) / f"{safe_file_name(conversation_id)}.html"
+            path = directory / f"{safe_file_name(conversation_id)}.html"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(render_html(result, config=run_config(store, result)), encoding="utf-8")
             paths.append(path.resolve())

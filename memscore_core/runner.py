@@ -1,7 +1,10 @@
 """Score a batch of conversations: one bad conversation never stops the others.
 
-Several conversations are in flight at once so that the shared request pool always has work queued;
-only their arrays are held, and each result is handed on (in input order) as soon as it is ready.
+Conversations are scored in *parts*: consecutive conversations grouped until a part holds enough
+planned prompt tokens to be worth one unit of orchestration (a Prefect task costs about 30 ms of CPU
+whatever it does). The CLI uses parts of one conversation. A few parts are in flight at once so that
+the shared request pool always has work queued; only their arrays are held, and each outcome is handed
+on, in input order, as soon as its part is done.
 """
 
 from __future__ import annotations
@@ -11,12 +14,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from memscore_core.backends.base import PromptBackend
 from memscore_core.collector import long_lived_objects_frozen
-from memscore_core.engine import ScoringConfig, score_conversation
+from memscore_core.engine import ScoringConfig, Send, estimated_prompt_tokens, score_conversation
 from memscore_core.errors import MemscoreError
 from memscore_core.loading import LoadedConversation
-from memscore_core.pool import RequestPool
 from memscore_core.result import ConversationScore
 
 T = TypeVar("T")
@@ -32,45 +33,77 @@ class Outcome:
     error: MemscoreError | None = None
 
 
-CONVERSATIONS_IN_FLIGHT = 2
+ScorePart = Callable[[Sequence[LoadedConversation]], Awaitable[list[Outcome]]]
+"""Score the conversations of one part: in this process, or as a flow's retried task."""
+
+IN_FLIGHT = 2
 
 
-def conversations_in_flight(config: ScoringConfig) -> int:
-    """How many conversations are scored at once; the seed strategy is strictly sequential."""
-    return 1 if config.strategy == "seed" else CONVERSATIONS_IN_FLIGHT
+def in_flight(config: ScoringConfig) -> int:
+    """How many conversations (and parts) are scored at once; the seed strategy is strictly sequential."""
+    return 1 if config.strategy == "seed" else IN_FLIGHT
 
 
 async def in_input_order(items: Sequence[T], lookahead: int,
                          score: Callable[[T], Awaitable[R]]) -> AsyncIterator[tuple[T, R | BaseException]]:
     """Score ``lookahead`` items at once, so a shared request pool stays fed across their boundaries;
     yield each item with its result (or the exception that stopped it) in input order."""
-    in_flight: list[tuple[T, asyncio.Future[tuple[R | BaseException]]]] = []
+    pending: list[tuple[T, asyncio.Future[tuple[R | BaseException]]]] = []
     for item in items:
-        in_flight.append((item, asyncio.gather(score(item), return_exceptions=True)))
-        if len(in_flight) >= lookahead:
-            first, outcome = in_flight.pop(0)
+        pending.append((item, asyncio.gather(score(item), return_exceptions=True)))
+        if len(pending) >= lookahead:
+            first, outcome = pending.pop(0)
             yield first, (await outcome)[0]
-    for item, outcome in in_flight:
+    for item, outcome in pending:
         yield item, (await outcome)[0]
 
 
-async def score_batch(conversations: Sequence[LoadedConversation], backend: PromptBackend, config: ScoringConfig,
-                      *, concurrency: int = 8) -> AsyncIterator[Outcome]:
-    """Yield one outcome per conversation, in input order (seed: one request at a time)."""
-    if config.strategy == "seed":
-        concurrency = 1
+def parts(conversations: Sequence[LoadedConversation], config: ScoringConfig,
+          part_tokens: int) -> list[list[LoadedConversation]]:
+    """Consecutive conversations grouped until each part plans at least ``part_tokens`` prompt tokens
+    (the last part may plan fewer); ``part_tokens`` 0 puts each conversation in a part of its own."""
+    grouped: list[list[LoadedConversation]] = []
+    current: list[LoadedConversation] = []
+    tokens = 0
+    for loaded in conversations:
+        current.append(loaded)
+        tokens += estimated_prompt_tokens(loaded.conversation, config) if part_tokens else 0
+        if tokens >= part_tokens:
+            grouped.append(current)
+            current, tokens = [], 0
+    if current:
+        grouped.append(current)
+    return grouped
+
+
+def direct_scorer(send: Send, config: ScoringConfig, model: str) -> ScorePart:
+    """Score each part in this process, its conversations in flight together, requests through ``send``."""
+    async def score(part: Sequence[LoadedConversation]) -> list[Outcome]:
+        outcomes = []
+        async for _, outcome in in_input_order(part, in_flight(config), one):
+            if isinstance(outcome, BaseException):
+                raise outcome
+            outcomes.append(outcome)
+        return outcomes
+
+    async def one(loaded: LoadedConversation) -> Outcome:
+        try:
+            return Outcome(loaded, score=await score_conversation(loaded.conversation, send, config, model=model))
+        except MemscoreError as exc:
+            return Outcome(loaded, error=exc)
+
+    return score
+
+
+async def score_batch(conversations: Sequence[LoadedConversation], score: ScorePart, config: ScoringConfig, *,
+                      part_tokens: int = 0) -> AsyncIterator[Outcome]:
+    """Yield one outcome per conversation, in input order; a conversation's own failure is its outcome."""
     with long_lived_objects_frozen():
-        async with RequestPool(backend, concurrency) as pool:
-            scored = in_input_order(conversations, conversations_in_flight(config),
-                                    lambda loaded: _score_one(loaded, pool, config))
-            async for _, outcome in scored:
-                if isinstance(outcome, BaseException):
-                    raise outcome
+        scored = in_input_order(parts(conversations, config, part_tokens), in_flight(config), score)
+        async for part, outcomes in scored:
+            if isinstance(outcomes, MemscoreError):
+                outcomes = [Outcome(loaded, error=outcomes) for loaded in part]
+            elif isinstance(outcomes, BaseException):
+                raise outcomes
+            for outcome in outcomes:
                 yield outcome
-
-
-async def _score_one(loaded: LoadedConversation, pool: RequestPool, config: ScoringConfig) -> Outcome:
-    try:
-        return Outcome(loaded, score=await score_conversation(loaded.conversation, pool, config))
-    except MemscoreError as exc:
-        return Outcome(loaded, error=exc)

@@ -20,9 +20,9 @@ from pydantic import BaseModel
 from memscore_core import engine, seed
 from memscore_core.backends import vllm
 from memscore_core.backends.factory import open_backend
-from memscore_core.engine import ScoringConfig
+from memscore_core.engine import ScoringConfig, pooled_sender
 from memscore_core.loading import load_conversations
-from memscore_core.runner import score_batch
+from memscore_core.runner import direct_scorer, score_batch
 from memscore_core.settings import Settings
 
 
@@ -78,17 +78,18 @@ async def measure(spec: WorkerSpec) -> Measurement:
     settings = Settings(base_url=spec.base_url, request_cache=None, concurrency=spec.concurrency)
     loaded = load_conversations([spec.corpus]).conversations
     backend = open_backend(settings)
-    await backend.model()
+    model = await backend.model()
     requests = prompt_tokens = failed = 0
     meter = meter_parse_and_math()
     cpu, wall = time.process_time(), time.perf_counter()
     try:
-        async for outcome in score_batch(loaded, backend, spec.config, concurrency=spec.concurrency):
-            if outcome.score is None:
-                failed += 1
-                continue
-            requests += outcome.score.requests
-            prompt_tokens += outcome.score.prompt_tokens
+        async with pooled_sender(backend, spec.config, spec.concurrency) as send:
+            async for outcome in score_batch(loaded, direct_scorer(send, spec.config, model), spec.config):
+                if outcome.score is None:
+                    failed += 1
+                    continue
+                requests += outcome.score.requests
+                prompt_tokens += outcome.score.prompt_tokens
     finally:
         await backend.aclose()
     return Measurement(requests=requests, prompt_tokens=prompt_tokens, wall_s=time.perf_counter() - wall,

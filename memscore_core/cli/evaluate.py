@@ -12,10 +12,10 @@ from rich.table import Table
 
 from memscore_core.backends.factory import open_backend
 from memscore_core.cli.consoles import stderr_console, stdout_console
-from memscore_core.engine import ScoringConfig
+from memscore_core.engine import ScoringConfig, pooled_sender
 from memscore_core.evaluation import evaluate
 from memscore_core.loading import LoadedConversation, load_conversations
-from memscore_core.runner import Outcome, score_batch
+from memscore_core.runner import Outcome, direct_scorer, score_batch
 from memscore_core.settings import Settings
 
 
@@ -54,7 +54,8 @@ async def _score_all(settings: Settings, config: ScoringConfig,
                      conversations: list[LoadedConversation]) -> list[Outcome]:
     backend = open_backend(settings)
     try:
-        return [outcome async for outcome in score_batch(conversations, backend, config,
-                                                         concurrency=settings.concurrency)]
+        model = await backend.model()
+        async with pooled_sender(backend, config, settings.concurrency) as send:
+            return [outcome async for outcome in score_batch(conversations, direct_scorer(send, config, model), config)]
     finally:
         await backend.aclose()

@@ -14,10 +14,11 @@ from rich.progress import Progress
 from memscore_core.backends.factory import backend_name, open_backend
 from memscore_core.cli.consoles import stderr_console
 from memscore_core.cli.render import print_conversation_tops, print_top_memories
-from memscore_core.engine import ScoringConfig
-from memscore_core.jobs import JobSummary, score_into_store
+from memscore_core.engine import ScoringConfig, pooled_sender
+from memscore_core.lifecycle import RunSummary, run_scoring
 from memscore_core.loading import LoadResult, load_conversations
 from memscore_core.result import ConversationScore, content_hash
+from memscore_core.runner import direct_scorer
 from memscore_core.settings import Settings
 from memscore_core.store import Store
 
@@ -92,13 +93,18 @@ def _every_result(loaded: LoadResult, fresh: list[ConversationScore], store: Sto
 
 
 async def _run(settings: Settings, config: ScoringConfig, loaded: LoadResult, store: Store,
-               rescore: bool) -> JobSummary:
+               rescore: bool) -> RunSummary:
     backend = open_backend(settings)
     try:
+        model = await backend.model()
         with Progress(console=stderr, transient=True) as progress:
             task = progress.add_task("scoring", total=len(loaded.conversations))
-            return await score_into_store(loaded, backend, store, config, backend_name=backend_name(settings),
-                                          concurrency=settings.concurrency, rescore=rescore,
-                                          on_outcome=lambda _: progress.advance(task))
+
+            async def advance(*_: object) -> None:
+                progress.advance(task)
+
+            async with pooled_sender(backend, config, settings.concurrency) as send:
+                return await run_scoring(loaded, store, config, direct_scorer(send, config, model), model=model,
+                                         backend_name=backend_name(settings), rescore=rescore, on_outcome=advance)
     finally:
         await backend.aclose()

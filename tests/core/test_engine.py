@@ -15,13 +15,13 @@ from memscore_core.backends.vllm import RetryPolicy, VllmBackend
 from memscore_core.bench.corpus import BenchShape, bench_conversation
 from memscore_core.chunking import chunk_budget, plan_chunks
 from memscore_core.conversation import Conversation, Entry
-from memscore_core.engine import ScoringConfig, score_conversation
+from memscore_core.engine import ScoringConfig, pool_sender, pooled_sender, score_conversation
 from memscore_core.errors import AlignmentError, ContextLengthError
 from memscore_core.loading import LoadedConversation
 from memscore_core.local.app import ServerOptions, build_app
 from memscore_core.local.serve import load_model
 from memscore_core.result import ConversationScore
-from memscore_core.runner import Outcome, score_batch
+from memscore_core.runner import Outcome, direct_scorer, score_batch
 from memscore_core.settings import DEFAULT_MODEL_DIR
 
 TEMPLATES = Path(__file__).parents[1] / "data" / "templates"
@@ -48,7 +48,7 @@ def backend(options: ServerOptions, rewrite: Callable[[dict, dict], None] | None
 def score(conversation: Conversation, scorer: VllmBackend, config: ScoringConfig) -> ConversationScore:
     async def run() -> ConversationScore:
         async with scorer, scorer_pool(scorer) as pool:
-            return await score_conversation(conversation, pool, config)
+            return await score_conversation(conversation, pool_sender(pool), config, model=await scorer.model())
     return asyncio.run(run())
 
 
@@ -76,8 +76,9 @@ def test_an_entry_bigger_than_the_context_fails_only_its_conversation() -> None:
 
     async def run() -> list[Outcome]:
         scorer = backend(ServerOptions(max_model_len=1024))
-        async with scorer:
-            return [outcome async for outcome in score_batch(loaded, scorer, ScoringConfig())]
+        async with scorer, pooled_sender(scorer, ScoringConfig(), 8) as send:
+            scored = score_batch(loaded, direct_scorer(send, ScoringConfig(), await scorer.model()), ScoringConfig())
+            return [outcome async for outcome in scored]
     first, second = asyncio.run(run())
     assert isinstance(first.error, ContextLengthError)
     assert "does not fit even one exchange per chunk" in str(first.error)

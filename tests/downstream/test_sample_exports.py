@@ -14,9 +14,10 @@ from typer.testing import CliRunner
 from memscore_core.backends.factory import backend_name, open_backend
 from memscore_core.cli import app
 from memscore_core.conversation import Conversation
-from memscore_core.engine import ScoringConfig
-from memscore_core.jobs import JobSummary, score_into_store
+from memscore_core.engine import ScoringConfig, pooled_sender
+from memscore_core.lifecycle import RunSummary, run_scoring
 from memscore_core.loading import load_conversations
+from memscore_core.runner import direct_scorer
 from memscore_core.settings import REPO_ROOT, Settings
 from memscore_core.store import Store
 
@@ -46,12 +47,15 @@ class Export:
         return {path.name: path.read_bytes() for path in self.directory.iterdir()}
 
 
-async def _score(store: Store, base_url: str) -> JobSummary:
+async def _score(store: Store, base_url: str) -> RunSummary:
     settings = Settings.with_overrides(base_url=base_url)
     backend = open_backend(settings)
+    config = ScoringConfig()
     try:
-        return await score_into_store(load_conversations([SAMPLE]), backend, store, ScoringConfig(),
-                                      backend_name=backend_name(settings))
+        model = await backend.model()
+        async with pooled_sender(backend, config, settings.concurrency) as send:
+            return await run_scoring(load_conversations([SAMPLE]), store, config, direct_scorer(send, config, model),
+                                     model=model, backend_name=backend_name(settings))
     finally:
         await backend.aclose()
 

@@ -1,13 +1,11 @@
-"""kill -9 of a score-conversations flow run mid-way: the rerun completes it from the task cache.
+"""kill -9 of a score-conversations flow run mid-way: the rerun completes it from the request cache.
 
-An answer is durable once Prefect has written its task result; the answers still being recorded at the
+An answer is durable once it is in the request cache; the answers still being written at the
 kill are the only ones asked again.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -46,16 +44,12 @@ def _scores(db: Path) -> list[tuple[object, ...]]:
 
 
 def _complete_results(directory: Path) -> int:
-    """Task results written whole (a kill can cut the one being written short)."""
-    complete = 0
-    for path in directory.glob("score-request-*"):
-        with contextlib.suppress(ValueError):
-            complete += "result" in json.loads(path.read_bytes())
-    return complete
+    """Answers in the request cache (written to a temporary name and renamed: only whole ones count)."""
+    return len(list(directory.rglob("*.npz")))
 
 
 def _flow(source: Path, db: Path, server: str, results: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), "MEMSCORE_RESULTS_DIR": str(results)}
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), "MEMSCORE_REQUEST_CACHE": str(results)}
     return subprocess.Popen([sys.executable, "-c", RUN_FLOW, str(source), str(db), server], env=env, cwd=REPO_ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 

@@ -53,7 +53,7 @@ def test_the_flow_through_a_faulty_proxy_equals_a_clean_run(keyed_server: str, s
                                                  base_url=f"http://127.0.0.1:{proxy.port}/v1",
                                                  api_key_secret=secret_block, reports_dir=None))
     assert all(proxy.seen[fault] >= 1 for fault in FAULTS), proxy.seen
-    monkeypatch.setenv("PREFECT_TASKS_REFRESH_CACHE", "true")
+    monkeypatch.setenv("MEMSCORE_REQUEST_CACHE", str(tmp_path / "clean-cache"))
     clean = asyncio.run(score_conversations(source=str(source), db=str(tmp_path / "clean.duckdb"),
                                             base_url=keyed_server, api_key_secret=secret_block, reports_dir=None))
     assert faulty["scored"] == clean["scored"] == 4
@@ -69,7 +69,7 @@ def test_a_secret_block_key_never_reaches_the_database_results_or_artifacts(keye
                                               api_key_secret=secret_block, reports_dir=str(tmp_path / "reports")))
     assert summary["scored"] == 2
     stored = [p for p in tmp_path.rglob("*") if p.is_file()]
-    stored += [p for p in Path(os.environ["MEMSCORE_RESULTS_DIR"]).rglob("*") if p.is_file()]
+    stored += [p for p in Path(os.environ["MEMSCORE_REQUEST_CACHE"]).rglob("*") if p.is_file()]
     assert db in stored
     for path in stored:
         assert API_KEY.encode() not in path.read_bytes(), path

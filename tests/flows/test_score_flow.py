@@ -11,7 +11,7 @@ from prefect.client.orchestration import get_client
 
 from flows.score_conversations import score_conversations
 from memscore_core.backends.vllm import VllmBackend
-from memscore_core.engine import ScoringConfig, score_conversation
+from memscore_core.engine import ScoringConfig, pool_sender, score_conversation
 from memscore_core.errors import StoreError
 from memscore_core.loading import load_conversations
 from memscore_core.pool import RequestPool
@@ -55,7 +55,8 @@ def test_flow_results_equal_the_library_scores(corpus: Path, tmp_path: Path, ser
 async def _library_scores(corpus: Path, server: str) -> list[Any]:
     backend = VllmBackend(base_url=server)
     async with RequestPool(backend, 4) as pool:
-        scores = [await score_conversation(item.conversation, pool, ScoringConfig())
+        scores = [await score_conversation(item.conversation, pool_sender(pool), ScoringConfig(),
+                                           model=await backend.model())
                   for item in load_conversations([corpus]).conversations]
     await backend.aclose()
     return scores

@@ -15,7 +15,7 @@ from memscore_core.backends.vllm import VllmBackend
 from memscore_core.bench.corpus import BenchShape, bench_conversation
 from memscore_core.chunking import chunk_budget, plan_chunks
 from memscore_core.conversation import Conversation
-from memscore_core.engine import ScoringConfig, score_conversation
+from memscore_core.engine import ScoringConfig, pool_sender, score_conversation
 from memscore_core.pool import RequestPool
 from memscore_core.result import ConversationScore
 from memscore_core.synth.generator import generate_corpus
@@ -42,7 +42,7 @@ def score(conversation: Conversation, server: str, config: ScoringConfig) -> Con
     async def run() -> ConversationScore:
         backend = VllmBackend(base_url=server)
         async with RequestPool(backend, 4) as pool:
-            result = await score_conversation(conversation, pool, config)
+            result = await score_conversation(conversation, pool_sender(pool), config, model=await backend.model())
         await backend.aclose()
         return result
     return asyncio.run(run())
