@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memscore_core.backends.cache import CacheEntries, CachedBackend
+from memscore_core.backends.cache import CachedBackend, CacheEntries
 from memscore_core.backends.vllm import RequestOptions
 from memscore_core.parsing import ScoredPrompt
 from memscore_core.prompt import ChatPrompt
