@@ -12,6 +12,7 @@ result (a direct write by default) and ``on_outcome`` follows progress (a progre
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from memscore_core.engine import ScoringConfig
-from memscore_core.errors import MemscoreError, StoreError
+from memscore_core.errors import ConfigError, MemscoreError, StoreError
 from memscore_core.loading import LoadedConversation, LoadResult
 from memscore_core.result import ConversationScore, content_hash
 from memscore_core.runner import Outcome, ScorePart, score_batch
@@ -70,6 +71,16 @@ class RunSummary:
         return {"run_id": self.run_id, "model": self.model, "loaded": self.loaded, "invalid": self.invalid,
                 "skipped": self.skipped, "scored": self.scored, "failed": len(self.failed),
                 "requests": self.requests, "prompt_tokens": self.prompt_tokens}
+
+
+def shard_of(loaded: LoadResult, shard: int, shards: int) -> LoadResult:
+    """What shard ``shard`` of ``shards`` scores: the conversations whose id hashes to it (so a conversation
+    stays in its shard when the corpus grows) and, in shard 0 only, the invalid input."""
+    if not 0 <= shard < shards:
+        raise ConfigError(f"shard {shard} does not exist: shards are numbered 0 to {shards - 1}")
+    mine = [item for item in loaded.conversations
+            if int(hashlib.sha256(item.conversation.id.encode()).hexdigest()[:8], 16) % shards == shard]
+    return LoadResult(mine, loaded.errors if shard == 0 else [])
 
 
 def store_writer(store: Store, config: ScoringConfig) -> Persist:

@@ -18,6 +18,15 @@ def prefect_api() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A real Prefect API server with memscore's pool and deployments; yields the environment pointing at it."""
+    from tests.support.prefect_server import prefect_server as started
+
+    with started(tmp_path_factory.mktemp("prefect-home")) as env:
+        yield env
+
+
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     """Three synthetic conversations and one invalid line."""

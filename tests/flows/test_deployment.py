@@ -3,49 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from memscore_core.local.loopback import free_port, wait_healthy
 from memscore_core.store import Store
 from memscore_core.synth.generator import generate_corpus
+from tests.support.prefect_server import PREFECT, prefect
 from tests.support.servers import REPO, metric, stop
 
 pytestmark = pytest.mark.prefect
-PREFECT = str(Path(sys.executable).with_name("prefect"))
-
-
-@pytest.fixture(scope="module")
-def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A real Prefect API server with its own home; yields the environment that points at it."""
-    home = tmp_path_factory.mktemp("prefect-home")
-    port = free_port()
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false"}
-    log = home / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([PREFECT, "server", "start", "--no-ui", "--host", "127.0.0.1", "--port",
-                                    str(port)], stdout=out, stderr=subprocess.STDOUT, env=env,
-                                   start_new_session=True)
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}/api/health", process, log, timeout=180)
-        prefect(env, "work-pool", "create", "memscore-local", "--type", "process")
-        prefect(env, "--no-prompt", "deploy", "--all")
-        yield env
-    finally:
-        stop(process)
-
-
-def prefect(env: dict[str, str], *args: str, timeout: float = 300) -> str:
-    done = subprocess.run([PREFECT, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, f"prefect {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
 
 
 def test_the_hourly_deployment_carries_its_cron_schedule(prefect_server: dict[str, str]) -> None:

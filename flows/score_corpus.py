@@ -1,0 +1,55 @@
+"""``score-corpus``: one scoring run split into shard flow runs that workers on any number of hosts share.
+
+Each shard is a ``score-conversations`` run (deployment ``score-conversations/shard``) over the
+conversations whose id hashes to it. This run waits for every shard to be stored, summarises them from
+the store, and fails only after every shard has finished if any of them did not complete.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import acreate_table_artifact
+
+from flows.score_conversations import DEFAULT_PART_TOKENS
+from flows.shards import run_shards
+from memscore_core.engine import Strategy
+from memscore_core.store import Store
+
+SHARD_DEPLOYMENT = "score-conversations/shard"
+
+
+@flow(name="score-corpus", flow_run_name="score-corpus-{shards}-shards")
+async def score_corpus(source: str = "data/conversations", db: str = "data/memscore.duckdb",
+                       base_url: str | None = None, model: str | None = None, strategy: Strategy = "exact",
+                       chunk_tokens: int = 50_000, window: int | None = None, concurrency: int = 8,
+                       rescore: bool = False, api_key_secret: str | None = None,
+                       part_tokens: int = DEFAULT_PART_TOKENS, shards: int = 4,
+                       deployment: str = SHARD_DEPLOYMENT, attempts: int = 3,
+                       poll_seconds: float = 5.0) -> dict[str, Any]:
+    """Score ``source`` into ``db`` as ``shards`` flow runs of ``deployment`` on its work pool.
+
+    Every worker must reach the same ``source``, ``db`` (a ``ducklake:postgres:`` store for several
+    hosts), request cache (``MEMSCORE_REQUEST_CACHE``) and model servers; see docs/scaling.md.
+    """
+    parameters = {"source": source, "db": db, "base_url": base_url, "model": model, "strategy": strategy,
+                  "chunk_tokens": chunk_tokens, "window": window, "concurrency": concurrency, "rescore": rescore,
+                  "api_key_secret": api_key_secret, "part_tokens": part_tokens, "reports_dir": None}
+    finished = await run_shards(deployment, parameters, shards, attempts=attempts, poll_seconds=poll_seconds)
+    runs = {str(run.flow_run_id): run for run in Store(db).runs() if run.flow_run_id is not None}
+    rows: list[dict[str, Any]] = []
+    for shard in finished:
+        stored = runs.get(str(shard.run.id))
+        rows.append({"shard": shard.index, "attempts": shard.attempt, "state": shard.run.state_name,
+                     "requests": stored.requests if stored else None,
+                     "prompt_tokens": stored.prompt_tokens if stored else None,
+                     "status": stored.status if stored else None})
+    await acreate_table_artifact(rows, key="score-corpus-shards", description="Each shard's final run")
+    summary = {"shards": shards, "requests": sum(row["requests"] or 0 for row in rows),
+               "prompt_tokens": sum(row["prompt_tokens"] or 0 for row in rows), "shard_runs": rows}
+    incomplete = [row for row in rows if row["state"] != "Completed"]
+    if incomplete:
+        get_run_logger().error("shards that did not complete: %s", incomplete)
+        raise RuntimeError(f"{len(incomplete)} of {shards} shards did not complete: {incomplete}")
+    return summary
