@@ -11,19 +11,42 @@ import typer
 
 from memscore_core.conversation import Conversation
 from memscore_core.synth.generator import generate_corpus
+from memscore_core.synth.many import ManyShape, generate_many_corpus
 
 
 def synth(
     out: Annotated[Path, typer.Argument(help="Output .jsonl file.")],
     n: Annotated[int, typer.Option("--n", help="How many conversations.")] = 20,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same corpus).")] = 0,
+    memories: Annotated[int | None, typer.Option(
+        min=1, help="Many-memory conversations: memories per chunk (about contacts, all of one form).")] = None,
+    used: Annotated[int | None, typer.Option(min=0, help="With --memories: how many of them answers use [4].")] = None,
+    chunks: Annotated[int | None, typer.Option(min=1, help="With --memories: chunks per conversation [1].")] = None,
+    chunk_tokens: Annotated[int | None, typer.Option(
+        min=1, help="With --memories: the chunk budget to fill [one that fits]; written to meta.chunk_tokens.")] = None,
 ) -> None:
     """Generate synthetic conversations with ground truth in ``meta``."""
+    if memories is None and (used, chunks, chunk_tokens) != (None, None, None):
+        raise typer.BadParameter("--used, --chunks and --chunk-tokens need --memories", param_hint="--memories")
+    if memories is not None:
+        try:
+            shape = ManyShape(memories=memories, used=4 if used is None else used, chunks=chunks or 1,
+                              chunk_tokens=chunk_tokens)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--used") from None
+        corpus = generate_many_corpus(n, seed, shape)
+    else:
+        corpus = generate_corpus(n, seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("wb") as handle:
-        for conversation in generate_corpus(n, seed):
-            handle.write(orjson.dumps(conversation.model_dump(mode="json", exclude_none=True)) + b"\n")
+        try:
+            for conversation in corpus:
+                handle.write(orjson.dumps(conversation.model_dump(mode="json", exclude_none=True)) + b"\n")
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--chunk-tokens") from None
     typer.echo(f"wrote {n} conversations to {out}")
+    if memories is not None:
+        typer.echo(f"score them with --chunk-tokens {shape.budget_tokens()} (MEMSCORE_CHUNK_TOKENS for eval)")
 
 
 def schema(

@@ -1,4 +1,9 @@
-"""Fact kinds for synthetic conversations: invented values a model can only copy from context."""
+"""Fact kinds for synthetic conversations: invented values a model can only copy from context.
+
+``FACT_KINDS`` are facts about the user (about 20 distinct keys). ``CONTACT_KINDS`` word the same facts
+about a named contact (``{o}`` in the templates), so a conversation can hold hundreds of distinct facts
+of one form: the owner's invented name tells them apart.
+"""
 
 from __future__ import annotations
 
@@ -48,27 +53,28 @@ class FactKind:
 
 @dataclass(frozen=True)
 class Fact:
-    """One planted fact: a kind, a slot (e.g. which pet) and an invented value."""
+    """One planted fact: a kind, a slot (e.g. which pet), an invented value and, for contacts, an owner."""
 
     kind: FactKind
     slot: str
     value: str
+    owner: str = ""
 
     @property
     def key(self) -> str:
-        return self.kind.key.format(slot=self.slot.replace(" ", "-"))
+        return self.kind.key.format(slot=self.slot.replace(" ", "-"), o=self.owner.lower())
 
     def memory_text(self, rng: random.Random) -> str:
-        return rng.choice(self.kind.memories).format(slot=self.slot, v=self.value)
+        return rng.choice(self.kind.memories).format(slot=self.slot, v=self.value, o=self.owner)
 
     def question(self, rng: random.Random) -> str:
-        return rng.choice(self.kind.questions).format(slot=self.slot)
+        return rng.choice(self.kind.questions).format(slot=self.slot, o=self.owner)
 
     def answer(self, rng: random.Random) -> str:
-        return rng.choice(self.kind.answers).format(slot=self.slot, v=self.value)
+        return rng.choice(self.kind.answers).format(slot=self.slot, v=self.value, o=self.owner)
 
     def topic(self) -> str:
-        return self.kind.topic.format(slot=self.slot)
+        return self.kind.topic.format(slot=self.slot, o=self.owner)
 
 
 FACT_KINDS: tuple[FactKind, ...] = (
@@ -131,6 +137,66 @@ FACT_KINDS: tuple[FactKind, ...] = (
 )
 
 
+CONTACT_KINDS: tuple[FactKind, ...] = (
+    FactKind(
+        key="contacts/{o}/pets/{slot}", slots=FACT_KINDS[0].slots,
+        value=invented_word,
+        memories=("{o}'s {slot} is called {v}.", "{o} has a {slot} named {v}."),
+        questions=("What is {o}'s {slot} called?", "Do you remember the name of {o}'s {slot}?"),
+        answers=("{o}'s {slot} is called {v}.", "{o}'s {slot}'s name is {v}."),
+        topic="{o}'s {slot}",
+    ),
+    FactKind(
+        key="contacts/{o}/people/{slot}", slots=FACT_KINDS[1].slots,
+        value=invented_word,
+        memories=("{o}'s {slot} is named {v}.", "{o}'s {slot} goes by {v}."),
+        questions=("What is {o}'s {slot}'s name?", "Who is {o}'s {slot} again?"),
+        answers=("{o}'s {slot} is named {v}.", "{o}'s {slot} is {v}."),
+        topic="{o}'s {slot}",
+    ),
+    FactKind(
+        key="contacts/{o}/home/{slot}", slots=("city",),
+        value=invented_word,
+        memories=("{o} lives in {v}.", "{o} moved to the town of {v}."),
+        questions=("Where does {o} live?", "Which town does {o} live in?"),
+        answers=("{o} lives in {v}.", "{o} lives in the town of {v}."),
+        topic="where {o} lives",
+    ),
+    FactKind(
+        key="contacts/{o}/work/{slot}", slots=("employer",),
+        value=_company,
+        memories=("{o} works at {v}.", "{o}'s employer is {v}."),
+        questions=("Where does {o} work?", "What is the name of {o}'s company?"),
+        answers=("{o} works at {v}.", "{o}'s employer is {v}."),
+        topic="{o}'s job",
+    ),
+    FactKind(
+        key="contacts/{o}/work/{slot}", slots=("project",),
+        value=invented_word,
+        memories=("{o}'s project is codenamed {v}.", "The codename of {o}'s project is {v}."),
+        questions=("What is {o}'s project's codename?", "What did we call {o}'s project?"),
+        answers=("{o}'s project is codenamed {v}.", "The codename is {v}."),
+        topic="{o}'s project",
+    ),
+    FactKind(
+        key="contacts/{o}/codes/{slot}", slots=FACT_KINDS[5].slots,
+        value=_code,
+        memories=("{o}'s {slot} code is {v}.", "{o} set the {slot} code to {v}."),
+        questions=("What is {o}'s {slot} code?", "Can you remind me of {o}'s {slot} code?"),
+        answers=("The {slot} code is {v}.", "{o}'s {slot} code is {v}."),
+        topic="{o}'s {slot} code",
+    ),
+    FactKind(
+        key="contacts/{o}/calendar/{slot}", slots=FACT_KINDS[6].slots,
+        value=_room,
+        memories=("{o}'s {slot} is {v}.", "The {slot} for {o} is {v}."),
+        questions=("What is {o}'s {slot}?", "Which {slot} does {o} have?"),
+        answers=("{o}'s {slot} is {v}.", "It is {v}."),
+        topic="{o}'s {slot}",
+    ),
+)
+
+
 def sample_facts(rng: random.Random, count: int) -> list[Fact]:
     """Distinct-key facts with fresh invented values."""
     facts: dict[str, Fact] = {}
@@ -139,3 +205,25 @@ def sample_facts(rng: random.Random, count: int) -> list[Fact]:
         fact = Fact(kind=kind, slot=rng.choice(kind.slots), value=kind.value(rng))
         facts.setdefault(fact.key, fact)
     return list(facts.values())
+
+
+def sample_contact_facts(rng: random.Random, count: int, taken: set[str]) -> list[Fact]:
+    """``count`` contact facts, each about its own newly invented owner.
+
+    No owner or value (by its first word: a company's name, a whole code) is already in ``taken``, which
+    gains them, so within a conversation no two facts share a value and no owner doubles as a value.
+    """
+    facts: list[Fact] = []
+    while len(facts) < count:
+        kind = rng.choice(CONTACT_KINDS)
+        owner, value = fresh_value(rng, invented_word, taken), fresh_value(rng, kind.value, taken)
+        facts.append(Fact(kind=kind, slot=rng.choice(kind.slots), value=value, owner=owner))
+    return facts
+
+
+def fresh_value(rng: random.Random, draw: Callable[[random.Random], str], taken: set[str]) -> str:
+    """A value from ``draw`` whose first word is not in ``taken``; that word is added to ``taken``."""
+    while (value := draw(rng)).split()[0] in taken:
+        pass
+    taken.add(value.split()[0])
+    return value

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from memscore_core.conversation import Conversation, Entry
 from memscore_core.synth.facts import Fact, invented_word, sample_facts
 
-_SYSTEM_PROMPTS = (
+SYSTEM_PROMPTS = (
     "You are a helpful assistant with a long-term memory. Recalled notes appear in the conversation.",
     "You are the user's personal agent. Use the memories you recall to answer precisely.",
     "You are a concise assistant. Answer from the notes you have about the user.",
 )
-_CHITCHAT = (
+CHITCHAT = (
     ("Thanks!", "You're welcome!"),
     ("Hello there.", "Hello! How can I help you today?"),
     ("Good morning!", "Good morning! What can I do for you?"),
@@ -70,10 +70,10 @@ class _Plan:
                                       tool_call_id=f"call_{self.tool_calls}"))
 
 
-
 def copy_key(key: str) -> str:
     """The memory key under which a redundant copy of the fact stored at ``key`` is surfaced."""
     return f"notes/{key.replace('/', '-')}"
+
 
 def generate_conversation(seed: int, index: int, shape: SynthShape = SynthShape()) -> Conversation:
     """One deterministic conversation for (seed, index)."""
@@ -94,7 +94,7 @@ def generate_conversation(seed: int, index: int, shape: SynthShape = SynthShape(
         _add_turn(plan, facts, redundant, context, user_name, shape)
     return Conversation(
         id=f"synth-{seed}-{index:05d}",
-        system_prompt=rng.choice(_SYSTEM_PROMPTS),
+        system_prompt=rng.choice(SYSTEM_PROMPTS),
         context=context,
         entries=plan.entries,
         meta={"generator": "memscore-synth", "seed": seed, "index": index},
@@ -111,7 +111,7 @@ def _add_turn(plan: _Plan, facts: list[Fact], redundant: dict[str, str], context
         first, second = plan.pick(facts, 2)
         for fact in (first, second):
             plan.surface(fact)
-        question = f"{first.question(rng)} Also, {_lower_first(second.question(rng))}"
+        question = f"{first.question(rng)} Also, {lower_first(second.question(rng))}"
         answer = f"{first.answer(rng)} {second.answer(rng)}"
         used = [first.key, second.key]
         kind = "two"
@@ -144,7 +144,7 @@ def _no_memory_turn(rng: random.Random, context: str, user_name: str) -> tuple[s
         return f"Please repeat this word: {word}", f"{word}.", [], "none"
     if roll < 0.6 and context:
         return "What is my name?", f"Your name is {user_name}.", [], "none"
-    question, answer = rng.choice(_CHITCHAT)
+    question, answer = rng.choice(CHITCHAT)
     return question, answer, [], "none"
 
 
@@ -154,7 +154,7 @@ def _topic(facts: list[Fact], used: list[str]) -> str:
     return " and ".join(topics) if topics else "something general"
 
 
-def _lower_first(text: str) -> str:
+def lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
 
 

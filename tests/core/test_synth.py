@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
@@ -76,6 +77,11 @@ def test_the_same_seed_writes_byte_identical_files_in_separate_processes(tmp_pat
     first = synth_in_a_fresh_process(tmp_path / "a.jsonl", seed=5, hash_seed="1")
     second = synth_in_a_fresh_process(tmp_path / "b.jsonl", seed=5, hash_seed="2")
     assert first and first == second
+
+
+def test_the_model_card_evaluation_corpus_is_byte_for_byte_the_one_it_was_measured_on(tmp_path: Path) -> None:
+    written = synth(tmp_path / "eval.jsonl", n=200, seed=424242).read_bytes()
+    assert hashlib.sha256(written).hexdigest() == "4142df656ea376a1512c11e14beac4dd51850d30843c9b6c9ec653ae7d21b2e2"
 
 
 def test_a_different_seed_writes_different_conversations(tmp_path: Path) -> None:

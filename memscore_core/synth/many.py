@@ -1,0 +1,182 @@
+"""Many-memory conversations: C segments, each surfacing M memories of which K are used.
+
+Every memory is a fact about a named contact (``CONTACT_KINDS``), each with its own invented owner and
+value, drawn the same way whether an answer uses it or not: the M − K distractors differ from the used
+memories only in never being asked about. A segment opens with its M memories (user or tool messages,
+shuffled), then questions about its K used ones (``one`` or ``two`` answers) mixed with questions that need
+no memory, then more no-memory turns until the segment's bytes reach the chunk budget right after an
+answer. So memscore's chunk planner, run with ``meta["chunk_tokens"]``, splits the conversation into exactly
+its C segments. Ground truth is in each answer's ``meta`` as for :func:`generate_conversation`.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import accumulate
+
+from memscore_core.chunking import CHARS_PER_TOKEN, chunk_budget, entry_bytes
+from memscore_core.conversation import Conversation, Entry
+from memscore_core.synth.facts import Fact, fresh_value, invented_word, sample_contact_facts
+from memscore_core.synth.generator import CHITCHAT, SYSTEM_PROMPTS, lower_first
+
+MEMORY_BYTES = (46.2, 10.5)
+"""Mean and standard deviation of one memory's UTF-8 bytes (measured on 100,000 draws)."""
+ANSWERED_BYTES = (111.0, 54.0)
+"""Mean and standard deviation of the turns that use one memory, no-memory turns between them included."""
+PREFIX_BYTES = 160
+"""At least the longest system prompt plus context."""
+ATTEMPTS = 50
+
+
+@dataclass(frozen=True)
+class ManyShape:
+    """M memories per segment, K of them used, C segments; ``chunk_tokens`` None picks a fitting default."""
+
+    memories: int = 64
+    used: int = 4
+    chunks: int = 1
+    chunk_tokens: int | None = None
+    two_rate: float = 0.25
+    none_rate: float = 0.3
+    think_rate: float = 0.3
+    context_rate: float = 0.3
+
+    def __post_init__(self) -> None:
+        if self.memories < 1 or not 0 <= self.used <= self.memories or self.chunks < 1:
+            raise ValueError(f"need memories ≥ 1, 0 ≤ used ≤ memories and chunks ≥ 1, got {self}")
+
+    def budget_tokens(self) -> int:
+        """``chunk_tokens`` as given, else the mean segment size before padding plus 2.5 standard deviations.
+
+        About 1 segment in 150 then overflows and is redrawn; the rest are padded with a few no-memory turns.
+        """
+        if self.chunk_tokens is not None:
+            return self.chunk_tokens
+        mean = self.memories * MEMORY_BYTES[0] + self.used * ANSWERED_BYTES[0]
+        spread = math.sqrt(self.memories * MEMORY_BYTES[1] ** 2 + self.used * ANSWERED_BYTES[1] ** 2)
+        return math.ceil((mean + 2.5 * spread + PREFIX_BYTES) / CHARS_PER_TOKEN)
+
+
+@dataclass
+class _Writer:
+    """A conversation being written, one segment at a time."""
+
+    rng: random.Random
+    user_name: str
+    context: str
+    think_rate: float
+    taken: set[str]
+    tool_calls: int = 0
+    entries: list[Entry] = field(default_factory=list)
+
+    def surface(self, fact: Fact) -> None:
+        text = fact.memory_text(self.rng)
+        if self.rng.random() < 0.5:
+            self.entries.append(Entry(role="user", content=f"Recalled memory: {text}", memory_key=fact.key))
+        else:
+            self.tool_calls += 1
+            self.entries.append(Entry(role="tool", content=text, memory_key=fact.key,
+                                      tool_call_id=f"call_{self.tool_calls}"))
+
+    def ask(self, facts: list[Fact]) -> None:
+        rng = self.rng
+        question = " Also, ".join(f.question(rng) if i == 0 else lower_first(f.question(rng))
+                                  for i, f in enumerate(facts))
+        answer = " ".join(fact.answer(rng) for fact in facts)
+        reasoning = None
+        if rng.random() < self.think_rate:
+            topics = " and ".join(fact.topic() for fact in facts)
+            reasoning = f"The user is asking about {topics}. I should answer from what I know."
+        self._turn(question, answer, reasoning, [fact.key for fact in facts], ("one", "two")[len(facts) - 1])
+
+    def chat(self) -> None:
+        """A turn that needs no memory: repeat a fresh word, recall the user's name, or small talk."""
+        roll = self.rng.random()
+        if roll < 0.4:
+            word = fresh_value(self.rng, invented_word, self.taken)
+            question, answer = f"Please repeat this word: {word}", f"{word}."
+        elif roll < 0.6 and self.context:
+            question, answer = "What is my name?", f"Your name is {self.user_name}."
+        else:
+            question, answer = self.rng.choice(CHITCHAT)
+        self._turn(question, answer, None, [], "none")
+
+    def _turn(self, question: str, answer: str, reasoning: str | None, used: list[str], kind: str) -> None:
+        self.entries.append(Entry(role="user", content=question))
+        self.entries.append(Entry(role="assistant", content=answer, reasoning=reasoning,
+                                  meta={"uses_memories": used, "kind": kind}))
+
+
+def generate_many(seed: int, index: int, shape: ManyShape = ManyShape()) -> Conversation:
+    """One deterministic many-memory conversation for (seed, index, shape)."""
+    rng = random.Random(f"memscore-synth-many:{seed}:{index}")
+    user_name = invented_word(rng)
+    context = f"The user's name is {user_name}. Be brief and friendly." if rng.random() < shape.context_rate else ""
+    system_prompt = rng.choice(SYSTEM_PROMPTS)
+    chunk_tokens = shape.budget_tokens()
+    head = Conversation(id="head", system_prompt=system_prompt, context=context,
+                        entries=[Entry(role="user", content="")])
+    budget = chunk_budget(head, chunk_tokens)
+    writer = _Writer(rng, user_name, context, shape.think_rate, taken={user_name})
+    for _ in range(shape.chunks):
+        _write_segment(writer, shape, budget)
+    meta = {"generator": "memscore-synth-many", "seed": seed, "index": index, "memories": shape.memories,
+            "used": shape.used, "chunks": shape.chunks, "chunk_tokens": chunk_tokens}
+    return Conversation(id=f"synth-many-{seed}-{index:05d}", system_prompt=system_prompt, context=context,
+                        entries=writer.entries, meta=meta)
+
+
+def _write_segment(writer: _Writer, shape: ManyShape, budget: int) -> None:
+    """A segment whose running byte total first reaches ``budget`` at its last answer (redrawn until one fits)."""
+    start, tool_calls = len(writer.entries), writer.tool_calls
+    for _ in range(ATTEMPTS):
+        del writer.entries[start:]
+        writer.tool_calls = tool_calls
+        _core(writer, shape)
+        segment = writer.entries[start:]
+        totals = list(accumulate(entry_bytes(entry) for entry in segment))
+        answers = [total for total, entry in zip(totals, segment, strict=True) if entry.role == "assistant"]
+        if all(total < budget for total in answers[:-1]):
+            total = totals[-1]
+            while total < budget or writer.entries[-1].role != "assistant":
+                writer.chat()
+                total += entry_bytes(writer.entries[-2]) + entry_bytes(writer.entries[-1])
+            return
+    raise ValueError(f"chunk_tokens {shape.budget_tokens()} cannot hold {shape.memories} memories and "
+                     f"{shape.used} answers using them in one chunk: raise it")
+
+
+def _core(writer: _Writer, shape: ManyShape) -> None:
+    """The M memories, then the questions that use K of them, mixed with no-memory turns."""
+    rng = writer.rng
+    facts = sample_contact_facts(rng, shape.memories, writer.taken)
+    for fact in facts:
+        writer.surface(fact)
+    pending = rng.sample(facts, shape.used)
+    while pending:
+        if rng.random() < shape.none_rate:
+            writer.chat()
+        elif len(pending) >= 2 and rng.random() < shape.two_rate:
+            writer.ask([pending.pop(), pending.pop()])
+        else:
+            writer.ask([pending.pop()])
+
+
+def generate_many_corpus(n: int, seed: int, shape: ManyShape = ManyShape()) -> Iterator[Conversation]:
+    """``n`` deterministic many-memory conversations for ``seed``."""
+    for index in range(n):
+        yield generate_many(seed, index, shape)
+
+
+def corpus_chunk_tokens(conversations: Iterable[Conversation]) -> int | None:
+    """The ``chunk_tokens`` to score a corpus with, from ``meta["chunk_tokens"]`` (None if none carries one).
+
+    Raises ``ValueError`` when conversations disagree: one run scores with one chunk budget.
+    """
+    values = {c.meta["chunk_tokens"] for c in conversations if "chunk_tokens" in c.meta}
+    if len(values) > 1:
+        raise ValueError(f"conversations carry different chunk_tokens: {sorted(values)}")
+    return values.pop() if values else None
