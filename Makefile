@@ -6,10 +6,11 @@ STAMP := $(VENV)/.memscore-installed
 
 .PHONY: install run test check vllm clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt scripts/install_store.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -e '.[local,dev]'
+	BIN=$(BIN) bash scripts/install_store.sh
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -12,6 +13,7 @@ from memscore_core.chunking import DEFAULT_CHUNK_TOKENS
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL_DIR = REPO_ROOT / "data" / "models" / "memscore-tiny"
 DEFAULT_DB = Path("data/memscore.duckdb")
+DEFAULT_EXTENSION_DIR = Path(sys.prefix) / "share" / "memscore" / "duckdb-extensions"
 DEFAULT_CACHE_DIR = Path(".memscore/cache/requests")
 
 
@@ -25,6 +27,7 @@ class Settings(BaseSettings):
     api_key_env: str = "MEMSCORE_API_KEY"
     model_dir: Path = DEFAULT_MODEL_DIR
     db: Path = DEFAULT_DB
+    extension_dir: Path = DEFAULT_EXTENSION_DIR
     request_cache: Path | None = DEFAULT_CACHE_DIR
     strategy: str = "exact"
     chunk_tokens: int = Field(default=DEFAULT_CHUNK_TOKENS, ge=1)
