@@ -4,17 +4,30 @@ A conversation is a system prompt, optional identity text (``context``), memorie
 prompt (``system_memories``), the tools the agent could call (``tools``) and an ordered list of entries.
 An entry that carries ``memory_key`` is a *memory*; assistant entries are *responses*. An assistant entry
 may call tools (``tool_calls``, OpenAI's shape) with or without text content.
+
+The system message is the system prompt with each system memory's block in place: at its slot
+``{{memory:KEY}}`` where the system prompt has one, else after the prompt, each block after a blank line.
+Removing a system memory removes exactly its block.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Role = Literal["system", "user", "assistant", "tool"]
+BLOCK_SEPARATOR = "\n\n"
+
+
+def memory_slot(key: str) -> str:
+    """Where a system memory's block goes in the system prompt: ``{{memory:KEY}}``."""
+    return "{{memory:" + key + "}}"
 
 
 class ToolFunction(BaseModel):
@@ -24,6 +37,17 @@ class ToolFunction(BaseModel):
 
     name: str = Field(min_length=1)
     arguments: str = "{}"
+
+    @field_validator("arguments")
+    @classmethod
+    def _json_object(cls, value: str) -> str:
+        try:
+            parsed = json.loads(value, parse_constant=_reject_constant)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise ValueError("arguments must be JSON text of an object")
+        return value
 
 
 class ToolCall(BaseModel):
@@ -82,12 +106,25 @@ class Entry(BaseModel):
             return f"<think>{self.reasoning}</think>{self.content or ''}"
         return self.content or ""
 
-    def api_message(self) -> dict[str, str]:
-        """The OpenAI-style chat message for this entry."""
-        message = {"role": self.role, "content": self.rendered_content()}
+    def api_message(self) -> dict[str, Any]:
+        """The OpenAI-style chat message for this entry (null content is sent as ``""``, as vLLM reads it)."""
+        message: dict[str, Any] = {"role": self.role, "content": self.rendered_content()}
         if self.tool_call_id is not None:
             message["tool_call_id"] = self.tool_call_id
+        if self.tool_calls:
+            message["tool_calls"] = [call.model_dump() for call in self.tool_calls]
+        if self.name is not None:
+            message["name"] = self.name
         return message
+
+    def without_calls(self, call_ids: Collection[str]) -> Entry:
+        """This entry with the tool calls ``call_ids`` removed (for rendering an ablated prompt)."""
+        kept = [call for call in self.tool_calls or () if call.id not in call_ids]
+        return self.model_copy(update={"tool_calls": kept or None})
+
+    def has_text(self) -> bool:
+        """Whether the entry says anything besides its tool calls (content or reasoning)."""
+        return bool(self.content or self.reasoning)
 
     @field_validator("meta")
     @classmethod
@@ -123,12 +160,44 @@ class Conversation(BaseModel):
         _reject_non_finite(value)
         return value
 
-    def prefix_messages(self) -> list[dict[str, str]]:
-        """System message, then the context message when non-empty (sent as a user message)."""
-        prefix = [{"role": "system", "content": self.system_prompt}]
+    @model_validator(mode="after")
+    def _distinct_system_memories(self) -> Conversation:
+        keys = [memory.key for memory in self.system_memories]
+        for position, key in enumerate(keys):
+            if key in keys[:position]:
+                raise ValueError(f"system memory key {key!r} is used twice")
+            if self.system_prompt.count(memory_slot(key)) > 1:
+                raise ValueError(f"the slot {memory_slot(key)} appears more than once in system_prompt")
+        return self
+
+    def system_message(self, without: Collection[int] = ()) -> str:
+        """The system prompt with every system memory's block in place except those at ``without``."""
+        if not self.system_memories:
+            return self.system_prompt
+        blocks = {memory_slot(memory.key): "" if i in without else memory.content
+                  for i, memory in enumerate(self.system_memories)}
+        pattern = re.compile("|".join(re.escape(slot) for slot in blocks))
+        text = pattern.sub(lambda match: blocks[match.group(0)], self.system_prompt)
+        appended = [content for slot, content in blocks.items() if slot not in self.system_prompt]
+        return BLOCK_SEPARATOR.join(part for part in [text, *appended] if part)
+
+    def prefix_messages(self, without_system: Collection[int] = ()) -> list[dict[str, Any]]:
+        """System message (its memories but ``without_system``), then the context when non-empty (a user message)."""
+        prefix: list[dict[str, Any]] = [{"role": "system", "content": self.system_message(without_system)}]
         if self.context:
             prefix.append({"role": "user", "content": self.context})
         return prefix
+
+    def caller(self, entry: int) -> int | None:
+        """The assistant entry whose tool call the tool result at ``entry`` answers (the nearest before it)."""
+        call_id = self.entries[entry].tool_call_id
+        if call_id is None:
+            return None
+        for position in range(entry - 1, -1, -1):
+            calls = self.entries[position].tool_calls or ()
+            if any(call.id == call_id for call in calls):
+                return position
+        return None
 
     @property
     def memories(self) -> list[MemoryRef]:
@@ -145,6 +214,10 @@ class Conversation(BaseModel):
     @property
     def response_indices(self) -> list[int]:
         return [i for i, entry in enumerate(self.entries) if entry.is_response]
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def _reject_non_finite(value: Any) -> None:

@@ -5,6 +5,13 @@ number of steps (never a time budget). Run from the repository root:
 
     .venv/bin/python scripts/train_tiny_model.py --out data/models/memscore-tiny
 
+``--init-from DIR --curriculum many`` continues a trained model (same tokenizer, so token ids stay) on
+many-memory chunks (``memscore_core.synth.many``: 16 → 256 memories about contacts, distractors of the
+same form) mixed with the original shape, e.g. with RoPE positions raised by ``--max-positions``:
+
+    .venv/bin/python scripts/train_tiny_model.py --init-from data/models/memscore-tiny --curriculum many \
+        --seed 2 --steps 3000 --max-positions 8192 --max-len 8192 --work runs/train-many --out DIR
+
 Checkpoints go to ``--work`` every ``--checkpoint-every`` steps; ``--resume`` continues from the
 newest one. The final model, tokenizer and chat template are written to ``--out``.
 """
@@ -15,8 +22,9 @@ import argparse
 import json
 import math
 import random
+import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -25,23 +33,64 @@ from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
 from memscore_core.conversation import Conversation
 from memscore_core.synth.generator import SynthShape, generate_conversation
+from memscore_core.synth.many import ManyShape, generate_many
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]
 ROLE_NAMES = ["system", "user", "assistant", "tool"]
 QWEN_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
               r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
 CHAT_TEMPLATE = (
+    "{%- if tools %}"
+    "{{- '<|im_start|>system\\n' }}"
+    "{%- if messages[0]['role'] == 'system' %}{{- messages[0]['content'] }}{%- endif %}"
+    "{{- '\\n\\n# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\n"
+    "You are provided with function signatures within <tools></tools> XML tags:\\n<tools>' }}"
+    "{%- for tool in tools %}{{- '\\n' }}{{- tool | tojson }}{%- endfor %}"
+    "{{- '\\n</tools>\\n\\nFor each function call, return a json object with function name and arguments within "
+    "<tool_call></tool_call> XML tags:\\n<tool_call>\\n{\"name\": <function-name>, \"arguments\": "
+    "<args-json-object>}\\n</tool_call><|im_end|>\\n' }}"
+    "{%- endif %}"
+    "{%- set ns = namespace(calls=false) %}"
     "{%- for message in messages %}"
+    "{%- if tools and loop.first and message['role'] == 'system' %}"
+    "{%- elif message['role'] == 'tool' and ns.calls %}"
+    "{%- if messages[loop.index0 - 1]['role'] != 'tool' %}{{- '<|im_start|>user' }}{%- endif %}"
+    "{{- '\\n<tool_response>\\n' + message['content'] + '\\n</tool_response>' }}"
+    "{%- if loop.last or messages[loop.index0 + 1]['role'] != 'tool' %}{{- '<|im_end|>\\n' }}{%- endif %}"
+    "{%- else %}"
     "{{- '<|im_start|>' + message['role'] + '\\n' }}"
     "{%- if message['reasoning_content'] is defined and message['reasoning_content'] %}"
     "{{- '<think>' + message['reasoning_content'] + '</think>' }}"
     "{%- endif %}"
-    "{{- message['content'] + '<|im_end|>' + '\\n' }}"
+    "{{- message['content'] }}"
+    "{%- if message['tool_calls'] is defined and message['tool_calls'] %}"
+    "{%- for call in message['tool_calls'] %}"
+    "{%- set function = call['function'] if call['function'] is defined else call %}"
+    "{%- if message['content'] or not loop.first %}{{- '\\n' }}{%- endif %}"
+    "{{- '<tool_call>\\n{\"name\": \"' + function['name'] + '\", \"arguments\": ' }}"
+    "{%- if function['arguments'] is string %}{{- function['arguments'] }}"
+    "{%- else %}{{- function['arguments'] | tojson }}{%- endif %}"
+    "{{- '}\\n</tool_call>' }}"
+    "{%- endfor %}"
+    "{%- endif %}"
+    "{{- '<|im_end|>' + '\\n' }}"
+    "{%- endif %}"
+    "{%- if message['role'] == 'assistant' %}"
+    "{%- set ns.calls = message['tool_calls'] is defined and message['tool_calls'] is not none"
+    " and message['tool_calls'] | length > 0 %}"
+    "{%- elif message['role'] != 'tool' %}{%- set ns.calls = false %}{%- endif %}"
     "{%- endfor %}"
     "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
 )
 CURRICULUM = SynthShape(min_facts=2, max_facts=3, min_turns=2, max_turns=4)
 FULL = SynthShape(min_facts=2, max_facts=8, min_turns=3, max_turns=10)
+MANY_STAGES = ((16, 32, 64), (32, 64, 128), (64, 128, 256))
+"""Memories per chunk drawn from in each third of a ``many`` run."""
+MANY_BATCH = {16: 8, 32: 6, 64: 4, 128: 2, 256: 1}
+"""Chunks per batch by memories per chunk: about 6,000–9,000 tokens a step."""
+
+Draw = Callable[[int], list[Conversation]]
+"""The conversations of one training step."""
 
 
 def render_chatml(conversation: Conversation) -> str:
@@ -88,19 +137,37 @@ def assistant_mask(ids: list[int], im_start: int, im_end: int, assistant: int) -
     return mask
 
 
-def batches(tokenizer: Tokenizer, seed: int, batch_size: int, step: int,
-            curriculum_steps: int, max_len: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def tiny_draw(seed: int, batch_size: int, curriculum_steps: int) -> Draw:
+    """memscore-tiny's data: short conversations for ``curriculum_steps`` steps, then the full shape."""
+    def draw(step: int) -> list[Conversation]:
+        shape = CURRICULUM if step < curriculum_steps else FULL
+        return [generate_conversation(seed, step * batch_size + row, shape) for row in range(batch_size)]
+    return draw
+
+
+def many_draw(seed: int, batch_size: int, steps: int, full_share: float) -> Draw:
+    """Many-memory chunks, more memories each third of the run, and the full shape in ``full_share`` of steps.
+
+    A chunk of M memories has M // 8 of them used (2 to 32), so long chunks still carry many answers.
+    """
+    def draw(step: int) -> list[Conversation]:
+        rng = random.Random(f"memscore-many-mix:{seed}:{step}")
+        if rng.random() < full_share:
+            return [generate_conversation(seed, step * batch_size + row, FULL) for row in range(batch_size)]
+        memories = rng.choice(MANY_STAGES[min(len(MANY_STAGES) - 1, step * len(MANY_STAGES) // steps)])
+        shape = ManyShape(memories=memories, used=min(32, max(2, memories // 8)))
+        return [generate_many(seed, step * 8 + row, shape) for row in range(MANY_BATCH[memories])]
+    return draw
+
+
+def batches(tokenizer: Tokenizer, draw: Draw, step: int, max_len: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Seeded batches of padded ids and loss masks, resumable at ``step``."""
     im_start, im_end, assistant = (tokenizer.token_to_id(t) for t in ("<|im_start|>", "<|im_end|>", "assistant"))
     while True:
-        shape = CURRICULUM if step < curriculum_steps else FULL
-        encoded = []
-        for row in range(batch_size):
-            ids = tokenizer.encode(render_chatml(generate_conversation(seed, step * batch_size + row, shape))).ids
-            encoded.append(ids[:max_len])
+        encoded = [tokenizer.encode(render_chatml(conversation)).ids[:max_len] for conversation in draw(step)]
         width = max(len(ids) for ids in encoded)
-        input_ids = torch.zeros((batch_size, width), dtype=torch.long)
-        mask = torch.zeros((batch_size, width))
+        input_ids = torch.zeros((len(encoded), width), dtype=torch.long)
+        mask = torch.zeros((len(encoded), width))
         for row, ids in enumerate(encoded):
             input_ids[row, : len(ids)] = torch.tensor(ids)
             mask[row, : len(ids)] = torch.tensor(assistant_mask(ids, im_start, im_end, assistant))
@@ -112,7 +179,7 @@ def model_config(vocab_size: int, args: argparse.Namespace) -> Qwen2Config:
     return Qwen2Config(
         vocab_size=vocab_size, hidden_size=args.hidden, intermediate_size=args.hidden * 3,
         num_hidden_layers=args.layers, num_attention_heads=args.hidden // 32, num_key_value_heads=2,
-        max_position_embeddings=4096, rope_theta=10000.0, tie_word_embeddings=False,
+        max_position_embeddings=args.max_positions, rope_theta=10000.0, tie_word_embeddings=False,
         bos_token_id=None, eos_token_id=2, pad_token_id=0, torch_dtype="float32",
     )
 
@@ -129,7 +196,8 @@ def save_model_dir(out: Path, model: Qwen2ForCausalLM, tokenizer: Tokenizer) -> 
     model.save_pretrained(out)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-        additional_special_tokens=["<|im_start|>", "<think>", "</think>"], model_max_length=4096,
+        additional_special_tokens=["<|im_start|>", "<think>", "</think>"],
+        model_max_length=model.config.max_position_embeddings,
     )
     fast.chat_template = CHAT_TEMPLATE
     fast.save_pretrained(out)
@@ -142,12 +210,18 @@ def train(args: argparse.Namespace) -> None:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     tokenizer_path = work / "tokenizer.json"
+    if not tokenizer_path.exists() and args.init_from:
+        shutil.copyfile(Path(args.init_from) / "tokenizer.json", tokenizer_path)
     if tokenizer_path.exists():
         tokenizer = Tokenizer.from_file(str(tokenizer_path))
     else:
         tokenizer = build_tokenizer(args.vocab, args.seed)
         tokenizer.save(str(tokenizer_path))
-    model = Qwen2ForCausalLM(model_config(tokenizer.get_vocab_size(), args))
+    if args.init_from:
+        model = Qwen2ForCausalLM.from_pretrained(args.init_from, dtype=torch.float32)
+        model.config.max_position_embeddings = args.max_positions
+    else:
+        model = Qwen2ForCausalLM(model_config(tokenizer.get_vocab_size(), args))
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.98))
     start = 0
     checkpoints = sorted(work.glob("step-*.pt"))
@@ -163,7 +237,9 @@ def train(args: argparse.Namespace) -> None:
     began = time.time()
     running = None
     model.train()
-    data = batches(tokenizer, args.seed, args.batch, start, args.curriculum_steps, args.max_len)
+    draw = (many_draw(args.seed, args.batch, args.steps, args.full_share) if args.curriculum == "many"
+            else tiny_draw(args.seed, args.batch, args.curriculum_steps))
+    data = batches(tokenizer, draw, start, args.max_len)
     for step in range(start, min(args.steps, args.stop_at or args.steps)):
         input_ids, mask = next(data)
         for group in optimizer.param_groups:
@@ -202,6 +278,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--vocab", type=int, default=1024)
     parser.add_argument("--max-len", type=int, default=1024)
+    parser.add_argument("--max-positions", type=int, default=4096, help="the config's max_position_embeddings")
+    parser.add_argument("--init-from", default=None, help="continue from this model directory (and its tokenizer)")
+    parser.add_argument("--curriculum", choices=("tiny", "many"), default="tiny",
+                        help="tiny: memscore-tiny's run; many: many-memory chunks mixed with the full shape")
+    parser.add_argument("--full-share", type=float, default=0.2, help="many: share of steps on the full shape")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--checkpoint-every", type=int, default=500)

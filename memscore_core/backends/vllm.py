@@ -57,6 +57,7 @@ def chat_request_body(model: str, prompt: ChatPrompt, options: RequestOptions) -
                             "prompt_logprobs": options.top_k, "stream": False}
     if prompt.tools is not None:
         body["tools"] = prompt.tools
+        body["tool_choice"] = "none"  # vLLM refuses tools under the default "auto" without a tool-call parser
     if options.add_generation_prompt is not None:
         body["add_generation_prompt"] = options.add_generation_prompt
     if options.return_token_ids:

@@ -140,7 +140,8 @@ def build_app(model: LocalModel, options: ServerOptions) -> Starlette:
         assert isinstance(body, ChatRequest)
         check(body, body.model, body.prompt_logprobs, body.stream)
         text = model.render(body.messages, add_generation_prompt=body.add_generation_prompt and
-                            not body.continue_final_message, continue_final_message=body.continue_final_message)
+                            not body.continue_final_message, continue_final_message=body.continue_final_message,
+                            tools=body.template_tools())
         ids = model.encode(text)
         max_tokens = budget(len(ids), body.max_tokens)
         scored, generated, reason = await run(len(ids), lambda: score(ids, body.prompt_logprobs, max_tokens))
@@ -189,7 +190,7 @@ def build_app(model: LocalModel, options: ServerOptions) -> Starlette:
         assert isinstance(body, TokenizeRequest)
         if body.messages is not None:
             text = model.render(body.messages, add_generation_prompt=body.add_generation_prompt,
-                                continue_final_message=body.continue_final_message)
+                                continue_final_message=body.continue_final_message, tools=body.template_tools())
         elif body.prompt is not None:
             text = body.prompt
         else:

@@ -80,10 +80,10 @@ class LocalModel:
                         if isinstance(i, int) and i >= 0}
 
     def render(self, messages: list[dict[str, Any]], *, add_generation_prompt: bool,
-               continue_final_message: bool = False) -> str:
-        """The chat template's text, exactly what is tokenised."""
+               continue_final_message: bool = False, tools: list[dict[str, Any]] | None = None) -> str:
+        """The chat template's text, exactly what is tokenised; ``tools`` are rendered by the template."""
         return str(self.tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=add_generation_prompt,
+            messages, tools=tools, tokenize=False, add_generation_prompt=add_generation_prompt,
             continue_final_message=continue_final_message))
 
     def encode(self, text: str) -> list[int]:
