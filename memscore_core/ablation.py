@@ -1,16 +1,24 @@
 """The exact strategy as pure functions: plan the requests, read their responses, aggregate.
 
-Chunk boundaries are fixed from the full conversation. Removing memory ``m`` re-scores only the
-chunk that holds ``m`` (responses elsewhere cannot see it, so their cells are exactly 0). One more
-request per chunk that holds a memory removes all of that chunk's memories (``drop_all``).
+Chunk boundaries are fixed from the full conversation. Every request is a *removal*
+(:func:`removal_request`): a set of memories is taken out of one chunk's prompt together with everything
+that goes with them. A memory entry is left out; a system memory's block is cut from the system message;
+a tool result's call is cut from the assistant turn that made it, and that turn is left out when nothing
+else is left in it. A response whose turn was changed this way is not scored in that request (its cell is
+NULL); every other response must be token-identical to the baseline, or the conversation fails loudly.
 
-Requests per conversation = chunks + memories + chunks holding a memory.
+Removing an entry memory re-scores only the chunk that holds it (responses elsewhere cannot see it, so
+their cells are exactly 0). A system memory is in every chunk's prefix, so removing it re-scores every
+chunk. One more request per chunk that holds a memory removes all of them at once (``drop_all``); with
+system memories every chunk holds one.
+
+Requests per conversation = chunks + entry memories + system memories × chunks + chunks holding a memory.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -31,21 +39,75 @@ RequestKind = Literal["baseline", "ablate", "drop_all"]
 
 @dataclass(frozen=True)
 class PromptRequest:
-    """One prompt to score: the conversation entries sent (in order) and which were removed."""
+    """One prompt to score: the entries sent (in order) and what was removed from the chunk.
+
+    ``removed``: memory entries left out; ``removed_system``: system memories whose blocks were cut;
+    ``trimmed``: kept assistant entries that lost tool calls, as (entry, call ids), because the tool results
+    answering those calls were removed. Assistant turns left with nothing are simply not sent.
+    """
 
     kind: RequestKind
     chunk: int
     entries: tuple[int, ...]
     removed: tuple[int, ...] = ()
+    removed_system: tuple[int, ...] = ()
+    trimmed: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
     def prompt(self, conversation: Conversation) -> ChatPrompt:
-        """What this request sends: the prefix and the kept entries, as chat messages."""
-        entries = conversation.entries
-        return ChatPrompt(conversation.prefix_messages() + [entries[i].api_message() for i in self.entries])
+        """What this request sends: the prefix and the kept entries as chat messages, and the tools."""
+        entries, trimmed = conversation.entries, dict(self.trimmed)
+        messages = [(entries[i].without_calls(trimmed[i]) if i in trimmed else entries[i]).api_message()
+                    for i in self.entries]
+        return ChatPrompt(conversation.prefix_messages(self.removed_system) + messages, conversation.tools)
 
     def roles(self, conversation: Conversation) -> list[str]:
         prefix = [m["role"] for m in conversation.prefix_messages()]
         return prefix + [conversation.entries[i].role for i in self.entries]
+
+    @property
+    def changed(self) -> frozenset[int]:
+        """Responses sent in a changed form (tool calls cut): not comparable with the baseline."""
+        return frozenset(entry for entry, _ in self.trimmed)
+
+    def label(self) -> str:
+        """A short name for logs and task runs: kind, chunk and the first memory removed."""
+        name = f"{self.kind}-{self.chunk}"
+        if self.removed:
+            return f"{name}-{self.removed[0]}"
+        if self.removed_system:
+            return f"{name}-system{self.removed_system[0]}"
+        return name
+
+
+def removal_request(conversation: Conversation, kind: RequestKind, chunk: int, sent: Sequence[int],
+                    memories: Collection[int], window: int | None = None) -> PromptRequest:
+    """The request that sends the entries ``sent`` of ``chunk`` without the memories ``memories`` (rows of
+    ``Conversation.memories``) and everything that goes with them.
+
+    With ``window`` N the request ends at the N-th response after the last entry memory removed (after the
+    chunk's start when only system memories are removed).
+    """
+    refs = conversation.memories
+    removed = sorted(entry for entry in (refs[row].entry for row in memories) if entry is not None)
+    removed_system = tuple(sorted(system for system in (refs[row].system for row in memories) if system is not None))
+    gone = set(removed)
+    cut: dict[int, set[str]] = {}
+    in_chunk = set(sent)
+    for entry in removed:
+        caller = conversation.caller(entry)
+        call_id = conversation.entries[entry].tool_call_id
+        if caller is not None and call_id is not None and caller in in_chunk and caller not in gone:
+            cut.setdefault(caller, set()).add(call_id)
+    emptied = {caller for caller, ids in cut.items() if not conversation.entries[caller].has_text()
+               and all(call.id in ids for call in conversation.entries[caller].tool_calls or ())}
+    kept = [entry for entry in sent if entry not in gone and entry not in emptied]
+    if window is not None:
+        anchor = removed[-1] if removed else (sent[0] - 1 if sent else -1)
+        kept = _truncate_after(conversation, kept, anchor, window)
+    sent_now = set(kept)
+    trimmed = tuple((caller, tuple(sorted(ids))) for caller, ids in sorted(cut.items())
+                    if caller not in emptied and caller in sent_now)
+    return PromptRequest(kind, chunk, tuple(kept), tuple(removed), removed_system, trimmed)
 
 
 @dataclass(frozen=True)
@@ -59,15 +121,23 @@ class ResponseLogprobs:
 
 @dataclass(frozen=True)
 class AblationPlan:
-    """Every request the exact strategy makes for one conversation."""
+    """Every request the exact strategy makes for one conversation.
+
+    ``rows[m]`` are the requests that remove memory ``m`` (of ``Conversation.memories``) alone: one for an
+    entry memory, one per chunk for a system memory.
+    """
 
     chunks: list[list[int]]
     baseline: list[PromptRequest]
-    ablations: list[PromptRequest]
+    rows: list[tuple[PromptRequest, ...]]
     drop_all: list[PromptRequest]
     window: int | None = None
     chunk_of: dict[int, int] = field(default_factory=dict)
     responses: tuple[int, ...] = ()
+
+    @property
+    def ablations(self) -> list[PromptRequest]:
+        return [request for row in self.rows for request in row]
 
     @property
     def requests(self) -> list[PromptRequest]:
@@ -75,46 +145,39 @@ class AblationPlan:
 
 
 def plan_exact(conversation: Conversation, chunk_tokens: int, window: int | None = None) -> AblationPlan:
-    """Plan the baseline, one ablation per memory, and one drop-all per chunk holding a memory.
+    """Plan the baseline, the removal of each memory, and one drop-all per chunk holding a memory.
 
-    A conversation without memories needs no request. With ``window`` N, an ablation request ends at the
-    N-th response after its memory, and a drop-all request at the N-th after the chunk's last memory.
+    A conversation without memories needs no request. With ``window`` N, a request ends at the N-th response
+    after its memory (a system memory's at the N-th response of each chunk), and a drop-all request at the
+    N-th after the chunk's last memory entry.
     """
     chunks = plan_chunks(conversation.entries, chunk_budget(conversation, chunk_tokens))
     chunk_of = {entry: number for number, chunk in enumerate(chunks) for entry in chunk}
     responses = tuple(conversation.response_indices)
-    if not conversation.memory_indices:
+    refs = conversation.memories
+    if not refs:
         return AblationPlan(chunks, [], [], [], window, chunk_of, responses)
     baseline = [PromptRequest("baseline", number, tuple(chunk)) for number, chunk in enumerate(chunks)]
-    ablations = []
-    for memory in conversation.memory_indices:
-        chunk = chunks[chunk_of[memory]]
-        kept = [entry for entry in chunk if entry != memory]
-        if window is not None:
-            kept = _truncate_after(conversation, kept, memory, window)
-        ablations.append(PromptRequest("ablate", chunk_of[memory], tuple(kept), (memory,)))
+    rows: list[tuple[PromptRequest, ...]] = []
+    for row, ref in enumerate(refs):
+        numbers = range(len(chunks)) if ref.entry is None else [chunk_of[ref.entry]]
+        rows.append(tuple(removal_request(conversation, "ablate", number, chunks[number], [row], window)
+                          for number in numbers))
+    system_rows = [row for row, ref in enumerate(refs) if ref.system is not None]
     drop_all = []
     for number, chunk in enumerate(chunks):
-        memories = tuple(entry for entry in chunk if conversation.entries[entry].is_memory)
-        if memories:
-            kept = [entry for entry in chunk if entry not in memories]
-            if window is not None:
-                kept = _truncate_after(conversation, kept, memories[-1], window)
-            drop_all.append(PromptRequest("drop_all", number, tuple(kept), memories))
-    return AblationPlan(chunks, baseline, ablations, drop_all, window, chunk_of, responses)
+        held = system_rows + [row for row, ref in enumerate(refs) if ref.entry is not None and
+                              chunk_of[ref.entry] == number]
+        if held:
+            drop_all.append(removal_request(conversation, "drop_all", number, chunk, held, window))
+    return AblationPlan(chunks, baseline, rows, drop_all, window, chunk_of, responses)
 
 
-def _window_end(plan: AblationPlan, memory: int) -> int:
-    """How many response columns, from the first, lie before the end of ``memory``'s window (all without one)."""
-    if plan.window is None:
-        return len(plan.responses)
-    return min(len(plan.responses), bisect_right(plan.responses, memory) + plan.window)
-
-
-def _truncate_after(conversation: Conversation, kept: list[int], memory: int, window: int) -> list[int]:
+def _truncate_after(conversation: Conversation, kept: list[int], anchor: int, window: int) -> list[int]:
+    """``kept`` up to its ``window``-th response after entry ``anchor``."""
     seen = 0
     for position, entry in enumerate(kept):
-        if entry > memory and conversation.entries[entry].is_response:
+        if entry > anchor and conversation.entries[entry].is_response:
             seen += 1
             if seen == window:
                 return kept[: position + 1]
@@ -136,27 +199,29 @@ def read_responses(conversation: Conversation, request: PromptRequest, scored: S
 def aggregate_exact(conversation: Conversation, plan: AblationPlan,
                     results: Mapping[PromptRequest, ResponseLogprobs], *, model: str) -> ConversationScore:
     """The conversation's score from the answers to every planned request."""
-    memories, responses = conversation.memory_indices, conversation.response_indices
+    refs, responses = conversation.memories, plan.responses
     baseline = ResponseLogprobs({}, {}, 0)
     for request in plan.baseline:
         baseline.token_ids.update(results[request].token_ids)
         baseline.logprobs.update(results[request].logprobs)
-    column = {r: j for j, r in enumerate(responses)}
+    columns = _chunk_columns(plan)
     matrix: list[list[float | None]] = []
     signed: list[list[float | None]] = []
-    for request in plan.ablations:
-        clipped_row, signed_row = _row(conversation, plan, request, results[request], baseline, column)
+    for ref, row in zip(refs, plan.rows, strict=True):
+        visible = len(responses) if ref.entry is None else _window_end(plan, ref.entry)
+        clipped_row, signed_row = _row(conversation, row, results, baseline, columns, responses, visible)
         matrix.append(clipped_row)
         signed.append(signed_row)
-    drop_rows = {request.chunk: _row(conversation, plan, request, results[request], baseline, column)[0]
+    drop_rows = {request.chunk: _row(conversation, [request], results, baseline, columns, responses,
+                                     len(responses))[0]
                  for request in plan.drop_all}
     drop_all = [drop_rows[plan.chunk_of[r]][j] if plan.chunk_of[r] in drop_rows else 0.0
                 for j, r in enumerate(responses)]
     requests = plan.requests
     return ConversationScore(
         conversation_id=conversation.id, content_hash=content_hash(conversation), strategy="exact", model=model,
-        memory_keys=[conversation.entries[m].memory_key or "" for m in memories],
-        memory_entry_indices=list[int | None](memories), response_entry_indices=list[int | None](responses),
+        memory_keys=[ref.key for ref in refs], memory_entry_indices=[ref.entry for ref in refs],
+        response_entry_indices=list[int | None](responses),
         response_tokens=[len(baseline.token_ids.get(r, ())) for r in responses],
         matrix=matrix, signed_matrix=signed, memory_weights=row_sums(matrix),
         response_scores=column_sums(matrix, len(responses)), drop_all=drop_all,
@@ -165,24 +230,47 @@ def aggregate_exact(conversation: Conversation, plan: AblationPlan,
     )
 
 
-def _row(conversation: Conversation, plan: AblationPlan, request: PromptRequest, answer: ResponseLogprobs,
-         baseline: ResponseLogprobs, column: Mapping[int, int]) -> tuple[list[float | None], list[float | None]]:
-    """(clipped, signed) divergence of every response in ``request``: 0 outside its chunk, None if unscored."""
-    end = _window_end(plan, request.removed[-1])
-    clipped: list[float | None] = [0.0] * end + [None] * (len(plan.responses) - end)
+def _window_end(plan: AblationPlan, memory: int) -> int:
+    """How many response columns, from the first, lie before the end of ``memory``'s window (all without one)."""
+    if plan.window is None:
+        return len(plan.responses)
+    return min(len(plan.responses), bisect_right(plan.responses, memory) + plan.window)
+
+
+def _chunk_columns(plan: AblationPlan) -> list[tuple[int, int]]:
+    """Each chunk's response columns as a range (chunks hold consecutive entries, so their responses too)."""
+    return [(bisect_right(plan.responses, chunk[0] - 1), bisect_right(plan.responses, chunk[-1])) if chunk
+            else (0, 0) for chunk in plan.chunks]
+
+
+def _row(conversation: Conversation, requests: Sequence[PromptRequest], results: Mapping[PromptRequest,
+         ResponseLogprobs], baseline: ResponseLogprobs, columns: Sequence[tuple[int, int]],
+         responses: Sequence[int], visible: int) -> tuple[list[float | None], list[float | None]]:
+    """(clipped, signed) divergence of every response for one removal re-scored by ``requests``.
+
+    Cells of the re-scored chunks hold what was scored there (None where a response was not sent or was
+    changed); elsewhere 0 up to column ``visible`` and None past it.
+    """
+    clipped: list[float | None] = [0.0] * visible + [None] * (len(responses) - visible)
+    for request in requests:
+        lo, hi = columns[request.chunk]
+        clipped[lo:hi] = [None] * (hi - lo)
     unclipped = list(clipped)
-    in_chunk = [r for r in plan.chunks[request.chunk] if r in column]
-    for r in in_chunk:
-        clipped[column[r]] = unclipped[column[r]] = None
-    scored = [r for r in in_chunk if r in answer.token_ids and r not in request.removed]
-    if not scored:
-        return clipped, unclipped
-    _check_aligned(conversation, request, answer, baseline, scored)
-    sums, signed_sums = response_divergences(
-        np.concatenate([baseline.logprobs[r] for r in scored]), np.concatenate([answer.logprobs[r] for r in scored]),
-        [len(answer.logprobs[r]) for r in scored])
-    for r, value, signed_value in zip(scored, sums.tolist(), signed_sums.tolist(), strict=True):
-        clipped[column[r]], unclipped[column[r]] = value, signed_value
+    for request in requests:
+        answer = results[request]
+        lo, hi = columns[request.chunk]
+        skip = set(request.removed) | request.changed
+        scored = [(j, r) for j, r in zip(range(lo, hi), responses[lo:hi], strict=True)
+                  if r in answer.token_ids and r not in skip]
+        if not scored:
+            continue
+        entries = [r for _, r in scored]
+        _check_aligned(conversation, request, answer, baseline, entries)
+        sums, signed_sums = response_divergences(
+            np.concatenate([baseline.logprobs[r] for r in entries]),
+            np.concatenate([answer.logprobs[r] for r in entries]), [len(answer.logprobs[r]) for r in entries])
+        for (j, _), value, signed_value in zip(scored, sums.tolist(), signed_sums.tolist(), strict=True):
+            clipped[j], unclipped[j] = value, signed_value
     return clipped, unclipped
 
 
@@ -194,7 +282,8 @@ def _check_aligned(conversation: Conversation, request: PromptRequest, answer: R
                                        np.concatenate([answer.token_ids[r] for r in scored])):
         return
     response = next(r for r in scored if not np.array_equal(baseline.token_ids[r], answer.token_ids[r]))
+    removed = list(request.removed) + [f"system memory {i}" for i in request.removed_system]
     raise AlignmentError(
         f"conversation {conversation.id!r}: response at entry {response} was tokenised differently "
-        f"without entries {list(request.removed)} ({len(baseline.token_ids[response])} vs "
+        f"without entries {removed} ({len(baseline.token_ids[response])} vs "
         f"{len(answer.token_ids[response])} tokens)")

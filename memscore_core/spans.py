@@ -5,7 +5,8 @@
 messages to what was sent, and returns each assistant message's content positions without the role
 newline and the leading ``<think>…</think>`` block. Empty responses stay, as empty spans.
 
-Assistant messages always render one block each, in order. Between two of them, a chat template may
+Assistant messages always render one block each, in order; one that only calls tools is a response too,
+its content the rendered calls (``<tool_call>…</tool_call>``). Between two of them, a chat template may
 render a ``tool`` message as a ``user`` block, and a run of tool messages as one block (Qwen2.5 and
 Qwen3 do both); anything else that does not match what was sent is a :class:`SpanError`.
 """
