@@ -1,7 +1,9 @@
-"""Read conversation files (``.jsonl``, ``.json``) into validated models, one error per bad record.
+"""Read conversation files (``.jsonl``, ``.json``, ``.af``) into validated models, one error per bad record.
 
-Every problem becomes an :class:`InputError` naming the file, the line, the conversation id when it is
-known, and the field; the valid conversations of the same file still load.
+Each record is read in its format (memscore's own, OpenAI chat, a Letta agent file: told by content, or
+forced by :class:`InputOptions`). Every problem becomes an :class:`InputError` naming the file, the line,
+the conversation id when it is known, and the field as the user wrote it; the valid conversations of the
+same file still load.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from pydantic import ValidationError
 
 from memscore_core.conversation import Conversation
 from memscore_core.errors import InputError
+from memscore_core.formats import Converted, InputOptions, RecordSource, convert_record, field_name
 
-SUFFIXES = (".jsonl", ".json")
+SUFFIXES = (".jsonl", ".json", ".af")
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class LoadResult:
 
 
 def expand_paths(patterns: Iterable[str | Path]) -> list[Path]:
-    """Files named by paths, directories (their ``*.jsonl``/``*.json``) and glob patterns, sorted."""
+    """Files named by paths, directories (their ``*.jsonl``/``*.json``/``*.af``) and glob patterns, sorted."""
     found: list[Path] = []
     for pattern in patterns:
         path = Path(pattern)
@@ -51,12 +54,12 @@ def expand_paths(patterns: Iterable[str | Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def load_conversations(paths: Iterable[str | Path]) -> LoadResult:
+def load_conversations(paths: Iterable[str | Path], options: InputOptions | None = None) -> LoadResult:
     """Load every conversation of ``paths``; duplicate ids within the batch are errors."""
     conversations: list[LoadedConversation] = []
     errors: list[InputError] = []
     seen: dict[str, tuple[str, int]] = {}
-    for item in iter_conversations(paths):
+    for item in iter_conversations(paths, options):
         if isinstance(item, InputError):
             errors.append(item)
             continue
@@ -71,28 +74,37 @@ def load_conversations(paths: Iterable[str | Path]) -> LoadResult:
     return LoadResult(conversations, errors)
 
 
-def iter_conversations(paths: Iterable[str | Path]) -> Iterator[LoadedConversation | InputError]:
+def iter_conversations(paths: Iterable[str | Path],
+                       options: InputOptions | None = None) -> Iterator[LoadedConversation | InputError]:
     """Yield each conversation, or the error that stopped it, file by file."""
     for path in expand_paths(paths):
-        yield from _iter_file(path)
+        yield from _iter_file(path, options or InputOptions())
 
 
-def _iter_file(path: Path) -> Iterator[LoadedConversation | InputError]:
+def _iter_file(path: Path, options: InputOptions) -> Iterator[LoadedConversation | InputError]:
     name = str(path)
     if path.suffix not in SUFFIXES:
-        yield InputError(f"unsupported file type {path.suffix!r} (expected .jsonl or .json)", file=name)
+        yield InputError(f"unsupported file type {path.suffix!r} (expected .jsonl, .json or .af)", file=name)
         return
     try:
         data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
     except OSError as exc:
         yield InputError(f"cannot read file: {exc.strerror or exc}", file=name)
         return
-    records = _jsonl_records(data) if path.suffix == ".jsonl" else _json_records(data)
-    for line, raw in records:
+    if path.suffix == ".jsonl":
+        records, text = _jsonl_records(data), None
+    else:
+        text = data.decode("utf-8", errors="surrogateescape")
+        records = _json_records(text, data)
+    for line, offset, raw in records:
         if isinstance(raw, _Broken):
             yield InputError(raw.message, file=name, line=line)
+        elif not isinstance(raw, dict):
+            yield InputError(f"expected a JSON object, got {type(raw).__name__}", file=name, line=line)
         else:
-            yield _validate(raw, name, line)
+            source = RecordSource(name, line, text, offset)
+            for converted in convert_record(raw, source, options, path.suffix):
+                yield converted if isinstance(converted, InputError) else _validate(converted)
 
 
 @dataclass(frozen=True)
@@ -100,30 +112,31 @@ class _Broken:
     message: str
 
 
-def _jsonl_records(data: bytes) -> Iterator[tuple[int, Any]]:
+def _jsonl_records(data: bytes) -> Iterator[tuple[int, int, Any]]:
     for number, line in enumerate(data.split(b"\n"), start=1):
         if not line.strip():
             continue
-        yield number, _decode(line)
+        yield number, 0, _decode(line)
 
 
-def _json_records(data: bytes) -> Iterator[tuple[int, Any]]:
-    """Records of a ``.json`` file: one object, or a list whose broken elements fail alone.
+def _json_records(text: str, data: bytes) -> Iterator[tuple[int, int, Any]]:
+    """(line, offset in ``text``, record) of a ``.json`` file: one object, or a list whose broken elements
+    fail alone.
 
-    Invalid UTF-8 is kept as lone surrogates so that only the element holding it fails; after an
-    element that does not decode, reading resumes at that element's balanced end.
+    ``text`` is ``data`` decoded with invalid UTF-8 kept as lone surrogates, so that only the element holding
+    it fails; after an element that does not decode, reading resumes at that element's balanced end.
     """
-    text = data.decode("utf-8", errors="surrogateescape")
     stripped = text.lstrip()
     if not stripped.startswith("["):
-        yield text.count("\n", 0, len(text) - len(stripped)) + 1, _decode(data)
+        start = len(text) - len(stripped)
+        yield text.count("\n", 0, start) + 1, start, _decode(data)
         return
     decoder = json.JSONDecoder(parse_constant=_reject_constant)
     position = text.index("[") + 1
     while True:
         position = _skip(text, position, ",")
         if position >= len(text):
-            yield text.count("\n") + 1, _Broken("invalid JSON: unterminated list")
+            yield text.count("\n") + 1, position, _Broken("invalid JSON: unterminated list")
             return
         if text[position] == "]":
             return
@@ -132,13 +145,13 @@ def _json_records(data: bytes) -> Iterator[tuple[int, Any]]:
             value, end = decoder.raw_decode(text, position)
         except (json.JSONDecodeError, ValueError) as exc:
             skipped_to = _element_end(text, position)
-            yield line, _Broken(f"invalid JSON: {exc}")
+            yield line, position, _Broken(f"invalid JSON: {exc}")
             if skipped_to is None:
                 return
             position = skipped_to
             continue
         bad_byte = _first_undecodable(text, position, end)
-        yield line, value if bad_byte is None else _Broken(f"invalid UTF-8 at byte {bad_byte} of the record")
+        yield line, position, value if bad_byte is None else _Broken(f"invalid UTF-8 at byte {bad_byte} of the record")
         position = end
 
 
@@ -197,23 +210,15 @@ def _decode(raw: bytes) -> Any:
         return _Broken(f"invalid JSON: {exc}")
 
 
-def _validate(raw: Any, file: str, line: int) -> LoadedConversation | InputError:
-    conversation_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
-    if not isinstance(raw, dict):
-        return InputError(f"expected a JSON object, got {type(raw).__name__}", file=file, line=line)
+def _validate(converted: Converted) -> LoadedConversation | InputError:
+    """The converted record as a conversation, or its first problem named as the user wrote the field."""
+    source = converted.source
     try:
-        conversation = Conversation.model_validate(raw)
+        conversation = Conversation.model_validate(converted.record)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = _field_path(first["loc"])
+        path = converted.source_path(tuple(first["loc"]))
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        return InputError(f"{first['msg']}{more}", file=file, line=line,
-                          conversation_id=conversation_id, field=field or None)
-    return LoadedConversation(conversation, file, line)
-
-
-def _field_path(location: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in location:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path
+        return InputError(f"{first['msg']}{more}", file=source.file, line=source.line_of(path),
+                          conversation_id=source.conversation_id, field=field_name(path) or None)
+    return LoadedConversation(conversation, source.file, converted.line or source.line)

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from rich.markup import escape
 
 from memscore_core.cli import bench as _bench
+from memscore_core.cli import convert as _convert
 from memscore_core.cli import downstream as _downstream
 from memscore_core.cli import evaluate as _evaluate
 from memscore_core.cli import query as _query
@@ -24,6 +25,7 @@ app.command("score")(_score.score)
 app.command("serve")(_serve.serve)
 app.command("synth")(_synth.synth)
 app.command("schema")(_synth.schema)
+app.command("convert")(_convert.convert)
 app.command("eval")(_evaluate.eval_command)
 app.command("top")(_query.top)
 app.command("show")(_query.show)

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from memscore_core.backends.factory import open_backend
 from memscore_core.cli.consoles import stderr_console, stdout_console
+from memscore_core.cli.inputs import InputFormatOption, MemoryKeyArgOption, MemoryToolOption, input_options
 from memscore_core.engine import ScoringConfig, pooled_sender
 from memscore_core.evaluation import evaluate
 from memscore_core.loading import LoadedConversation, load_conversations
@@ -25,10 +26,13 @@ def eval_command(
     model: Annotated[str | None, typer.Option(help="Model name.")] = None,
     strategy: Annotated[str, typer.Option(help="exact or seed.")] = "exact",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    input_format: InputFormatOption = "auto",
+    memory_tool: MemoryToolOption = None,
+    memory_key_arg: MemoryKeyArgOption = "key",
 ) -> None:
     """Precision@1, two-memory recall, used/unused divergence, noise floor and redundancy."""
     settings = Settings.with_overrides(base_url=base_url, model=model)
-    loaded = load_conversations(paths)
+    loaded = load_conversations(paths, input_options(input_format, memory_tool, memory_key_arg))
     if loaded.errors:
         for error in loaded.errors:
             stderr_console().print(f"error: {error}", highlight=False, markup=False)

@@ -13,6 +13,7 @@ from rich.progress import Progress
 
 from memscore_core.backends.factory import backend_name, open_backend
 from memscore_core.cli.consoles import stderr_console
+from memscore_core.cli.inputs import InputFormatOption, MemoryKeyArgOption, MemoryToolOption, input_options
 from memscore_core.cli.render import print_conversation_tops, print_top_memories
 from memscore_core.engine import ScoringConfig, pooled_sender
 from memscore_core.lifecycle import RunSummary, run_scoring
@@ -41,6 +42,9 @@ def score(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per scored conversation on stdout.")]
     = False,
     cache: Annotated[bool, typer.Option(help="Reuse answers to identical requests from the on-disk cache.")] = True,
+    input_format: InputFormatOption = "auto",
+    memory_tool: MemoryToolOption = None,
+    memory_key_arg: MemoryKeyArgOption = "key",
 ) -> None:
     """Score each memory's importance to each assistant response; results go to the DuckDB store."""
     settings = Settings.with_overrides(base_url=base_url, model=model, api_key_env=api_key_env, db=db,
@@ -51,7 +55,7 @@ def score(
         raise typer.BadParameter("must be 'exact' or 'seed'", param_hint="--strategy")
     config = ScoringConfig.model_validate({"strategy": strategy, "chunk_tokens": settings.chunk_tokens,
                                            "window": window})
-    loaded = load_conversations(paths)
+    loaded = load_conversations(paths, input_options(input_format, memory_tool, memory_key_arg))
     for error in loaded.errors:
         stderr.print(f"[red]error:[/red] {error}", highlight=False, markup=True)
     if not (loaded.conversations or loaded.errors):
