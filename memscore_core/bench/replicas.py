@@ -5,6 +5,9 @@ then scores the same corpus through the first N replicas for each N, each count 
 ``--concurrency`` = slots per replica. A sampler polls every replica's in-flight count throughout; a
 replica's busy fraction is its mean in-flight ÷ slots while work remained (from the first poll with any
 replica busy to the last with any replica full, after which the queue is empty and the fleet drains).
+Busy cannot tell a slot held by the emulated prefill from one held because the server itself is slow, so each
+replica's pace is reported too: its emulated seconds (prompt tokens ÷ prefill_tps) ÷ the slot-seconds it
+actually held; 1.0 means every request took exactly its emulated time.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from memscore_core.engine import ScoringConfig
 from memscore_core.local.loopback import free_port
 
 RUNNING = "vllm:num_requests_running"
+PROMPT_TOKENS, SLOT_SECONDS = "vllm:prompt_tokens_total", "memscore:busy_slot_seconds_total"
 
 
 class ReplicaRow(BaseModel):
@@ -35,6 +39,7 @@ class ReplicaRow(BaseModel):
     tokens_per_s: float
     vs_one_replica: float | None = None
     busy: list[float | None]
+    pace: list[float | None]
 
 
 class ReplicaReport(BaseModel):
@@ -86,7 +91,24 @@ class FleetSampler:
 
 
 def _running(metrics: str) -> float:
-    return sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines() if line.startswith(RUNNING))
+    return _metric(metrics, RUNNING)
+
+
+def _metric(metrics: str, name: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines() if line.startswith(name + "{"))
+
+
+def server_counters(base_urls: Sequence[str]) -> list[tuple[float, float]]:
+    """Each server's (prompt tokens, busy slot-seconds) so far."""
+    texts = [httpx.get(url.removesuffix("/v1") + "/metrics", timeout=10).text for url in base_urls]
+    return [(_metric(text, PROMPT_TOKENS), _metric(text, SLOT_SECONDS)) for text in texts]
+
+
+def paces(before: Sequence[tuple[float, float]], after: Sequence[tuple[float, float]],
+          prefill_tps: float) -> list[float | None]:
+    """Each server's emulated seconds ÷ slot-seconds held between two readings of :func:`server_counters`."""
+    return [(tokens - tokens_0) / prefill_tps / (held - held_0) if held > held_0 else None
+            for (tokens_0, held_0), (tokens, held) in zip(before, after, strict=True)]
 
 
 def run_replica_bench(shape: BenchShape, workdir: Path, *, counts: Sequence[int], prefill_tps: float, slots: int,
@@ -101,9 +123,11 @@ def run_replica_bench(shape: BenchShape, workdir: Path, *, counts: Sequence[int]
     with emulated_servers(workdir, ports, prefill_tps=prefill_tps, slots=slots, forward_pass=forward_pass) as urls:
         run_strategy(corpus, ",".join(urls), ScoringConfig(chunk_tokens=shape.chunk_tokens(), window=1), slots)
         for count in counts:
+            before = server_counters(urls[:count])
             with FleetSampler(urls[:count]) as sampler:
                 measurement = run_strategy(corpus, ",".join(urls[:count]), config, slots)
             rows.append(ReplicaRow(replicas=count, measurement=measurement, busy=busy_fractions(sampler.ticks, slots),
+                                   pace=paces(before, server_counters(urls[:count]), prefill_tps),
                                    tokens_per_s=measurement.prompt_tokens / measurement.wall_s))
     one = next((row.tokens_per_s for row in rows if row.replicas == 1), None)
     for row in rows:

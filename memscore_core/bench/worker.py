@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from memscore_core import engine, seed
 from memscore_core.backends import vllm
-from memscore_core.backends.factory import open_backend
+from memscore_core.backends.factory import open_backend, request_capacity
 from memscore_core.engine import ScoringConfig, pooled_sender
 from memscore_core.loading import load_conversations
 from memscore_core.runner import direct_scorer, score_batch
@@ -27,6 +27,8 @@ from memscore_core.settings import Settings
 
 
 class WorkerSpec(BaseModel):
+    """What to score; ``base_url`` may list several replicas (comma-separated), ``concurrency`` is per replica."""
+
     corpus: Path
     base_url: str | None
     config: ScoringConfig
@@ -83,7 +85,7 @@ async def measure(spec: WorkerSpec) -> Measurement:
     meter = meter_parse_and_math()
     cpu, wall = time.process_time(), time.perf_counter()
     try:
-        async with pooled_sender(backend, spec.config, spec.concurrency) as send:
+        async with pooled_sender(backend, spec.config, request_capacity(settings)) as send:
             async for outcome in score_batch(loaded, direct_scorer(send, spec.config, model), spec.config):
                 if outcome.score is None:
                     failed += 1

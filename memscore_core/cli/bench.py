@@ -13,6 +13,7 @@ from typing import Annotated, TypeVar
 import typer
 from rich.table import Table
 
+from memscore_core.backends.factory import joined_base_url
 from memscore_core.bench.corpus import BenchShape
 from memscore_core.bench.replicas import ReplicaReport, run_replica_bench
 from memscore_core.bench.run import BenchReport, emulated_server, run_bench
@@ -25,7 +26,8 @@ R = TypeVar("R", BenchReport, ReplicaReport)
 
 
 def bench(
-    base_url: Annotated[str | None, typer.Option(help="Server to measure (default: the embedded model).")] = None,
+    base_url: Annotated[list[str] | None, typer.Option(help="Server to measure (default: the embedded model); "
+                                                       "repeat it (or comma-separate) for replicas.")] = None,
     emulate_gpu: Annotated[bool, typer.Option(help="Start `memscore serve --emulate-gpu` and measure it.")] = False,
     prefill_tps: Annotated[float, typer.Option(help="Emulated prefill tokens per second per request.")] = 4000.0,
     slots: Annotated[int, typer.Option(help="Emulated batch slots (requests in flight at once).")] = 8,
@@ -68,7 +70,8 @@ def bench(
     chosen = {name: configs[name] for name in strategies.split(",") if name}
     workdir = Path(tempfile.mkdtemp(prefix="memscore-bench-"))
     server = emulated_server(workdir, prefill_tps=prefill_tps, slots=slots, port=free_port(),
-                             forward_pass=forward_pass is not False) if emulate_gpu else nullcontext(base_url)
+                             forward_pass=forward_pass is not False) if emulate_gpu \
+        else nullcontext(joined_base_url(base_url))
     with server as url:
         report = run_bench(shape, workdir, base_url=url, strategies=chosen, concurrency=concurrency or slots,
                            slots=slots if emulate_gpu else None, with_client=client)
@@ -104,14 +107,15 @@ def print_replica_report(report: ReplicaReport) -> None:
                         f"{report.shape.conversations} conversations × {report.shape.memories} memories × "
                         f"{report.shape.chunks} chunks, exact", title_justify="left")
     for column in ("replicas", "requests", "prompt tokens", "wall s", "tokens/s", "× 1 replica",
-                   "busy while work remained (each replica)"):
+                   "busy while work remained (each replica)", "pace (each replica)"):
         table.add_column(column, justify="right")
     for row in report.rows:
         m = row.measurement
         ratio = "—" if row.vs_one_replica is None else f"{row.vs_one_replica:.2f}×"
-        busy = " ".join("—" if value is None else f"{value:.0%}" for value in row.busy)
+        busy, pace = (" ".join("—" if value is None else f"{value:.0%}" for value in values)
+                      for values in (row.busy, row.pace))
         table.add_row(str(row.replicas), str(m.requests), str(m.prompt_tokens), f"{m.wall_s:.2f}",
-                      f"{row.tokens_per_s:,.0f}", ratio, busy)
+                      f"{row.tokens_per_s:,.0f}", ratio, busy, pace)
     stdout_console().print(table)
 
 

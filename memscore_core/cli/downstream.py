@@ -12,7 +12,7 @@ import orjson
 import typer
 from rich.table import Table
 
-from memscore_core.backends.factory import open_backend
+from memscore_core.backends.factory import joined_base_url, open_backend
 from memscore_core.cli.consoles import stderr_console, stdout_console
 from memscore_core.cli.query import DbOption, open_store
 from memscore_core.exports.export import DEFAULT_THRESHOLD, ExportOptions, Manifest, export_dataset
@@ -77,14 +77,15 @@ def export(
     approved_only: Annotated[bool, typer.Option(help="Only candidates approved in review.")] = False,
     auto_approve: Annotated[float | None, typer.Option(help="Approve new candidates at or above this.")] = None,
     name: Annotated[str | None, typer.Option(help="Export name (default: format and selection hash).")] = None,
-    base_url: Annotated[str | None, typer.Option(help="Server that generates DPO rejected answers.")] = None,
+    base_url: Annotated[list[str] | None, typer.Option(help="Server that generates DPO rejected answers; repeat it "
+                                                       "(or comma-separate) for replicas of one model.")] = None,
 ) -> None:
     """Write training data (SFT, DPO or Parquet) with a manifest tracing each example to its scores."""
     if fmt not in ("sft", "dpo", "parquet"):
         raise typer.BadParameter("must be sft, dpo or parquet", param_hint="--format")
     options = ExportOptions(format=fmt, threshold=threshold, keep_memories=keep_memories,  # type: ignore[arg-type]
                             approved_only=approved_only, auto_approve=auto_approve, name=name)
-    directory, manifest = asyncio.run(_export(open_store(db), options, out, base_url))
+    directory, manifest = asyncio.run(_export(open_store(db), options, out, joined_base_url(base_url)))
     stderr.print(f"{manifest.n_examples} examples → {directory}", highlight=False)
 
 

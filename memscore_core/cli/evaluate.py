@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from memscore_core.backends.factory import open_backend
+from memscore_core.backends.factory import joined_base_url, open_backend
 from memscore_core.cli.consoles import stderr_console, stdout_console
 from memscore_core.cli.inputs import InputFormatOption, MemoryKeyArgOption, MemoryToolOption, input_options
 from memscore_core.engine import ScoringConfig, pooled_sender
@@ -22,7 +22,8 @@ from memscore_core.settings import Settings
 
 def eval_command(
     paths: Annotated[list[Path], typer.Argument(help="Conversations with meta.uses_memories on answers.")],
-    base_url: Annotated[str | None, typer.Option(help="vLLM-compatible server (default: embedded).")] = None,
+    base_url: Annotated[list[str] | None, typer.Option(help="vLLM-compatible server (default: embedded); repeat "
+                                                       "it (or comma-separate) for replicas of one model.")] = None,
     model: Annotated[str | None, typer.Option(help="Model name.")] = None,
     strategy: Annotated[str, typer.Option(help="exact or seed.")] = "exact",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
@@ -31,7 +32,7 @@ def eval_command(
     memory_key_arg: MemoryKeyArgOption = "key",
 ) -> None:
     """Precision@1, two-memory recall, used/unused divergence, noise floor and redundancy."""
-    settings = Settings.with_overrides(base_url=base_url, model=model)
+    settings = Settings.with_overrides(base_url=joined_base_url(base_url), model=model)
     loaded = load_conversations(paths, input_options(input_format, memory_tool, memory_key_arg))
     if loaded.errors:
         for error in loaded.errors:

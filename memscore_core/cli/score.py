@@ -11,7 +11,7 @@ import orjson
 import typer
 from rich.progress import Progress
 
-from memscore_core.backends.factory import backend_name, open_backend
+from memscore_core.backends.factory import backend_name, joined_base_url, open_backend
 from memscore_core.cli.consoles import stderr_console
 from memscore_core.cli.inputs import InputFormatOption, MemoryKeyArgOption, MemoryToolOption, input_options
 from memscore_core.cli.render import print_conversation_tops, print_top_memories
@@ -31,8 +31,9 @@ def score(
     db: Annotated[Path | None, typer.Option(help="DuckDB file for results \\[default: data/memscore.duckdb].")] = None,
     rescore: Annotated[bool, typer.Option(help="Score again even when a result for this model and config exists.")]
     = False,
-    base_url: Annotated[str | None, typer.Option(help="vLLM-compatible server, e.g. http://host:8000/v1. "
-                                                 "Default: the embedded local model.")] = None,
+    base_url: Annotated[list[str] | None, typer.Option(help="vLLM-compatible server, e.g. http://host:8000/v1; "
+                                                       "repeat it (or list several, comma-separated) for replicas "
+                                                       "of one model. Default: the embedded local model.")] = None,
     model: Annotated[str | None, typer.Option(help="Model name (default: the server's first model).")] = None,
     api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the API key.")] = None,
     strategy: Annotated[str, typer.Option(help="exact (default) or seed (the original algorithm).")] = "exact",
@@ -47,7 +48,7 @@ def score(
     memory_key_arg: MemoryKeyArgOption = "key",
 ) -> None:
     """Score each memory's importance to each assistant response; results go to the DuckDB store."""
-    settings = Settings.with_overrides(base_url=base_url, model=model, api_key_env=api_key_env, db=db,
+    settings = Settings.with_overrides(base_url=joined_base_url(base_url), model=model, api_key_env=api_key_env, db=db,
                                        chunk_tokens=chunk_tokens, concurrency=concurrency)
     if not cache:
         settings = settings.model_copy(update={"request_cache": None})

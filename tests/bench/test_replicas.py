@@ -9,7 +9,7 @@ import sys
 from typer.testing import CliRunner
 
 from memscore_core.bench.corpus import BenchShape
-from memscore_core.bench.replicas import ReplicaReport, ReplicaRow, busy_fractions
+from memscore_core.bench.replicas import ReplicaReport, ReplicaRow, busy_fractions, paces
 from memscore_core.bench.targets import check_replica_targets
 from memscore_core.bench.worker import Measurement
 from memscore_core.cli import app
@@ -27,7 +27,8 @@ def test_a_tiny_replica_run_reports_each_fleet_size_with_ratios_and_every_replic
     document = json.loads(done.stdout)
     report = ReplicaReport.model_validate(document)
     assert [row.replicas for row in report.rows] == [1, 2]
-    assert [len(row.busy) for row in report.rows] == [1, 2]
+    assert [len(row.busy) for row in report.rows] == [len(row.pace) for row in report.rows] == [1, 2]
+    assert all(0 < pace <= 1.01 for row in report.rows for pace in row.pace if pace is not None)
     assert report.rows[0].measurement.requests == report.rows[1].measurement.requests == 2 + 4 + 2
     assert all(row.measurement.failed == 0 for row in report.rows)
     assert report.rows[0].vs_one_replica == 1.0 and report.forward_pass is False
@@ -42,11 +43,15 @@ def test_busy_counts_from_the_first_busy_poll_to_the_last_full_one_and_shows_a_s
     assert busy_fractions([[0, 1], [1, 0]], slots=4) == [None, None]
 
 
+def test_pace_is_emulated_seconds_over_slot_seconds_held() -> None:
+    assert paces([(0, 0.0), (100, 1.0)], [(1000, 1.25), (100, 1.0)], prefill_tps=1000) == [0.8, None]
+
+
 def fleet_report(ratios: dict[int, float], busy: float) -> ReplicaReport:
     measurement = Measurement(requests=10, prompt_tokens=1000, wall_s=1.0, client_cpu_s=0.1, parse_math_cpu_s=0.01,
                               peak_rss_mb=80.0, failed=0)
     rows = [ReplicaRow(replicas=n, measurement=measurement, tokens_per_s=1000.0 * ratio, vs_one_replica=ratio,
-                       busy=[busy] * n) for n, ratio in ratios.items()]
+                       busy=[busy] * n, pace=[1.0] * n) for n, ratio in ratios.items()]
     return ReplicaReport(shape=BenchShape(), chunk_tokens=1000, slots=8, prefill_tps=2000.0, forward_pass=False,
                          rows=rows)
 
