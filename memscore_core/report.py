@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from memscore_core.store import Store, StoredResult  # noqa: E402
+from memscore_core.store.records import EXTRA_SEED_COLUMN  # noqa: E402
 
 
 def run_config(store: Store, result: StoredResult) -> dict[str, Any] | None:
@@ -41,7 +42,7 @@ def figure(result: StoredResult) -> Figure:
                                      gridspec_kw={"width_ratios": [max(cols, 1), 4]}, layout="constrained")
     image = heat.imshow(np.ma.masked_invalid(matrix) if rows else np.zeros((1, max(cols, 1))), cmap="magma_r",
                         aspect="auto", interpolation="nearest")
-    heat.set_xticks(range(cols), [f"r{i}" for i in result.response_entry_indices], rotation=90)
+    heat.set_xticks(range(cols), result.column_labels(), rotation=90)
     heat.set_yticks(range(rows), result.memory_keys)
     heat.set_xlabel("response (entry index)")
     heat.set_title("divergence (nats) when the memory is removed")
@@ -65,12 +66,14 @@ def render_html(result: StoredResult, *, config: dict[str, Any] | None = None, t
     """A single offline HTML file: no scripts, no external resources; ``config`` is the scoring run's."""
     image = base64.b64encode(png_bytes(figure(result))).decode()
     items = []
-    for j, idx in enumerate(result.response_entry_indices):
+    for j, (idx, label) in enumerate(zip(result.response_entry_indices, result.column_labels(), strict=True)):
         column = sorted(((key, row[j]) for key, row in zip(result.memory_keys, result.matrix, strict=True)
                          if row[j] is not None and row[j] > 0.01), key=lambda kv: -kv[1])[:top]  # type: ignore
         memories = ", ".join(f"<code>{html.escape(k)}</code> {v:.2f}" for k, v in column) or "no memory"
-        text = html.escape(result.entries[idx].content)
-        items.append(f'<li data-response="{idx}"><p>{text}</p><p class="top">← {memories}</p></li>')
+        entry = result.entry(idx)
+        text = html.escape(entry.text() if entry else EXTRA_SEED_COLUMN)
+        items.append(f'<li data-response="{label.removeprefix("r")}"><p>{text}</p>'
+                     f'<p class="top">← {memories}</p></li>')
     return _PAGE.format(title=html.escape(result.conversation_id), model=html.escape(result.model),
                         strategy=html.escape(result.strategy), config_hash=html.escape(result.config_hash),
                         config=html.escape(_config_json(config)),

@@ -12,7 +12,7 @@ from memscore_core.chunking import DEFAULT_CHUNK_TOKENS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL_DIR = REPO_ROOT / "data" / "models" / "memscore-tiny"
-DEFAULT_DB = Path("data/memscore.duckdb")
+DEFAULT_DB = "data/memscore.duckdb"
 DEFAULT_EXTENSION_DIR = Path(sys.prefix) / "share" / "memscore" / "duckdb-extensions"
 DEFAULT_CACHE_DIR = Path(".memscore/cache/requests")
 
@@ -26,7 +26,8 @@ class Settings(BaseSettings):
     model: str | None = None
     api_key_env: str = "MEMSCORE_API_KEY"
     model_dir: Path = DEFAULT_MODEL_DIR
-    db: Path = DEFAULT_DB
+    db: str = Field(default=DEFAULT_DB, min_length=1)
+    data_path: str | None = None
     extension_dir: Path = DEFAULT_EXTENSION_DIR
     request_cache: Path | None = DEFAULT_CACHE_DIR
     strategy: str = "exact"
@@ -40,6 +41,19 @@ class Settings(BaseSettings):
     def with_overrides(cls, **overrides: object) -> Settings:
         """The environment's settings with every override that is not ``None`` applied on top."""
         return cls(**{key: value for key, value in overrides.items() if value is not None})  # type: ignore[arg-type]
+
+    @field_validator("db", mode="before")
+    @classmethod
+    def _path_as_text(cls, value: object) -> object:
+        """``--db`` is a DuckDB file path or a ``ducklake:`` connection string; a path is kept as text."""
+        return str(value) if isinstance(value, Path) else value
+
+    @field_validator("data_path", mode="before")
+    @classmethod
+    def _data_path_as_text(cls, value: object) -> object:
+        if isinstance(value, Path):
+            return str(value)
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("request_cache", mode="before")
     @classmethod

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from memscore_core.backends.factory import joined_base_url, open_backend
 from memscore_core.cli.consoles import stderr_console, stdout_console
-from memscore_core.cli.query import DbOption, open_store
+from memscore_core.cli.query import DataPathOption, DbOption, open_store
 from memscore_core.exports.export import DEFAULT_THRESHOLD, ExportOptions, Manifest, export_dataset
 from memscore_core.memory_graph import update_memory_weights
 from memscore_core.report import figure, png_bytes, render_html, run_config
@@ -29,13 +29,14 @@ stderr = stderr_console()
 @review.command("list")
 def review_list(
     db: DbOption = None,
+    data_path: DataPathOption = None,
     status: Annotated[str | None, typer.Option(help="pending, approved or rejected.")] = None,
     threshold: Annotated[float, typer.Option(help="Minimum dependence (nats per response token).")]
     = DEFAULT_THRESHOLD,
     as_json: Annotated[bool, typer.Option("--json", help="A JSON list instead of a table.")] = False,
 ) -> None:
     """Candidates by dependence (refreshed from the latest scores first)."""
-    store = open_store(db)
+    store = open_store(db, data_path)
     refresh_candidates(store, threshold=threshold)
     candidates = list_candidates(store, status=status, min_dependence=threshold)  # type: ignore[arg-type]
     if as_json:
@@ -50,27 +51,30 @@ def review_list(
     stdout_console().print(table)
 
 
-def _review(ids: list[int], db: Path | None, status: Status) -> None:
-    set_status(open_store(db), ids, status)
+def _review(ids: list[int], db: str | None, data_path: str | None, status: Status) -> None:
+    set_status(open_store(db, data_path), ids, status)
     stderr.print(f"{status} {len(ids)} candidate(s)", highlight=False)
 
 
 @review.command("approve")
-def review_approve(ids: Annotated[list[int], typer.Argument(help="Candidate ids.")], db: DbOption = None) -> None:
+def review_approve(ids: Annotated[list[int], typer.Argument(help="Candidate ids.")], db: DbOption = None,
+                   data_path: DataPathOption = None) -> None:
     """Approve candidates for export."""
-    _review(ids, db, "approved")
+    _review(ids, db, data_path, "approved")
 
 
 @review.command("reject")
-def review_reject(ids: Annotated[list[int], typer.Argument(help="Candidate ids.")], db: DbOption = None) -> None:
+def review_reject(ids: Annotated[list[int], typer.Argument(help="Candidate ids.")], db: DbOption = None,
+                  data_path: DataPathOption = None) -> None:
     """Reject candidates: they are never exported."""
-    _review(ids, db, "rejected")
+    _review(ids, db, data_path, "rejected")
 
 
 def export(
     out: Annotated[Path, typer.Option(help="Directory that receives <name>/.")] = Path("data/exports"),
     fmt: Annotated[str, typer.Option("--format", help="sft, dpo or parquet.")] = "sft",
     db: DbOption = None,
+    data_path: DataPathOption = None,
     threshold: Annotated[float, typer.Option(help="Minimum dependence (nats per response token).")]
     = DEFAULT_THRESHOLD,
     keep_memories: Annotated[bool, typer.Option(help="Keep memory entries in the prompts.")] = False,
@@ -85,7 +89,7 @@ def export(
         raise typer.BadParameter("must be sft, dpo or parquet", param_hint="--format")
     options = ExportOptions(format=fmt, threshold=threshold, keep_memories=keep_memories,  # type: ignore[arg-type]
                             approved_only=approved_only, auto_approve=auto_approve, name=name)
-    directory, manifest = asyncio.run(_export(open_store(db), options, out, joined_base_url(base_url)))
+    directory, manifest = asyncio.run(_export(open_store(db, data_path), options, out, joined_base_url(base_url)))
     stderr.print(f"{manifest.n_examples} examples → {directory}", highlight=False)
 
 
@@ -101,6 +105,7 @@ async def _export(store: Store, options: ExportOptions, out: Path, base_url: str
 
 def weights(
     db: DbOption = None,
+    data_path: DataPathOption = None,
     out: Annotated[Path, typer.Option(help="JSON file for the memory graph.")]
     = Path("data/exports/memory_weights.json"),
     alpha_up: Annotated[float, typer.Option(help="Rate when importance rises.")] = 0.5,
@@ -109,7 +114,7 @@ def weights(
     = None,
 ) -> None:
     """Fold new scores into memory weights (asymmetric moving average) and write them for the graph store."""
-    store = open_store(db)
+    store = open_store(db, data_path)
     rows = update_memory_weights(store, out, alpha_up=alpha_up, alpha_down=alpha_down)
     stderr.print(f"{len(rows)} memory weights → {out}", highlight=False)
     if stale_hours is not None:
@@ -122,9 +127,10 @@ def report(
     out: Annotated[Path, typer.Option(help="Output file (.html, or .png with --png).")] = Path("report.html"),
     png: Annotated[bool, typer.Option(help="Write only the PNG figure.")] = False,
     db: DbOption = None,
+    data_path: DataPathOption = None,
 ) -> None:
     """A self-contained HTML report of one conversation: heatmap, importance bars, responses."""
-    store = open_store(db)
+    store = open_store(db, data_path)
     result = store.latest_result(conversation_id)
     if result is None:
         stderr.print(f"[red]error:[/red] no scores for conversation {conversation_id!r}", highlight=False)

@@ -9,6 +9,7 @@ from rich.table import Table
 from memscore_core.cli.consoles import stdout_console
 from memscore_core.result import ConversationScore
 from memscore_core.store import MemoryImportance, StoredResult
+from memscore_core.store.records import EXTRA_SEED_COLUMN
 
 
 def print_conversation_tops(scores: Sequence[ConversationScore], limit: int = 5) -> None:
@@ -49,15 +50,16 @@ def print_result(result: StoredResult, limit: int = 3) -> None:
                   f"scored {result.scored_at:%Y-%m-%d %H:%M:%S}  ({result.requests} requests)", highlight=False)
     table = Table(title_justify="left")
     table.add_column("memory key")
-    for idx in result.response_entry_indices:
-        table.add_column(f"r{idx}", justify="right")
+    for label in result.column_labels():
+        table.add_column(label, justify="right")
     table.add_column("importance", justify="right")
     for key, row, weight in zip(result.memory_keys, result.matrix, result.memory_weights, strict=True):
         table.add_row(key, *["—" if v is None else f"{v:.2f}" for v in row], f"{weight:.3f}")
     console.print(table)
-    for j, idx in enumerate(result.response_entry_indices):
+    for j, (idx, label) in enumerate(zip(result.response_entry_indices, result.column_labels(), strict=True)):
         column = [(key, value) for key, row in zip(result.memory_keys, result.matrix, strict=True)
                   if (value := row[j]) is not None and value > 0.01]
         top = ", ".join(f"{key} {value:.2f}" for key, value in sorted(column, key=lambda kv: -kv[1])[:limit])
-        text = result.entries[idx].content.replace("\n", " ")
-        console.print(f"r{idx} [dim]{text[:100]}[/dim]  ← {top or 'no memory'}", highlight=False)
+        entry = result.entry(idx)
+        text = entry.text().replace("\n", " ") if entry else EXTRA_SEED_COLUMN
+        console.print(f"{label} [dim]{text[:100]}[/dim]  ← {top or 'no memory'}", highlight=False)

@@ -13,6 +13,7 @@ from rich.progress import Progress
 
 from memscore_core.backends.factory import backend_name, joined_base_url, open_backend
 from memscore_core.cli.consoles import stderr_console
+from memscore_core.cli.query import DataPathOption, DbOption
 from memscore_core.cli.inputs import InputFormatOption, MemoryKeyArgOption, MemoryToolOption, input_options
 from memscore_core.cli.render import print_conversation_tops, print_top_memories
 from memscore_core.engine import ScoringConfig, pooled_sender
@@ -28,7 +29,8 @@ stderr = stderr_console()
 
 def score(
     paths: Annotated[list[Path], typer.Argument(help="Conversation files (.jsonl/.json), directories or globs.")],
-    db: Annotated[Path | None, typer.Option(help="DuckDB file for results \\[default: data/memscore.duckdb].")] = None,
+    db: DbOption = None,
+    data_path: DataPathOption = None,
     rescore: Annotated[bool, typer.Option(help="Score again even when a result for this model and config exists.")]
     = False,
     base_url: Annotated[list[str] | None, typer.Option(help="vLLM-compatible server, e.g. http://host:8000/v1; "
@@ -49,7 +51,7 @@ def score(
 ) -> None:
     """Score each memory's importance to each assistant response; results go to the DuckDB store."""
     settings = Settings.with_overrides(base_url=joined_base_url(base_url), model=model, api_key_env=api_key_env, db=db,
-                                       chunk_tokens=chunk_tokens, concurrency=concurrency)
+                                       data_path=data_path, chunk_tokens=chunk_tokens, concurrency=concurrency)
     if not cache:
         settings = settings.model_copy(update={"request_cache": None})
     if strategy not in ("exact", "seed"):
@@ -62,7 +64,7 @@ def score(
     if not (loaded.conversations or loaded.errors):
         stderr.print("[red]error:[/red] no conversation files found", highlight=False)
         raise typer.Exit(1)
-    store = Store(settings.db)
+    store = Store(settings.db, data_path=settings.data_path)
     summary = asyncio.run(_run(settings, config, loaded, store, rescore))
     for outcome in summary.failed:
         stderr.print(f"[red]error:[/red] {outcome.loaded.file}:{outcome.loaded.line}: conversation "
@@ -73,11 +75,11 @@ def score(
             sys.stdout.write(orjson.dumps(result.model_dump()).decode() + "\n")
     else:
         print_conversation_tops(scores)
-        print_top_memories(store.top_memories(limit=10), title=f"Top memories in {settings.db}")
+        print_top_memories(store.top_memories(limit=10), title=f"Top memories in {store.name}")
     stderr.print(f"scored {summary.scored}, skipped {summary.skipped} already scored"
                  f"{' (--rescore to score again)' if summary.skipped else ''}, invalid {summary.invalid}, "
                  f"failed {len(summary.failed)}; {summary.requests} requests, {summary.prompt_tokens} prompt tokens; "
-                 f"run {summary.run_id} in {settings.db}", highlight=False)
+                 f"run {summary.run_id} in {store.name}", highlight=False)
     if loaded.errors or summary.failed:
         raise typer.Exit(1)
 

@@ -1,27 +1,35 @@
-"""Training examples from a scored response: pure functions over the stored conversation."""
+"""Training examples from a scored response: pure functions over the stored conversation.
+
+The prompt is the conversation as it was scored, up to the response: the system message with its
+system-prompt memories, tool calls and tool results as the agent saw them, and the conversation's tools.
+Without ``keep_memories`` every memory is removed exactly as scoring removes it (memory entries left out,
+system-memory blocks cut, a tool result's call cut from the turn that made it).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from memscore_core.conversation import Entry
+from memscore_core.ablation import removal_request
 from memscore_core.store.downstream import ExportSource
 
 
-def prompt_messages(source: ExportSource, *, keep_memories: bool) -> list[dict[str, str]]:
-    """The conversation up to the response; memory entries stripped unless ``keep_memories``."""
-    messages = [{"role": "system", "content": source.system_prompt}]
-    if source.context:
-        messages.append({"role": "user", "content": source.context})
-    before = source.entries[:source.candidate.response_entry_idx]
-    messages += [entry.api_message() for entry in before if keep_memories or not entry.is_memory]
-    return messages
+def prompt_messages(source: ExportSource, *, keep_memories: bool) -> list[dict[str, Any]]:
+    """The conversation up to the response; memories removed unless ``keep_memories``."""
+    conversation = source.conversation
+    before = list(range(source.candidate.response_entry_idx))
+    removed = [] if keep_memories else list(range(len(conversation.memories)))
+    return removal_request(conversation, "drop_all", 0, before, removed).prompt(conversation).messages
 
 
-def target_message(source: ExportSource) -> dict[str, str]:
-    """The original response, as the assistant message to learn."""
-    response: Entry = source.entries[source.candidate.response_entry_idx]
-    return response.api_message()
+def tools(source: ExportSource) -> list[dict[str, Any]] | None:
+    """The tools the conversation declared (what the chat template rendered), if any."""
+    return source.conversation.tools
+
+
+def target_message(source: ExportSource) -> dict[str, Any]:
+    """The original response, as the assistant message to learn (its tool calls included)."""
+    return source.conversation.entries[source.candidate.response_entry_idx].api_message()
 
 
 def metadata(source: ExportSource) -> dict[str, Any]:
@@ -34,9 +42,17 @@ def metadata(source: ExportSource) -> dict[str, Any]:
 
 
 def sft_record(source: ExportSource, *, keep_memories: bool) -> dict[str, Any]:
-    return {"messages": prompt_messages(source, keep_memories=keep_memories) + [target_message(source)]}
+    return _with_tools(source, {"messages": prompt_messages(source, keep_memories=keep_memories)
+                                + [target_message(source)]})
 
 
 def dpo_record(source: ExportSource, rejected: str, *, keep_memories: bool) -> dict[str, Any]:
-    return {"prompt": prompt_messages(source, keep_memories=keep_memories), "chosen": [target_message(source)],
-            "rejected": [{"role": "assistant", "content": rejected}]}
+    return _with_tools(source, {"prompt": prompt_messages(source, keep_memories=keep_memories),
+                                "chosen": [target_message(source)],
+                                "rejected": [{"role": "assistant", "content": rejected}]})
+
+
+def _with_tools(source: ExportSource, record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with the conversation's ``tools`` when it declared any (records without tools stay as they were)."""
+    declared = tools(source)
+    return record if declared is None else record | {"tools": declared}

@@ -123,9 +123,12 @@ async def _write(directory: Path, sources: list[ExportSource], options: ExportOp
     return [path]
 
 
-MESSAGE = pl.Struct({"role": pl.String, "content": pl.String})
+TOOL_CALL = pl.Struct({"id": pl.String, "type": pl.String,
+                       "function": pl.Struct({"name": pl.String, "arguments": pl.String})})
+MESSAGE = pl.Struct({"role": pl.String, "content": pl.String, "tool_calls": pl.List(TOOL_CALL),
+                     "tool_call_id": pl.String, "name": pl.String})
 SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
-    "messages": pl.List(MESSAGE), "prompt": pl.List(MESSAGE), "completion": pl.String,
+    "messages": pl.List(MESSAGE), "prompt": pl.List(MESSAGE), "completion": pl.String, "tools": pl.String,
     "candidate_id": pl.Int64, "conversation_id": pl.String, "response_entry_idx": pl.Int32,
     "dependence": pl.Float64, "model": pl.String, "content_hash": pl.String, "config_hash": pl.String,
     "top_memories": pl.List(pl.Struct({"memory_key": pl.String, "divergence": pl.Float64})),
@@ -135,12 +138,18 @@ SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
 def _parquet_frame(sources: list[ExportSource], keep_memories: bool) -> pl.DataFrame:
     rows = []
     for source in sources:
-        prompt = [{"role": m["role"], "content": m["content"]} for m in
-                  prompt_messages(source, keep_memories=keep_memories)]
+        prompt = [_message_row(m) for m in prompt_messages(source, keep_memories=keep_memories)]
         target = target_message(source)
-        rows.append({"messages": prompt + [{"role": "assistant", "content": target["content"]}],
-                     "prompt": prompt, "completion": target["content"], **metadata(source)})
+        declared = source.conversation.tools
+        tools = None if declared is None else orjson.dumps(declared, option=orjson.OPT_SORT_KEYS).decode()
+        rows.append({"messages": prompt + [_message_row(target)], "prompt": prompt, "completion": target["content"],
+                     "tools": tools, **metadata(source)})
     return pl.DataFrame(rows, schema=SCHEMA)
+
+
+def _message_row(message: dict[str, Any]) -> dict[str, Any]:
+    """A chat message with every field of :data:`MESSAGE` (absent ones null)."""
+    return {name: message.get(name) for name in MESSAGE.to_schema()}
 
 
 def sha256_file(path: Path) -> str:

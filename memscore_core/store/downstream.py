@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from memscore_core.conversation import Entry
+from memscore_core.conversation import Conversation
 from memscore_core.errors import StoreError
 from memscore_core.store import queries as q
 from memscore_core.store.store import Store
@@ -35,14 +35,13 @@ class Candidate(BaseModel):
 
 
 class ExportSource(BaseModel):
-    """Everything one exported example is built from."""
+    """Everything one exported example is built from: the conversation as it was scored (system memories,
+    tools and tool calls included) and the candidate response's top memories."""
 
     candidate: Candidate
     run_id: str
     scored_at: datetime
-    system_prompt: str
-    context: str
-    entries: list[Entry]
+    conversation: Conversation
     top_memories: list[tuple[str, float]]
 
 
@@ -56,12 +55,15 @@ class WeightRow(BaseModel):
 def refresh_candidates(store: Store, *, threshold: float, auto_approve: float | None = None) -> int:
     """Add responses of the latest results whose dependence ≥ ``threshold``; reviewed ones keep their status.
 
-    Those ≥ ``auto_approve`` enter as approved. Returns the number of candidates added.
+    Those ≥ ``auto_approve`` enter as approved. Returns the number of candidates added. New candidates are
+    numbered after the highest id so far; refreshes are keyed writes, so concurrent ones never reuse an id.
     """
-    with store.transaction() as con:
+    def refresh(con: Any) -> int:
         before = _count(con, "candidates")
         con.execute(q.REFRESH_CANDIDATES, [auto_approve, auto_approve, _now(), threshold])
         return _count(con, "candidates") - before
+
+    return store.write(refresh)
 
 
 def list_candidates(store: Store, *, status: Status | None = None, min_dependence: float = 0.0) -> list[Candidate]:
@@ -72,43 +74,47 @@ def list_candidates(store: Store, *, status: Status | None = None, min_dependenc
 
 def set_status(store: Store, candidate_ids: Sequence[int], status: Status) -> None:
     """Approve or reject candidates; an unknown id changes nothing and raises."""
-    with store.transaction() as con:
+    def review(con: Any) -> None:
         for candidate_id in candidate_ids:
             row = con.execute(q.CANDIDATE_EXISTS, [candidate_id]).fetchone()
             if not row or not row[0]:
                 raise StoreError(f"no candidate with id {candidate_id}")
             con.execute(q.SET_CANDIDATE_STATUS, [status, _now(), candidate_id])
 
+    store.write(review)
+
 
 def export_sources(store: Store, *, threshold: float, approved_only: bool, top: int = 3) -> list[ExportSource]:
     """The candidates to export (of the latest results only), each with its conversation and top memories."""
     with store.connect() as con:
         selected = con.execute(q.SELECT_FOR_EXPORT, [threshold, approved_only]).fetchall()
-        sources = []
-        for row in selected:
-            c = Candidate.from_row(row)
-            system_prompt, context = con.execute(q.CONVERSATION_PROMPTS, [c.conversation_id, c.content_hash]
-                                                 ).fetchone() or ("", "")
-            entries = [Entry(role=r[1], memory_key=r[2], content=r[3], reasoning=r[4], tool_call_id=r[5])
-                       for r in con.execute(q.ENTRIES_OF, [c.conversation_id, c.content_hash]).fetchall()]
+    sources = []
+    for row in selected:
+        c = Candidate.from_row(row)
+        conversation = store.conversation(c.conversation_id, c.content_hash)
+        if conversation is None:
+            raise StoreError(f"conversation {c.conversation_id!r} ({c.content_hash[:12]}) is scored but not stored")
+        with store.connect() as con:
             top_rows = con.execute(q.RESPONSE_TOP_MEMORIES, [c.content_hash, c.model, c.config_hash,
                                                               c.response_entry_idx, top]).fetchall()
-            sources.append(ExportSource(candidate=c, run_id=row[8], scored_at=row[9], system_prompt=system_prompt or "",
-                                        context=context or "", entries=entries,
-                                        top_memories=[(k, float(v)) for k, v in top_rows]))
+        sources.append(ExportSource(candidate=c, run_id=row[8], scored_at=row[9], conversation=conversation,
+                                    top_memories=[(k, float(v)) for k, v in top_rows]))
     return sources
 
 
 def record_export(store: Store, *, export_id: str, name: str, fmt: str, directory: str, selection: dict[str, Any],
                   candidates: Sequence[Candidate]) -> None:
     """Register an export and the candidate behind each of its examples."""
-    with store.transaction() as con:
-        con.execute(q.INSERT_EXPORT, [export_id, name, fmt, directory, json.dumps(selection), len(candidates),
-                                      _now()])
-        if candidates:
-            con.executemany(q.INSERT_EXPORT_ITEM, [
-                [export_id, i, c.candidate_id, c.conversation_id, c.content_hash, c.model, c.config_hash,
-                 c.response_entry_idx, c.dependence] for i, c in enumerate(candidates)])
+    head = [export_id, name, fmt, directory, json.dumps(selection), len(candidates), _now()]
+    items = [[export_id, i, c.candidate_id, c.conversation_id, c.content_hash, c.model, c.config_hash,
+              c.response_entry_idx, c.dependence] for i, c in enumerate(candidates)]
+
+    def insert(con: Any) -> None:
+        con.execute(q.INSERT_EXPORT, head)
+        if items:
+            con.executemany(q.INSERT_EXPORT_ITEM, items)
+
+    store.write(insert, keyed=False)
 
 
 def memory_observations(store: Store) -> list[tuple[str, str, float, datetime]]:
@@ -126,10 +132,14 @@ def memory_weights(store: Store) -> list[WeightRow]:
 def save_memory_weights(store: Store, rows: Sequence[WeightRow]) -> None:
     if not rows:
         return
-    now = _now()
-    with store.transaction() as con:
-        con.executemany(q.UPSERT_MEMORY_WEIGHT, [[r.memory_key, r.weight, r.n_scored, r.last_scored_at, now]
-                                                 for r in rows])
+    keys = [r.memory_key for r in rows]
+    values = [keys, [r.weight for r in rows], [r.n_scored for r in rows], [r.last_scored_at for r in rows], _now()]
+
+    def replace(con: Any) -> None:
+        con.execute(q.DELETE_MEMORY_WEIGHTS, [keys])
+        con.execute(q.INSERT_MEMORY_WEIGHTS, values)
+
+    store.write(replace)
 
 
 def stale_memories(store: Store, *, scored_before: datetime) -> list[WeightRow]:

@@ -30,7 +30,7 @@ WHEELS = {
 """DuckDB's name of each extension → (module of its wheel, file stem in the wheel, package to install)."""
 
 
-def connection_config(directory: Path) -> dict[str, str | bool]:
+def connection_config(directory: Path) -> dict[str, str | bool | int | float | list[str]]:
     """DuckDB settings that load extensions from ``directory`` and never download one."""
     return {"extension_directory": str(directory), "autoinstall_known_extensions": False,
             "autoload_known_extensions": False}

@@ -2,49 +2,78 @@
 
 MIGRATIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
-    version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)
+    version INTEGER NOT NULL, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)
 """
-APPLIED_VERSIONS = "SELECT version FROM schema_migrations ORDER BY version"
-RECORD_MIGRATION = "INSERT INTO schema_migrations VALUES (?, ?, ?)"
+APPLIED_VERSIONS = "SELECT DISTINCT version FROM schema_migrations ORDER BY version"
+RECORD_MIGRATION = "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"
+BUMP_KEYED_WRITES = "UPDATE keyed_writes SET writes = writes + 1, last_write_at = ? WHERE scope = 'store'"
 
+CONVERSATION_EXISTS = "SELECT count(*) FROM conversations WHERE conversation_id = ? AND content_hash = ?"
 INSERT_CONVERSATION = """
-INSERT INTO conversations (conversation_id, content_hash, source_file, ingested_at, meta, system_prompt, context)
-VALUES (?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (conversation_id, content_hash) DO NOTHING
+INSERT INTO conversations (conversation_id, content_hash, source_file, ingested_at, meta, system_prompt, context,
+                           tools, system_memories, source_format)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 INSERT_ENTRIES = """
-INSERT INTO entries (conversation_id, content_hash, entry_idx, role, memory_key, content, reasoning, tool_call_id)
+INSERT INTO entries (conversation_id, content_hash, entry_idx, role, memory_key, content, reasoning, tool_call_id,
+                     tool_calls, name)
 SELECT ?, ?, unnest(?::INTEGER[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]),
-       unnest(?::VARCHAR[]), unnest(?::VARCHAR[])
-ON CONFLICT DO NOTHING
+       unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[])::JSON, unnest(?::VARCHAR[])
+"""
+CONVERSATION = """
+SELECT system_prompt, context, meta, tools, system_memories, source_format
+FROM conversations WHERE conversation_id = ? AND content_hash = ?
+ORDER BY ingested_at LIMIT 1
+"""
+ENTRIES_OF = """
+SELECT entry_idx, role, memory_key, content, reasoning, tool_call_id, tool_calls, name FROM entries
+WHERE conversation_id = ? AND content_hash = ? ORDER BY entry_idx
 """
 
-INSERT_RUN = "INSERT INTO scoring_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, 'running', NULL, NULL)"
+INSERT_RUN = """
+INSERT INTO scoring_runs (run_id, flow_run_id, model, backend, strategy, config, config_hash, started_at, status,
+                          parent_run_id, host)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)
+"""
 FINISH_RUN = """
 UPDATE scoring_runs SET finished_at = ?, status = ?, requests = ?, prompt_tokens = ? WHERE run_id = ?
 """
+SET_NOISE_FLOOR = "UPDATE scoring_runs SET noise_floor = ?, noise_floor_method = ? WHERE run_id = ?"
+RUN_COLUMNS = """run_id, flow_run_id, model, backend, strategy, config, config_hash, started_at, finished_at, status,
+                 requests, prompt_tokens, noise_floor, noise_floor_method, parent_run_id, host"""
+RUNS = f"SELECT {RUN_COLUMNS} FROM scoring_runs ORDER BY started_at, run_id"
+RUN = f"SELECT {RUN_COLUMNS} FROM scoring_runs WHERE run_id = ?"
 
 RESULT_KEY = "content_hash = ? AND model = ? AND config_hash = ?"
 HAS_RESULT = f"SELECT count(*) FROM results WHERE {RESULT_KEY}"
-SCORED_HASHES = "SELECT content_hash FROM results WHERE model = ? AND config_hash = ?"
+SCORED_HASHES = "SELECT DISTINCT content_hash FROM results WHERE model = ? AND config_hash = ?"
 DELETE_RESULT = [f"DELETE FROM {table} WHERE {RESULT_KEY}" for table in ("scores", "responses", "results")]
-INSERT_RESULT = "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_RESULT = """
+INSERT INTO results (content_hash, model, config_hash, conversation_id, run_id, strategy, scored_at, requests,
+                     prompt_tokens, chunks, chunk_strategies)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
 INSERT_SCORES = """
-INSERT INTO scores
-SELECT ?, ?, ?, ?, ?, unnest(?::VARCHAR[]), unnest(?::INTEGER[]), unnest(?::INTEGER[]), unnest(?::DOUBLE[]),
-       unnest(?::DOUBLE[]), unnest(?::INTEGER[])
+INSERT INTO scores (content_hash, model, config_hash, run_id, conversation_id, memory_key, memory_idx,
+                    memory_entry_idx, column_idx, response_entry_idx, divergence, signed, tokens, method, screened)
+SELECT ?, ?, ?, ?, ?, unnest(?::VARCHAR[]), unnest(?::INTEGER[]), unnest(?::INTEGER[]), unnest(?::INTEGER[]),
+       unnest(?::INTEGER[]), unnest(?::DOUBLE[]), unnest(?::DOUBLE[]), unnest(?::INTEGER[]), unnest(?::VARCHAR[]),
+       unnest(?::DOUBLE[])
 """
 INSERT_RESPONSES = """
-INSERT INTO responses
-SELECT ?, ?, ?, ?, ?, unnest(?::INTEGER[]), unnest(?::DOUBLE[]), unnest(?::DOUBLE[]), unnest(?::INTEGER[])
+INSERT INTO responses (content_hash, model, config_hash, run_id, conversation_id, column_idx, response_entry_idx,
+                       score, drop_all, tokens, fit_r2)
+SELECT ?, ?, ?, ?, ?, unnest(?::INTEGER[]), unnest(?::INTEGER[]), unnest(?::DOUBLE[]), unnest(?::DOUBLE[]),
+       unnest(?::INTEGER[]), unnest(?::DOUBLE[])
 """
 
 INSERT_INGEST_ERROR = """
 INSERT INTO ingest_errors (error_key, run_id, file, line, conversation_id, field, message, recorded_at)
-SELECT md5(json_array(f, l, c, fd, m)::VARCHAR), r, f, l, c, fd, m, t
-FROM (SELECT ?::VARCHAR AS r, ?::VARCHAR AS f, ?::INTEGER AS l, ?::VARCHAR AS c, ?::VARCHAR AS fd,
-             ?::VARCHAR AS m, ?::TIMESTAMPTZ AS t)
-ON CONFLICT DO NOTHING
+SELECT k, r, f, l, c, fd, m, t
+FROM (SELECT md5(json_array(f, l, c, fd, m)::VARCHAR) AS k, *
+      FROM (SELECT ?::VARCHAR AS r, ?::VARCHAR AS f, ?::INTEGER AS l, ?::VARCHAR AS c, ?::VARCHAR AS fd,
+                   ?::VARCHAR AS m, ?::TIMESTAMPTZ AS t))
+WHERE NOT EXISTS (SELECT 1 FROM ingest_errors e WHERE e.error_key = k)
 """
 
 TOP_MEMORIES = """
@@ -64,33 +93,30 @@ ORDER BY 3 DESC, memory_key
 LIMIT ?
 """
 
-LATEST_RESULT = """
-SELECT content_hash, model, config_hash, run_id, strategy, scored_at, requests, prompt_tokens, chunks
-FROM latest_results WHERE conversation_id = ?
-"""
-RESULT_BY_KEY = f"""
-SELECT content_hash, model, config_hash, run_id, strategy, scored_at, requests, prompt_tokens, chunks,
-       conversation_id
-FROM results WHERE {RESULT_KEY}
-"""
+RESULT_HEAD = """content_hash, model, config_hash, run_id, strategy, scored_at, requests, prompt_tokens, chunks,
+       chunk_strategies, conversation_id"""
+LATEST_RESULT = f"SELECT {RESULT_HEAD} FROM latest_results WHERE conversation_id = ?"
+RESULT_BY_KEY = f"SELECT {RESULT_HEAD} FROM results WHERE {RESULT_KEY} ORDER BY scored_at DESC, run_id DESC LIMIT 1"
 RESULT_CELLS = f"""
-SELECT memory_key, memory_entry_idx, response_entry_idx, divergence, signed, tokens
+SELECT memory_idx, column_idx, memory_key, memory_entry_idx, divergence, signed, screened
 FROM scores WHERE {RESULT_KEY}
-ORDER BY memory_entry_idx, response_entry_idx
+ORDER BY memory_idx, column_idx
 """
 RESULT_RESPONSES = f"""
-SELECT response_entry_idx, score, drop_all, tokens
+SELECT column_idx, response_entry_idx, score, drop_all, tokens, fit_r2
 FROM responses WHERE {RESULT_KEY}
-ORDER BY response_entry_idx
+ORDER BY column_idx
 """
-CONVERSATION_ENTRIES = """
-SELECT entry_idx, role, memory_key, content, reasoning
-FROM entries WHERE conversation_id = ? AND content_hash = ?
-ORDER BY entry_idx
+TABLES = """
+SELECT table_name FROM information_schema.tables
+WHERE table_catalog = current_database() AND table_schema = current_schema()
+ORDER BY table_name
 """
-RUNS = "SELECT * FROM scoring_runs ORDER BY started_at"
-RUN = "SELECT * FROM scoring_runs WHERE run_id = ?"
-TABLES = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY table_name"
+COLUMNS = """
+SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns
+WHERE table_catalog = current_database() AND table_schema = current_schema()
+ORDER BY table_name, ordinal_position
+"""
 
 
 def count_rows(table: str) -> str:
@@ -99,14 +125,18 @@ def count_rows(table: str) -> str:
 
 DEPENDENCE = "coalesce(drop_all_per_token, dependence_per_token)"
 REFRESH_CANDIDATES = f"""
-INSERT INTO candidates (conversation_id, content_hash, model, config_hash, response_entry_idx, dependence,
-                        status, created_at)
-SELECT d.conversation_id, l.content_hash, l.model, l.config_hash, d.response_entry_idx, {DEPENDENCE},
+INSERT INTO candidates (candidate_id, conversation_id, content_hash, model, config_hash, response_entry_idx,
+                        dependence, status, created_at)
+SELECT (SELECT coalesce(max(candidate_id), 0) FROM candidates)
+           + row_number() OVER (ORDER BY d.conversation_id, d.response_entry_idx, l.model, l.config_hash),
+       d.conversation_id, l.content_hash, l.model, l.config_hash, d.response_entry_idx, {DEPENDENCE},
        CASE WHEN ? IS NOT NULL AND {DEPENDENCE} >= ? THEN 'approved' ELSE 'pending' END, ?
 FROM response_dependence d
 JOIN latest_results l USING (conversation_id)
-WHERE {DEPENDENCE} >= ?
-ON CONFLICT (content_hash, model, config_hash, response_entry_idx) DO NOTHING
+WHERE {DEPENDENCE} >= ? AND d.response_entry_idx IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM candidates c
+                  WHERE c.content_hash = l.content_hash AND c.model = l.model AND c.config_hash = l.config_hash
+                    AND c.response_entry_idx = d.response_entry_idx)
 """
 CANDIDATE_COLUMNS = """candidate_id, conversation_id, content_hash, model, config_hash, response_entry_idx,
                        dependence, status"""
@@ -125,18 +155,19 @@ JOIN latest_results l USING (content_hash, model, config_hash)
 WHERE c.dependence >= ? AND (c.status = 'approved' OR (NOT ? AND c.status = 'pending'))
 ORDER BY c.conversation_id, c.response_entry_idx
 """
-ENTRIES_OF = """
-SELECT entry_idx, role, memory_key, content, reasoning, tool_call_id FROM entries
-WHERE conversation_id = ? AND content_hash = ? ORDER BY entry_idx
-"""
-CONVERSATION_PROMPTS = "SELECT system_prompt, context FROM conversations WHERE conversation_id = ? AND content_hash = ?"
 RESPONSE_TOP_MEMORIES = f"""
 SELECT memory_key, divergence FROM scores
 WHERE {RESULT_KEY} AND response_entry_idx = ? AND divergence IS NOT NULL
-ORDER BY divergence DESC, memory_entry_idx LIMIT ?
+ORDER BY divergence DESC, memory_idx LIMIT ?
 """
-INSERT_EXPORT = "INSERT INTO exports VALUES (?, ?, ?, ?, ?, ?, ?)"
-INSERT_EXPORT_ITEM = "INSERT INTO export_items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_EXPORT = """
+INSERT INTO exports (export_id, name, format, directory, selection, n_examples, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+"""
+INSERT_EXPORT_ITEM = """
+INSERT INTO export_items (export_id, example_idx, candidate_id, conversation_id, content_hash, model, config_hash,
+                          response_entry_idx, dependence)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
 
 MEMORY_OBSERVATIONS = """
 SELECT m.memory_key, m.conversation_id, m.importance / nullif(m.cells, 0) AS normalised, m.scored_at
@@ -146,10 +177,10 @@ WHERE w.last_scored_at IS NULL OR m.scored_at > w.last_scored_at
 ORDER BY m.memory_key, m.scored_at, m.conversation_id
 """
 MEMORY_WEIGHTS = "SELECT memory_key, weight, n_scored, last_scored_at FROM memory_weights ORDER BY memory_key"
-UPSERT_MEMORY_WEIGHT = """
-INSERT INTO memory_weights VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (memory_key) DO UPDATE SET weight = excluded.weight, n_scored = excluded.n_scored,
-    last_scored_at = excluded.last_scored_at, updated_at = excluded.updated_at
+DELETE_MEMORY_WEIGHTS = "DELETE FROM memory_weights WHERE list_contains(?::VARCHAR[], memory_key)"
+INSERT_MEMORY_WEIGHTS = """
+INSERT INTO memory_weights (memory_key, weight, n_scored, last_scored_at, updated_at)
+SELECT unnest(?::VARCHAR[]), unnest(?::DOUBLE[]), unnest(?::INTEGER[]), unnest(?::TIMESTAMPTZ[]), ?
 """
 STALE_MEMORIES = """
 SELECT memory_key, weight, n_scored, last_scored_at FROM memory_weights

@@ -1,21 +1,35 @@
-"""The DuckDB store: one file, versioned migrations, one short-lived connection per call.
+"""The store: a DuckDB file (the default) or a DuckLake that many processes and hosts write at once.
 
-DuckDB lets one process at a time open a file for writing, so every call takes an inter-process file
-lock (``<db>.lock``) for the few milliseconds it needs: concurrent runs on one file queue, never fail.
+Both run the same schema (versioned migrations; a new store applies the squashed baseline) and the same
+statements. A **DuckDB file** lets one process at a time open it for writing, so every call opens a
+short-lived connection under an inter-process file lock (``<db>.lock``): concurrent runs queue, never fail.
+A **DuckLake** serialises commits in its catalog, so it needs no lock: each process keeps one attached
+connection (attaching costs ~0.5 s; a query ~10 ms) and each thread its own cursor on it.
+
 A result set is keyed by (content hash, model, config hash); writing it again replaces it in one
-transaction.
+transaction. Writes that add or replace rows by such a logical key go through :meth:`Store.write`, which
+bumps ``keyed_writes`` in the same transaction: DuckLake never sees two inserts as a conflict, but it does
+see two commits that both rewrote that row, aborts the later one, and :meth:`Store.write` runs it again
+from a fresh snapshot, where it finds the other's rows and replaces (or keeps) them. No key is ever stored
+twice (docs/schema.md, "Many writers").
 """
 
 from __future__ import annotations
 
 import json
+import os
+import random
+import socket
+import threading
+import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
+from functools import partial
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 from filelock import FileLock, Timeout
@@ -23,103 +37,200 @@ from filelock import FileLock, Timeout
 from memscore_core.conversation import Conversation
 from memscore_core.errors import InputError, StoreError
 from memscore_core.result import ConversationScore
+from memscore_core.settings import Settings
 from memscore_core.store import queries as q
-from memscore_core.store.records import MemoryImportance, StoredResult, StoredRun
+from memscore_core.store.extensions import connection_config, extension_directory
+from memscore_core.store.records import MemoryImportance, StoredResult, StoredRun, rebuild_conversation
+from memscore_core.store.targets import StoreTarget, parse_target
+
+T = TypeVar("T")
+Connection = duckdb.DuckDBPyConnection
+WRITE_ATTEMPTS = 12
+"""How often a write that lost a DuckLake conflict is run again before it fails."""
+RETRY_WAIT = 0.05
+"""Seconds before the first retry; doubling, with jitter, up to :data:`RETRY_WAIT_MAX`."""
+RETRY_WAIT_MAX = 2.0
+DUCKLAKE_SETTINGS = {"ducklake_max_retry_count": 30, "ducklake_retry_wait_ms": 20, "ducklake_retry_backoff": 1.3}
+"""DuckLake's own retries of commits that do not conflict but lost the race for the next snapshot id."""
+CATALOG_EXTENSION = {"postgres": "postgres_scanner", "sqlite": "sqlite_scanner", "duckdb": None}
 
 
 def migrations() -> list[tuple[int, str, str]]:
     """(version, name, SQL) of every shipped migration, in order."""
-    folder = resources.files("memscore_core.store") / "migrations"
     found = []
-    for item in folder.iterdir():
-        if item.name.endswith(".sql"):
-            version, _, name = item.name.removesuffix(".sql").partition("_")
+    for item in _migration_files():
+        stem = item.name.removesuffix(".sql")
+        version, _, name = stem.partition("_")
+        if version.isdigit():
             found.append((int(version), name, item.read_text(encoding="utf-8")))
     return sorted(found)
 
 
+def baseline() -> tuple[int, str]:
+    """(version, SQL) of the squashed baseline a new store starts from: the schema of migrations 1..version."""
+    [(version, sql)] = [(int(item.name.removesuffix(".sql").removeprefix("baseline_")), item.read_text("utf-8"))
+                        for item in _migration_files() if item.name.startswith("baseline_")]
+    return version, sql
+
+
+def _migration_files() -> list[Any]:
+    folder = resources.files("memscore_core.store") / "migrations"
+    return [item for item in folder.iterdir() if item.name.endswith(".sql")]
+
+
 class Store:
-    """memscore's results in the DuckDB file at ``path`` (created and migrated on first use)."""
+    """memscore's results at ``target`` (see :mod:`memscore_core.store.targets`), created and migrated on first use.
 
-    def __init__(self, path: str | Path, *, lock_timeout: float = 300.0) -> None:
-        self.path = Path(path)
-        self._lock = FileLock(f"{self.path}.lock", timeout=lock_timeout)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.connect() as con:
-            self._migrate(con)
+    ``data_path`` (a DuckLake's Parquet files) defaults to ``MEMSCORE_DATA_PATH``.
+    """
+
+    def __init__(self, target: str | Path, *, data_path: str | Path | None = None, lock_timeout: float = 300.0,
+                 extension_dir: Path | None = None) -> None:
+        settings = Settings()
+        path_text = str(data_path) if data_path is not None else settings.data_path
+        self.target: StoreTarget = parse_target(str(target), path_text)
+        self.name = self.target.display
+        self.path: Path | None = None if self.target.is_lake else Path(self.target.location)
+        self._lock: FileLock | None = None
+        self._lake: _Lake | None = None
+        if self.path is not None:
+            self._lock = FileLock(f"{self.path}.lock", timeout=lock_timeout)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        else:
+            self._lake = _Lake.shared(self.target, extension_dir or settings.extension_dir)
+        if self._lake is None or not self._lake.migrated:
+            self._migrate()
+            if self._lake is not None:
+                self._lake.migrated = True
+
+    # -- connections and transactions ------------------------------------------------------------------------
 
     @contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """An exclusive connection, held under the file lock; errors become :class:`StoreError`."""
+    def connect(self) -> Iterator[Connection]:
+        """A connection for reads (and :meth:`write`); errors become :class:`StoreError`."""
         try:
-            with self._lock, duckdb.connect(str(self.path)) as con:
-                yield con
+            if self._lake is not None:
+                yield self._lake.cursor()
+            else:
+                assert self._lock is not None
+                with self._lock, duckdb.connect(str(self.path)) as con:
+                    yield con
         except Timeout as exc:
-            raise StoreError(f"{self.path}: timed out waiting for the database lock") from exc
+            raise StoreError(f"{self.name}: timed out waiting for the database lock") from exc
         except duckdb.Error as exc:
-            raise StoreError(f"{self.path}: {exc}") from exc
+            raise StoreError(f"{self.name}: {exc}") from exc
 
-    @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection inside one transaction: committed on success, rolled back on any error."""
-        with self.connect() as con:
-            con.begin()
+    def write(self, work: Callable[[Connection], T], *, keyed: bool = True) -> T:
+        """Run ``work`` in one transaction and commit it; ``keyed`` work (adds or replaces rows by a logical
+        key) also bumps ``keyed_writes``. A commit that loses a DuckLake conflict is rolled back and ``work``
+        runs again from a fresh snapshot, up to :data:`WRITE_ATTEMPTS` times with backoff."""
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
-                yield con
-            except BaseException:
-                con.rollback()
-                raise
-            con.commit()
+                with self.connect() as con:
+                    return _in_transaction(con, work, keyed)
+            except StoreError as exc:
+                if not _lost_a_race(exc) or attempt == WRITE_ATTEMPTS:
+                    if _lost_a_race(exc):
+                        raise StoreError(f"{self.name}: a write kept conflicting with other writers; gave up after "
+                                         f"{WRITE_ATTEMPTS} attempts ({exc.__cause__})") from exc
+                    raise
+                time.sleep(min(RETRY_WAIT_MAX, RETRY_WAIT * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0))
+        raise AssertionError("unreachable")
 
-    def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
-        con.execute(q.MIGRATIONS_TABLE)
-        applied = {row[0] for row in con.execute(q.APPLIED_VERSIONS).fetchall()}
-        for version, name, sql in migrations():
-            if version in applied:
-                continue
-            con.begin()
+    def _migrate(self) -> None:
+        version, sql = baseline()
+        shipped = migrations()
+
+        def start(con: Connection) -> None:
+            if _applied(con):
+                return
             con.execute(sql)
-            con.execute(q.RECORD_MIGRATION, [version, name, _now()])
-            con.commit()
+            for number, name, _ in shipped:
+                if number <= version:
+                    con.execute(q.RECORD_MIGRATION, [number, name, _now()])
+
+        applied = self.write(_create_migrations_table, keyed=False)
+        if not applied:
+            self.write(start, keyed=False)
+            applied = set(range(1, version + 1))
+        for number, name, step in shipped:
+            if number not in applied:
+                self.write(partial(_apply, version=number, name=name, sql=step), keyed=False)
 
     def schema_version(self) -> int:
         """The highest applied migration."""
         with self.connect() as con:
-            return max(row[0] for row in con.execute(q.APPLIED_VERSIONS).fetchall())
+            return max(_applied(con))
+
+    # -- runs ------------------------------------------------------------------------------------------------
 
     def record_run_start(self, *, model: str, backend: str, strategy: str, config: dict[str, Any],
-                         config_hash: str, flow_run_id: str | None = None) -> str:
-        """Open a scoring run; returns its id."""
+                         config_hash: str, flow_run_id: str | None = None, parent_run_id: str | None = None,
+                         host: str | None = None) -> str:
+        """Open a scoring run; returns its id. ``host`` defaults to this machine's name."""
         run_id = uuid.uuid4().hex
-        with self.connect() as con:
-            con.execute(q.INSERT_RUN, [run_id, flow_run_id, model, backend, strategy, json.dumps(config),
-                                       config_hash, _now()])
+        row = [run_id, flow_run_id, model, backend, strategy, json.dumps(config), config_hash, _now(), parent_run_id,
+               host or socket.gethostname()]
+        self.write(lambda con: con.execute(q.INSERT_RUN, row), keyed=False)
         return run_id
 
     def record_run_finish(self, run_id: str, *, status: str, requests: int, prompt_tokens: int) -> None:
-        with self.connect() as con:
-            con.execute(q.FINISH_RUN, [_now(), status, requests, prompt_tokens, run_id])
+        row = [_now(), status, requests, prompt_tokens, run_id]
+        self.write(lambda con: con.execute(q.FINISH_RUN, row), keyed=False)
 
-    def upsert_conversation(self, conversation: Conversation, content_hash: str, source_file: str | None) -> None:
-        """Record a conversation and its entries (idempotent per content hash)."""
+    def set_noise_floor(self, run_id: str, noise_floor: float | None, method: dict[str, Any] | None) -> None:
+        """Record the run's noise floor (nats) and how it was measured."""
+        row = [noise_floor, None if method is None else json.dumps(method), run_id]
+        self.write(lambda con: con.execute(q.SET_NOISE_FLOOR, row), keyed=False)
+
+    # -- conversations ---------------------------------------------------------------------------------------
+
+    def upsert_conversation(self, conversation: Conversation, content_hash: str, source_file: str | None,
+                            source_format: str | None = None) -> None:
+        """Record a conversation and its entries once per content hash (a second write changes nothing)."""
         entries = conversation.entries
-        with self.transaction() as con:
-            con.execute(q.INSERT_CONVERSATION, [conversation.id, content_hash, source_file, _now(),
-                                                json.dumps(conversation.meta), conversation.system_prompt,
-                                                conversation.context])
-            con.execute(q.INSERT_ENTRIES, [
-                conversation.id, content_hash, list(range(len(entries))), [e.role for e in entries],
+        head = [conversation.id, content_hash, source_file, _now(), json.dumps(conversation.meta),
+                conversation.system_prompt, conversation.context,
+                None if conversation.tools is None else json.dumps(conversation.tools),
+                json.dumps([memory.model_dump() for memory in conversation.system_memories])
+                if conversation.system_memories else None, source_format]
+        rows = [conversation.id, content_hash, list(range(len(entries))), [e.role for e in entries],
                 [e.memory_key for e in entries], [e.content for e in entries], [e.reasoning for e in entries],
-                [e.tool_call_id for e in entries]])
+                [e.tool_call_id for e in entries],
+                [None if e.tool_calls is None else json.dumps([c.model_dump() for c in e.tool_calls]) for e in entries],
+                [e.name for e in entries]]
+
+        def insert(con: Connection) -> None:
+            found = con.execute(q.CONVERSATION_EXISTS, [conversation.id, content_hash]).fetchone()
+            if found and found[0]:
+                return
+            _bump(con)
+            con.execute(q.INSERT_CONVERSATION, head)
+            con.execute(q.INSERT_ENTRIES, rows)
+
+        self.write(insert, keyed=False)
+
+    def conversation(self, conversation_id: str, content_hash: str) -> Conversation | None:
+        """The stored conversation, rebuilt as it was scored (entries' ``meta`` is not stored)."""
+        with self.connect() as con:
+            head = con.execute(q.CONVERSATION, [conversation_id, content_hash]).fetchone()
+            entries = con.execute(q.ENTRIES_OF, [conversation_id, content_hash]).fetchall()
+        return None if head is None else rebuild_conversation(conversation_id, head, entries)
 
     def record_ingest_errors(self, run_id: str | None, errors: Sequence[InputError]) -> None:
         """Keep each distinct invalid input (file, line, id, field, message) once, as first seen."""
         if not errors:
             return
         now = _now()
-        with self.transaction() as con:
-            con.executemany(q.INSERT_INGEST_ERROR, [
-                [run_id, e.file, e.line, e.conversation_id, e.field, e.message, now] for e in errors])
+        rows = [[run_id, e.file, e.line, e.conversation_id, e.field, e.message, now] for e in errors]
+
+        def insert(con: Connection) -> None:
+            for row in rows:
+                con.execute(q.INSERT_INGEST_ERROR, row)
+
+        self.write(insert)
+
+    # -- results ---------------------------------------------------------------------------------------------
 
     def scored_hashes(self, model: str, config_hash: str) -> set[str]:
         """Content hashes that already have a result for this model and configuration."""
@@ -134,27 +245,30 @@ class Store:
     def write_result(self, run_id: str, score: ConversationScore, config_hash: str) -> None:
         """Store one conversation's scores, replacing any earlier result with the same key.
 
-        A seed row cut short by the seed's walker stores only the cells it has; the rest read back as NULL.
+        Every cell of every row is stored (NULL where not scored); rows shorter than the result's columns
+        read back padded with NULL. A result whose columns disagree in length is refused.
         """
+        _check_shape(score)
         key = [score.content_hash, score.model, config_hash]
         head = key + [run_id, score.conversation_id]
-        cells = [(m, j) for m in range(len(score.memory_keys)) for j in range(len(score.matrix[m]))]
-        with self.transaction() as con:
+        cells = _cells(score)
+        columns = list(range(len(score.response_entry_indices)))
+
+        def replace(con: Connection) -> None:
             for statement in q.DELETE_RESULT:
                 con.execute(statement, key)
             con.execute(q.INSERT_RESULT, key + [score.conversation_id, run_id, score.strategy, _now(),
-                                                score.requests, score.prompt_tokens, json.dumps(score.chunks)])
-            if cells:
-                con.execute(q.INSERT_SCORES, head + [
-                    [score.memory_keys[m] for m, _ in cells],
-                    [score.memory_entry_indices[m] for m, _ in cells],
-                    [score.response_entry_indices[j] for _, j in cells],
-                    [score.matrix[m][j] for m, j in cells],
-                    [score.signed_matrix[m][j] for m, j in cells],
-                    [score.response_tokens[j] for _, j in cells]])
-            if score.response_entry_indices:
+                                                score.requests, score.prompt_tokens, json.dumps(score.chunks),
+                                                json.dumps(score.chunk_strategies) if score.chunk_strategies
+                                                else None])
+            if cells[0]:
+                con.execute(q.INSERT_SCORES, head + cells)
+            if columns:
                 con.execute(q.INSERT_RESPONSES, head + [
-                    score.response_entry_indices, score.response_scores, score.drop_all, score.response_tokens])
+                    columns, score.response_entry_indices, score.response_scores, score.drop_all,
+                    score.response_tokens, score.fit_r2 if score.fit_r2 is not None else [None] * len(columns)])
+
+        self.write(replace)
 
     def top_memories(self, *, limit: int = 20, prefix: str = "",
                      conversation_id: str | None = None) -> list[MemoryImportance]:
@@ -171,13 +285,13 @@ class Store:
         """The latest scores of ``conversation_id`` as a matrix, with its entries' text."""
         with self.connect() as con:
             head = con.execute(q.LATEST_RESULT, [conversation_id]).fetchone()
-            return None if head is None else _rebuild(con, conversation_id, head)
+            return None if head is None else _rebuild(con, head)
 
     def result(self, content_hash: str, model: str, config_hash: str) -> StoredResult | None:
         """The stored result of this content under this model and configuration, if any."""
         with self.connect() as con:
             head = con.execute(q.RESULT_BY_KEY, [content_hash, model, config_hash]).fetchone()
-            return None if head is None else _rebuild(con, head[9], head)
+            return None if head is None else _rebuild(con, head)
 
     def runs(self) -> list[StoredRun]:
         with self.connect() as con:
@@ -193,7 +307,7 @@ class Store:
     def count(self, table: str) -> int:
         """Rows in one of memscore's tables or views."""
         if table not in self.tables():
-            raise StoreError(f"{self.path}: no table or view named {table!r}")
+            raise StoreError(f"{self.name}: no table or view named {table!r}")
         with self.connect() as con:
             row = con.execute(q.count_rows(table)).fetchone()
         return int(row[0]) if row else 0
@@ -202,13 +316,146 @@ class Store:
         with self.connect() as con:
             return [row[0] for row in con.execute(q.TABLES).fetchall()]
 
+    def columns(self) -> list[tuple[str, str, str, str]]:
+        """(table, column, type, nullable) of every table and view, in column order."""
+        with self.connect() as con:
+            return [tuple(row) for row in con.execute(q.COLUMNS).fetchall()]  # type: ignore[misc]
 
-def _rebuild(con: duckdb.DuckDBPyConnection, conversation_id: str, head: tuple[Any, ...]) -> StoredResult:
+
+class _Lake:
+    """One attached DuckLake per process and target, shared by every :class:`Store` on it; a cursor per thread."""
+
+    _open: dict[tuple[str, str | None, str, int], _Lake] = {}
+    _guard = threading.Lock()
+
+    def __init__(self, target: StoreTarget, extension_dir: Path) -> None:
+        self.migrated = False
+        self._local = threading.local()
+        catalog_extension = CATALOG_EXTENSION[target.catalog or "duckdb"]
+        names = ("ducklake",) + ((catalog_extension,) if catalog_extension else ())
+        if target.data_path and "://" not in target.data_path:
+            Path(target.data_path).mkdir(parents=True, exist_ok=True)
+        try:
+            self._root = duckdb.connect(config=connection_config(extension_directory(extension_dir, names)))
+            for name in names:
+                self._root.execute(f"LOAD {name}")
+            for setting, value in DUCKLAKE_SETTINGS.items():
+                self._root.execute(f"SET {setting} = {value}")
+            self._root.execute(target.attach_sql())
+        except duckdb.Error as exc:
+            if "data_path is not set" in str(exc):
+                raise StoreError(f"{target.display}: a new DuckLake store needs a data path for its Parquet files: "
+                                 "--data-path DIR or MEMSCORE_DATA_PATH") from exc
+            raise StoreError(f"{target.display}: {exc}") from exc
+
+    @classmethod
+    def shared(cls, target: StoreTarget, extension_dir: Path) -> _Lake:
+        key = (target.text, target.data_path, str(extension_dir), os.getpid())
+        with cls._guard:
+            if key not in cls._open:
+                cls._open[key] = cls(target, extension_dir)
+            return cls._open[key]
+
+    def cursor(self) -> Connection:
+        """This thread's cursor, with the lake as its default catalog."""
+        cursor: Connection | None = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._root.cursor()
+            cursor.execute("USE lake")
+            self._local.cursor = cursor
+        return cursor
+
+
+def _in_transaction(con: Connection, work: Callable[[Connection], T], keyed: bool) -> T:
+    con.begin()
+    try:
+        if keyed:
+            _bump(con)
+        result = work(con)
+        con.commit()
+    except BaseException:
+        _rollback(con)
+        raise
+    return result
+
+
+def _rollback(con: Connection) -> None:
+    with suppress(duckdb.Error):  # a failed commit has already ended the transaction
+        con.rollback()
+
+
+def _bump(con: Connection) -> None:
+    con.execute(q.BUMP_KEYED_WRITES, [_now()])
+
+
+def _lost_a_race(exc: StoreError) -> bool:
+    """Whether the write failed only because another writer committed first (worth running again)."""
+    cause = exc.__cause__
+    text = str(cause).lower()
+    return isinstance(cause, duckdb.TransactionException) or any(
+        marker in text for marker in ("conflict", "failed to commit ducklake", "database is locked"))
+
+
+def _create_migrations_table(con: Connection) -> set[int]:
+    """Create ``schema_migrations`` if missing; the versions applied so far."""
+    con.execute(q.MIGRATIONS_TABLE)
+    return _applied(con)
+
+
+def _applied(con: Connection) -> set[int]:
+    return {row[0] for row in con.execute(q.APPLIED_VERSIONS).fetchall()}
+
+
+def _apply(con: Connection, version: int, name: str, sql: str) -> None:
+    if version in _applied(con):
+        return
+    con.execute(sql)
+    con.execute(q.RECORD_MIGRATION, [version, name, _now()])
+
+
+def _check_shape(score: ConversationScore) -> None:
+    columns = len(score.response_entry_indices)
+    lengths = {"response_tokens": len(score.response_tokens), "response_scores": len(score.response_scores),
+               "drop_all": len(score.drop_all)}
+    if score.fit_r2 is not None:
+        lengths["fit_r2"] = len(score.fit_r2)
+    wrong = {name: n for name, n in lengths.items() if n != columns}
+    rows = len(score.memory_keys)
+    if (wrong or len(score.memory_entry_indices) != rows or len(score.matrix) != rows
+            or any(len(row) > columns for row in score.matrix)):
+        raise StoreError(f"conversation {score.conversation_id!r}: the result's shape is inconsistent "
+                         f"({rows} memories, {columns} response columns, {wrong or 'matrix rows too long'})")
+
+
+def _cells(score: ConversationScore) -> list[list[Any]]:
+    """The scores table's per-cell arrays (key, memory_idx, entry, column, response entry, values, method)."""
+    chunk_of = {entry: c for c, chunk in enumerate(score.chunks) for entry in chunk}
+    columns: list[list[Any]] = [[] for _ in range(10)]
+    for m, row in enumerate(score.matrix):
+        signed = score.signed_matrix[m] if m < len(score.signed_matrix) else []
+        screened = score.screened[m] if score.screened is not None and m < len(score.screened) else []
+        for j, value in enumerate(row):
+            entry = score.response_entry_indices[j]
+            strategy = score.strategy
+            if entry is not None and entry in chunk_of and chunk_of[entry] < len(score.chunk_strategies):
+                strategy = score.chunk_strategies[chunk_of[entry]]
+            seen = screened[j] if j < len(screened) else None
+            method = "screened" if value is None and seen is not None else strategy
+            for column, item in zip(columns, (score.memory_keys[m], m, score.memory_entry_indices[m], j, entry, value,
+                                              signed[j] if j < len(signed) else None, score.response_tokens[j],
+                                              method, seen), strict=True):
+                column.append(item)
+    return columns
+
+
+def _rebuild(con: Connection, head: tuple[Any, ...]) -> StoredResult:
     key = list(head[:3])
+    conversation_id = head[10]
     cells = con.execute(q.RESULT_CELLS, key).fetchall()
     responses = con.execute(q.RESULT_RESPONSES, key).fetchall()
-    entries = con.execute(q.CONVERSATION_ENTRIES, [conversation_id, head[0]]).fetchall()
-    return StoredResult.from_rows(conversation_id, head, cells, responses, entries)
+    conversation = con.execute(q.CONVERSATION, [conversation_id, head[0]]).fetchone()
+    entries = con.execute(q.ENTRIES_OF, [conversation_id, head[0]]).fetchall()
+    return StoredResult.from_rows(conversation_id, head, cells, responses, conversation, entries)
 
 
 def _now() -> datetime:
