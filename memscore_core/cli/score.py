@@ -13,8 +13,8 @@ from rich.progress import Progress
 
 from memscore_core.backends.factory import backend_name, joined_base_url, open_backend
 from memscore_core.cli.consoles import stderr_console
-from memscore_core.cli.query import DataPathOption, DbOption
 from memscore_core.cli.inputs import InputFormatOption, MemoryKeyArgOption, MemoryToolOption, input_options
+from memscore_core.cli.query import DataPathOption, DbOption
 from memscore_core.cli.render import print_conversation_tops, print_top_memories
 from memscore_core.engine import ScoringConfig, pooled_sender
 from memscore_core.lifecycle import RunSummary, run_scoring
