@@ -6,17 +6,24 @@ assistant answer, and a float32 forward pass gives the log-probabilities.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from memscore_core.settings import DEFAULT_MODEL_DIR
+from memscore_core.backends.vllm import RetryPolicy, VllmBackend
+from memscore_core.conversation import Conversation
+from memscore_core.engine import ScoringConfig, pooled_sender, score_conversation
+from memscore_core.local.app import ServerOptions, build_app
+from memscore_core.local.serve import load_model
+from memscore_core.settings import DEFAULT_MODEL_DIR, REPO_ROOT
 from memscore_core.synth.generator import generate_corpus
 
 CONVERSATIONS = [c.model_dump(mode="json") for c in generate_corpus(3, seed=77)]
@@ -117,3 +124,49 @@ def test_embedded_drop_all_equals_brute_force_removal_of_every_memory(embedded_s
                                                                       brute_force: list[Expected]) -> None:
     for score, expected in zip(embedded_scores, brute_force, strict=True):
         assert score["drop_all"] == pytest.approx(expected["drop_all"], abs=1e-4)
+
+
+SAVED_MEMORIES = REPO_ROOT / "data" / "examples" / "memscore-chat.jsonl"
+# The system message of the conversation 'saved-memories' written out by hand, and each block as it appears in it.
+SYSTEM_BY_HAND = ("You are a concise assistant. Answer from the notes you have about the user.\n\nSaved memories:\n"
+                  "- The user moved to the town of Shoulsy.\n- The codename of the user's project is Louquaithvys.\n"
+                  "\nBe brief.")
+BLOCKS_BY_HAND = {"home/city": "- The user moved to the town of Shoulsy.\n",
+                  "work/project": "- The codename of the user's project is Louquaithvys.\n"}
+
+
+def saved_memories_conversation() -> dict[str, Any]:
+    return next(json.loads(line) for line in SAVED_MEMORIES.read_text().splitlines()
+                if json.loads(line)["id"] == "saved-memories")
+
+
+@pytest.fixture(scope="module")
+def system_memory_scores() -> dict[str, Any]:
+    """memscore's exact strategy on the embedded app, as `memscore score` runs it."""
+    conversation = Conversation.model_validate(saved_memories_conversation())
+
+    async def run() -> dict[str, Any]:
+        transport = httpx.ASGITransport(app=build_app(load_model(DEFAULT_MODEL_DIR), ServerOptions()))
+        backend = VllmBackend(base_url="http://embedded/v1", transport=transport, retry=RetryPolicy(attempts=1))
+        async with backend, pooled_sender(backend, ScoringConfig(), 2) as send:
+            score = await score_conversation(conversation, send, ScoringConfig(), model=await backend.model())
+        return score.model_dump()
+    return asyncio.run(run())
+
+
+def test_a_system_memory_ablation_equals_removing_its_block_from_the_system_prompt_by_hand(
+        system_memory_scores: dict[str, Any]) -> None:
+    torch.set_num_threads(1)
+    tokenizer = AutoTokenizer.from_pretrained(DEFAULT_MODEL_DIR)
+    model = AutoModelForCausalLM.from_pretrained(DEFAULT_MODEL_DIR, dtype=torch.float32).eval()
+    plain = {**saved_memories_conversation(), "system_prompt": SYSTEM_BY_HAND}
+    base = answer_logprobs(model, tokenizer, plain, set())
+    for key, block in BLOCKS_BY_HAND.items():
+        assert SYSTEM_BY_HAND.count(block) == 1
+        without = answer_logprobs(model, tokenizer, {**plain, "system_prompt": SYSTEM_BY_HAND.replace(block, "")},
+                                  set())
+        want = [float(np.clip(base[r] - without[r], 0, None).sum()) for r in sorted(base)]
+        row = system_memory_scores["memory_keys"].index(key)
+        assert system_memory_scores["memory_entry_indices"][row] is None
+        assert system_memory_scores["matrix"][row] == pytest.approx(want, abs=1e-4)
+        assert any(value > 0.5 for value in want)
