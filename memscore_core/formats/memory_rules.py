@@ -21,26 +21,20 @@ def mark_tool_memories(entries: list[dict[str, Any]], options: InputOptions) -> 
     """
     if not options.memory_tools:
         return
+    calls: dict[str, dict[str, Any]] = {}
     for position, entry in enumerate(entries):
+        for made in entry.get("tool_calls") or ():
+            if isinstance(made, dict) and isinstance(made.get("id"), str) and isinstance(made.get("function"), dict):
+                calls[made["id"]] = made
         if entry.get("role") != "tool" or entry.get("memory_key") is not None:
             continue
-        call = _call(entries, position, entry.get("tool_call_id"))
+        call = calls.get(entry["tool_call_id"]) if isinstance(entry.get("tool_call_id"), str) else None
         tool = call["function"].get("name") if call is not None else entry.get("name")
         if tool not in options.memory_tools:
             continue
         argument = _argument(call, options.memory_key_arg) if call is not None else None
         call_id = entry.get("tool_call_id")
         entry["memory_key"] = argument or (f"{tool}:{call_id}" if call_id else f"{tool}:#{position}")
-
-
-def _call(entries: list[dict[str, Any]], position: int, call_id: Any) -> dict[str, Any] | None:
-    if not isinstance(call_id, str):
-        return None
-    for earlier in range(position - 1, -1, -1):
-        for call in entries[earlier].get("tool_calls") or ():
-            if isinstance(call, dict) and call.get("id") == call_id and isinstance(call.get("function"), dict):
-                return call
-    return None
 
 
 def _argument(call: dict[str, Any], name: str) -> str | None:

@@ -123,3 +123,9 @@ def test_convert_writes_the_good_records_and_exits_1_naming_the_bad(tmp_path: Pa
     assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["ok-openai"]
     assert "field 'messages[0].role'" in done.stderr
 
+
+
+def test_convert_writes_only_memscore() -> None:
+    result = CliRunner().invoke(app, ["convert", str(OPENAI), "--to", "openai", "--out", "x.jsonl"])
+    assert result.exit_code == 2
+    assert "only memscore can be written" in result.output
