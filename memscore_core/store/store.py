@@ -20,11 +20,12 @@ import json
 import os
 import random
 import socket
+import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from datetime import UTC, datetime
 from functools import partial
 from importlib import resources
@@ -92,12 +93,15 @@ class Store:
         self.name = self.target.display
         self.path: Path | None = None if self.target.is_lake else Path(self.target.location)
         self._lock: FileLock | None = None
+        self._write_lock: FileLock | None = None
         self._lake: _Lake | None = None
         if self.path is not None:
             self._lock = FileLock(f"{self.path}.lock", timeout=lock_timeout)
             self.path.parent.mkdir(parents=True, exist_ok=True)
         else:
             self._lake = _Lake.shared(self.target, extension_dir or settings.extension_dir)
+            if self.target.catalog == "sqlite":
+                self._write_lock = FileLock(f"{self.target.location}.lock", timeout=lock_timeout)
         if self._lake is None or not self._lake.migrated:
             self._migrate()
             if self._lake is not None:
@@ -126,7 +130,7 @@ class Store:
         runs again from a fresh snapshot, up to :data:`WRITE_ATTEMPTS` times with backoff."""
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
-                with self.connect() as con:
+                with self._writing(), self.connect() as con:
                     return _in_transaction(con, work, keyed)
             except StoreError as exc:
                 if not _lost_a_race(exc) or attempt == WRITE_ATTEMPTS:
@@ -136,6 +140,19 @@ class Store:
                     raise
                 time.sleep(min(RETRY_WAIT_MAX, RETRY_WAIT * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0))
         raise AssertionError("unreachable")
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Writers to a SQLite catalog take turns (SQLite answers a second writer "database is locked" at once
+        rather than waiting); PostgreSQL and DuckDB-file stores need nothing here."""
+        if self._write_lock is None:
+            yield
+            return
+        try:
+            with self._write_lock:
+                yield
+        except Timeout as exc:
+            raise StoreError(f"{self.name}: timed out waiting for the catalog's write lock") from exc
 
     def _migrate(self) -> None:
         version, sql = baseline()
@@ -335,6 +352,8 @@ class _Lake:
         names = ("ducklake",) + ((catalog_extension,) if catalog_extension else ())
         if target.data_path and "://" not in target.data_path:
             Path(target.data_path).mkdir(parents=True, exist_ok=True)
+        if target.catalog == "sqlite":
+            _write_ahead_log(Path(target.location))
         try:
             self._root = duckdb.connect(config=connection_config(extension_directory(extension_dir, names)))
             for name in names:
@@ -364,6 +383,13 @@ class _Lake:
             cursor.execute("USE lake")
             self._local.cursor = cursor
         return cursor
+
+
+def _write_ahead_log(path: Path) -> None:
+    """Put a SQLite catalog in WAL mode (kept in the file), so readers in other processes never block a commit."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(path)) as catalog:
+        catalog.execute("PRAGMA journal_mode=WAL")
 
 
 def _in_transaction(con: Connection, work: Callable[[Connection], T], keyed: bool) -> T:

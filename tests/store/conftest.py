@@ -1,4 +1,4 @@
-"""Store fixtures: a fresh DuckDB file and a tiny scored conversation built by hand."""
+"""Store fixtures: a fresh store of each kind, and a tiny scored conversation built by hand."""
 
 from __future__ import annotations
 
@@ -9,11 +9,35 @@ import pytest
 from memscore_core.conversation import Conversation
 from memscore_core.result import ConversationScore, content_hash
 from memscore_core.store import Store
+from tests.support.postgres import PostgresServer, pg_conninfo, postgres
+
+__all__ = ["pg_conninfo", "postgres"]
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
     return Store(tmp_path / "memscore.duckdb")
+
+
+@pytest.fixture(params=["duckdb", "ducklake-postgres", "ducklake-sqlite"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    """A fresh store of each kind: a DuckDB file, DuckLake on PostgreSQL, DuckLake on SQLite."""
+    return Store(target_of(request.param, tmp_path, request), data_path=tmp_path / "lake-data")
+
+
+def target_of(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    if kind == "duckdb":
+        return str(tmp_path / "memscore.duckdb")
+    if kind == "ducklake-sqlite":
+        return f"ducklake:sqlite:{tmp_path / 'catalog.sqlite'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return f"ducklake:postgres:{server.create_database()}"
+
+
+def rows(store: Store, sql: str, parameters: list[object] | None = None) -> list[tuple[object, ...]]:
+    """``sql`` run on ``store`` (either kind), all rows."""
+    with store.connect() as con:
+        return con.execute(sql, parameters or []).fetchall()
 
 
 def conversation(conversation_id: str = "conv-1", answer: str = "Biscuit.") -> Conversation:
