@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from memscore_core.backends.factory import open_backend
-from memscore_core.engine import ScoringConfig, pooled_sender
+from memscore_core.backends.factory import open_backend, request_capacity
+from memscore_core.engine import ScoringConfig, pool_sender, request_concurrency
+from memscore_core.pool import RequestPool
 from memscore_core.runner import ScorePart, direct_scorer
 from memscore_core.settings import Settings
 
@@ -30,14 +31,14 @@ _RUNTIMES: dict[str, FlowRuntime] = {}
 
 
 @asynccontextmanager
-async def flow_runtime(settings: Settings, config: ScoringConfig, concurrency: int,
+async def flow_runtime(settings: Settings, config: ScoringConfig,
                        api_key: str | None = None) -> AsyncIterator[FlowRuntime]:
     """Open the backend (behind the request cache ``settings`` name) and its bounded pool for one flow run."""
     backend = open_backend(settings, api_key=api_key)
     try:
         model = await backend.model()
-        async with pooled_sender(backend, config, concurrency) as send:
-            runtime = FlowRuntime(uuid.uuid4().hex, model, direct_scorer(send, config, model))
+        async with RequestPool(backend, request_concurrency(config, request_capacity(settings))) as pool:
+            runtime = FlowRuntime(uuid.uuid4().hex, model, direct_scorer(pool_sender(pool), config, model, pool.hungry))
             _RUNTIMES[runtime.id] = runtime
             try:
                 yield runtime

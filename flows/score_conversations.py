@@ -45,11 +45,11 @@ async def score_conversations(source: str = "data/conversations", db: str = "dat
     scores only shard ``shard`` of the corpus (see the ``score-corpus`` flow).
     """
     config = ScoringConfig(strategy=strategy, chunk_tokens=chunk_tokens, window=window)
-    settings = Settings.with_overrides(base_url=base_url, model=model)
+    settings = Settings.with_overrides(base_url=base_url, model=model, concurrency=concurrency)
     api_key = cast(Secret, await Secret.aload(api_key_secret)).get() if api_key_secret else None
     store = Store(db)
     loaded = shard_of(await load_source(source), shard, shards)
-    async with flow_runtime(settings, config, concurrency, api_key) as runtime:
+    async with flow_runtime(settings, config, api_key) as runtime:
         progress = await acreate_progress_artifact(0.0, key="score-conversations-progress",
                                                    description="Conversations scored in this run")
 

@@ -23,7 +23,7 @@ from memscore_core.engine import ScoringConfig
 from memscore_core.errors import ConfigError, MemscoreError, StoreError
 from memscore_core.loading import LoadedConversation, LoadResult
 from memscore_core.result import ConversationScore, content_hash
-from memscore_core.runner import Outcome, ScorePart, score_batch
+from memscore_core.runner import Hungry, Outcome, ScorePart, score_batch
 from memscore_core.store import Store
 
 STORE_ATTEMPTS = 3
@@ -104,7 +104,7 @@ def store_writer(store: Store, config: ScoringConfig) -> Persist:
 
 async def run_scoring(loaded: LoadResult, store: Store, config: ScoringConfig, score: ScorePart, *, model: str,
                       backend_name: str, rescore: bool = False, flow_run_id: str | None = None,
-                      part_tokens: int = 0, persist: Persist | None = None,
+                      part_tokens: int = 0, hungry: Hungry | None = None, persist: Persist | None = None,
                       on_outcome: OnOutcome | None = None) -> RunSummary:
     """Score ``loaded`` into ``store`` with ``model``; a conversation that fails (scoring or storing) is an
     outcome with its error, and every other conversation still goes on."""
@@ -119,7 +119,7 @@ async def run_scoring(loaded: LoadResult, store: Store, config: ScoringConfig, s
                          skipped=len(loaded.conversations) - len(todo))
     status = "failed"
     try:
-        async for outcome in score_batch(todo, score, config, part_tokens=part_tokens):
+        async for outcome in score_batch(todo, score, config, part_tokens=part_tokens, hungry=hungry):
             if outcome.score is not None:
                 outcome = await _persisted(outcome, outcome.score, run_id, persist)
             summary.outcomes.append(outcome)

@@ -45,6 +45,10 @@ class RequestPool:
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers = []
 
+    def hungry(self) -> bool:
+        """Fewer requests wait than the pool runs at once: whoever feeds it may start more work."""
+        return self._queue.qsize() < self.concurrency
+
     async def score(self, prompt: ChatPrompt, options: RequestOptions) -> ScoredPrompt:
         """Queue one request and wait for its answer."""
         if not self._workers:

@@ -37,6 +37,8 @@ ScorePart = Callable[[Sequence[LoadedConversation]], Awaitable[list[Outcome]]]
 """Score the conversations of one part: in this process, or as a flow's retried task."""
 
 IN_FLIGHT = 2
+MAX_IN_FLIGHT = 64
+SETTLE_ROUNDS = 4
 
 
 def in_flight(config: ScoringConfig) -> int:
@@ -44,14 +46,22 @@ def in_flight(config: ScoringConfig) -> int:
     return 1 if config.strategy == "seed" else IN_FLIGHT
 
 
-async def in_input_order(items: Sequence[T], lookahead: int,
-                         score: Callable[[T], Awaitable[R]]) -> AsyncIterator[tuple[T, R | BaseException]]:
-    """Score ``lookahead`` items at once, so a shared request pool stays fed across their boundaries;
-    yield each item with its result (or the exception that stopped it) in input order."""
+Hungry = Callable[[], bool]
+"""Whether the request pool has fewer requests waiting than it can run at once."""
+
+
+async def in_input_order(items: Sequence[T], lookahead: int, score: Callable[[T], Awaitable[R]], *,
+                         hungry: Hungry | None = None) -> AsyncIterator[tuple[T, R | BaseException]]:
+    """Score ``lookahead`` items at once, and more (up to ``MAX_IN_FLIGHT``) while ``hungry()``, so a
+    shared request pool (a fleet of servers) stays fed across their boundaries; yield each item with its
+    result (or the exception that stopped it) in input order."""
     pending: list[tuple[T, asyncio.Future[tuple[R | BaseException]]]] = []
     for item in items:
         pending.append((item, asyncio.gather(score(item), return_exceptions=True)))
-        if len(pending) >= lookahead:
+        if hungry is not None:
+            for _ in range(SETTLE_ROUNDS):  # let the new item queue its first requests before asking again
+                await asyncio.sleep(0)
+        while len(pending) >= MAX_IN_FLIGHT or (len(pending) >= lookahead and not (hungry and hungry())):
             first, outcome = pending.pop(0)
             yield first, (await outcome)[0]
     for item, outcome in pending:
@@ -76,11 +86,12 @@ def parts(conversations: Sequence[LoadedConversation], config: ScoringConfig,
     return grouped
 
 
-def direct_scorer(send: Send, config: ScoringConfig, model: str) -> ScorePart:
-    """Score each part in this process, its conversations in flight together, requests through ``send``."""
+def direct_scorer(send: Send, config: ScoringConfig, model: str, hungry: Hungry | None = None) -> ScorePart:
+    """Score each part in this process, its conversations in flight together (more while ``hungry()``),
+    requests through ``send``."""
     async def score(part: Sequence[LoadedConversation]) -> list[Outcome]:
         outcomes = []
-        async for _, outcome in in_input_order(part, in_flight(config), one):
+        async for _, outcome in in_input_order(part, in_flight(config), one, hungry=_unless_seed(config, hungry)):
             if isinstance(outcome, BaseException):
                 raise outcome
             outcomes.append(outcome)
@@ -95,11 +106,16 @@ def direct_scorer(send: Send, config: ScoringConfig, model: str) -> ScorePart:
     return score
 
 
+def _unless_seed(config: ScoringConfig, hungry: Hungry | None) -> Hungry | None:
+    return None if config.strategy == "seed" else hungry
+
+
 async def score_batch(conversations: Sequence[LoadedConversation], score: ScorePart, config: ScoringConfig, *,
-                      part_tokens: int = 0) -> AsyncIterator[Outcome]:
+                      part_tokens: int = 0, hungry: Hungry | None = None) -> AsyncIterator[Outcome]:
     """Yield one outcome per conversation, in input order; a conversation's own failure is its outcome."""
     with long_lived_objects_frozen():
-        scored = in_input_order(parts(conversations, config, part_tokens), in_flight(config), score)
+        scored = in_input_order(parts(conversations, config, part_tokens), in_flight(config), score,
+                                hungry=_unless_seed(config, hungry))
         async for part, outcomes in scored:
             if isinstance(outcomes, MemscoreError):
                 outcomes = [Outcome(loaded, error=outcomes) for loaded in part]

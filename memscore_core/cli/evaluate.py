@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from memscore_core.backends.factory import joined_base_url, open_backend
+from memscore_core.backends.factory import joined_base_url, open_backend, request_capacity
 from memscore_core.cli.consoles import stderr_console, stdout_console
 from memscore_core.cli.inputs import InputFormatOption, MemoryKeyArgOption, MemoryToolOption, input_options
 from memscore_core.engine import ScoringConfig, pooled_sender
@@ -60,7 +60,7 @@ async def _score_all(settings: Settings, config: ScoringConfig,
     backend = open_backend(settings)
     try:
         model = await backend.model()
-        async with pooled_sender(backend, config, settings.concurrency) as send:
+        async with pooled_sender(backend, config, request_capacity(settings)) as send:
             return [outcome async for outcome in score_batch(conversations, direct_scorer(send, config, model), config)]
     finally:
         await backend.aclose()

@@ -11,14 +11,15 @@ import orjson
 import typer
 from rich.progress import Progress
 
-from memscore_core.backends.factory import backend_name, joined_base_url, open_backend
+from memscore_core.backends.factory import backend_name, joined_base_url, open_backend, request_capacity
 from memscore_core.cli.consoles import stderr_console
 from memscore_core.cli.inputs import InputFormatOption, MemoryKeyArgOption, MemoryToolOption, input_options
 from memscore_core.cli.query import DataPathOption, DbOption
 from memscore_core.cli.render import print_conversation_tops, print_top_memories
-from memscore_core.engine import ScoringConfig, pooled_sender
+from memscore_core.engine import ScoringConfig, pool_sender, request_concurrency
 from memscore_core.lifecycle import RunSummary, run_scoring
 from memscore_core.loading import LoadResult, load_conversations
+from memscore_core.pool import RequestPool
 from memscore_core.result import ConversationScore, content_hash
 from memscore_core.runner import direct_scorer
 from memscore_core.settings import Settings
@@ -41,7 +42,7 @@ def score(
     strategy: Annotated[str, typer.Option(help="exact (default) or seed (the original algorithm).")] = "exact",
     chunk_tokens: Annotated[int | None, typer.Option(min=1, help="Chunk budget in tokens (≈4 bytes each).")] = None,
     window: Annotated[int | None, typer.Option(min=1, help="Score only the N responses after each memory.")] = None,
-    concurrency: Annotated[int | None, typer.Option(min=1, help="Requests in flight at once.")] = None,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Requests in flight, per server replica.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per scored conversation on stdout.")]
     = False,
     cache: Annotated[bool, typer.Option(help="Reuse answers to identical requests from the on-disk cache.")] = True,
@@ -110,8 +111,9 @@ async def _run(settings: Settings, config: ScoringConfig, loaded: LoadResult, st
             async def advance(*_: object) -> None:
                 progress.advance(task)
 
-            async with pooled_sender(backend, config, settings.concurrency) as send:
-                return await run_scoring(loaded, store, config, direct_scorer(send, config, model), model=model,
-                                         backend_name=backend_name(settings), rescore=rescore, on_outcome=advance)
+            async with RequestPool(backend, request_concurrency(config, request_capacity(settings))) as pool:
+                return await run_scoring(loaded, store, config, direct_scorer(pool_sender(pool), config, model),
+                                         model=model, backend_name=backend_name(settings), rescore=rescore,
+                                         hungry=pool.hungry, on_outcome=advance)
     finally:
         await backend.aclose()
