@@ -4,6 +4,10 @@ equal the embedded default, and the same conversation written in memscore's own 
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -126,3 +130,20 @@ def test_system_memories_are_scored_through_vllm(vllm_url: str) -> None:
     assert_same_numbers(remote, local)
 
 
+
+
+def test_memscore_score_prints_the_same_numbers_through_vllm_and_the_embedded_default(vllm_url: str,
+                                                                                      tmp_path: Path) -> None:
+    def score_cli(name: str, *extra: str) -> list[dict[str, Any]]:
+        done = subprocess.run([sys.executable, "-m", "memscore_core.cli", "score", str(EXAMPLES / "openai-chat.jsonl"),
+                               str(EXAMPLES / "letta-agent.af"), "--memory-tool", "recall", "--memory-tool",
+                               "conversation_search", "--json", "--no-cache", "--db", str(tmp_path / f"{name}.duckdb"),
+                               *extra], capture_output=True, text=True, timeout=900, cwd=REPO_ROOT)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return [json.loads(line) for line in done.stdout.splitlines()]
+
+    remote = score_cli("vllm", "--base-url", vllm_url, "--model", "memscore-tiny")
+    local = score_cli("embedded")
+    assert [r["conversation_id"] for r in remote] == [r["conversation_id"] for r in local]
+    for got, want in zip(remote, local, strict=True):
+        assert_same_numbers(ConversationScore.model_validate(got), ConversationScore.model_validate(want))
