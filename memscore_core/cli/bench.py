@@ -15,6 +15,7 @@ from rich.table import Table
 
 from memscore_core.backends.factory import joined_base_url
 from memscore_core.bench.corpus import BenchShape
+from memscore_core.bench.orchestrated import OrchestratedReport, orchestrated_targets, run_orchestrated
 from memscore_core.bench.replicas import ReplicaReport, run_replica_bench
 from memscore_core.bench.run import BenchReport, emulated_server, run_bench
 from memscore_core.bench.targets import Target, check_replica_targets, check_targets
@@ -22,7 +23,7 @@ from memscore_core.cli.consoles import stdout_console
 from memscore_core.engine import ScoringConfig
 from memscore_core.local.loopback import free_port
 
-R = TypeVar("R", BenchReport, ReplicaReport)
+R = TypeVar("R", BenchReport, ReplicaReport, OrchestratedReport)
 
 
 def bench(
@@ -46,13 +47,21 @@ def bench(
     forward_pass: Annotated[bool | None, typer.Option(help="Emulated servers run the model's forward pass "
                                                       "\\[default: yes; no with --replicas, see docs/scaling.md].")]
     = None,
+    orchestrated: Annotated[int | None, typer.Option(min=1, help="Score this many synthetic conversations "
+                                                     "through `memscore score` and through the score-conversations "
+                                                     "flow (a Prefect server it starts), side by side.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Measure requests, server-reported prompt tokens, wall time, client CPU and peak RSS per strategy.
 
     With --replicas: throughput per fleet size, its ratio to one replica and each replica's busy fraction.
+    With --orchestrated N: the CLI and the flow over the same N conversations, wall and CPU per request.
     Ends with the performance targets the run measured; exits 1 if any was missed.
     """
+    if orchestrated is not None:
+        paths = run_orchestrated(Path(tempfile.mkdtemp(prefix="memscore-bench-")), conversations=orchestrated)
+        finish(paths, orchestrated_targets(paths), as_json, print_orchestrated_report)
+        return
     shape = BenchShape(conversations=conversations, memories=memories, chunks=chunks,
                        responses_per_chunk=responses_per_chunk)
     if replicas is not None:
@@ -99,6 +108,21 @@ def replica_counts(text: str) -> list[int]:
     if not counts or min(counts) < 1:
         raise typer.BadParameter("must be comma-separated replica counts, e.g. 1,2,4", param_hint="--replicas")
     return counts
+
+
+def print_orchestrated_report(report: OrchestratedReport) -> None:
+    table = Table(title=f"memscore bench --orchestrated — {report.conversations} synthetic conversations, one "
+                        "loopback server that answers at once; each path in a fresh process", title_justify="left")
+    for column in ("path", "requests", "wall s", "CPU s", "CPU ms / request", "wall ÷ CLI"):
+        table.add_column(column, justify="left" if column == "path" else "right")
+    for run in (report.cli, report.flow):
+        table.add_row("memscore score" if run.path == "cli" else "score-conversations flow", str(run.requests),
+                      f"{run.wall_s:.2f}", f"{run.cpu_s:.2f}", f"{run.cpu_ms_per_request:.2f}",
+                      f"{run.wall_s / report.cli.wall_s:.2f}")
+    console = stdout_console()
+    console.print(table)
+    console.print(f"Prefect API server CPU during the flow: {report.prefect_server_cpu_s:.2f} s; results identical: "
+                  f"{'yes' if report.identical_results else 'NO'}", highlight=False)
 
 
 def print_replica_report(report: ReplicaReport) -> None:
