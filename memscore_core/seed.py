@@ -3,6 +3,12 @@
 Every ablation re-chunks the remaining entries and re-scores every chunk, strictly one request after
 another; responses come from the seed's walker and are zipped (truncating) against the baseline.
 It exists for parity and as the benchmark baseline.
+
+Columns are the responses the walker found in the baseline, in order, labelled with the assistant entries
+in order. The walker can find more responses than there are assistant entries (a user line that begins
+with "assistant" opens one): those extra columns are kept, with ``response_entry_indices`` None. A row
+ends at the last response its ablated walk found (the seed zips, truncating); the store reads the cells
+past it back as None.
 """
 
 from __future__ import annotations
@@ -40,14 +46,16 @@ async def score_seed(conversation: Conversation, score: SeedScorer, *, chunk_tok
     else:
         memories, responses = [], []
     weights = [sum(row) for row in matrix]
+    width = max(len(responses), len(baseline)) if memories else 0
+    columns = list[int | None](responses) + [None] * (width - len(responses))
     return ConversationScore(
         conversation_id=conversation.id, content_hash=content_hash(conversation), strategy="seed", model=model,
         memory_keys=[conversation.entries[m].memory_key or "" for m in memories],
-        memory_entry_indices=list[int | None](memories), response_entry_indices=list[int | None](responses),
-        response_tokens=[len(baseline[j]) if j < len(baseline) else 0 for j in range(len(responses))],
+        memory_entry_indices=list[int | None](memories), response_entry_indices=columns,
+        response_tokens=[len(baseline[j]) if j < len(baseline) else 0 for j in range(width)],
         matrix=[list[float | None](row) for row in matrix], signed_matrix=[[None] * len(row) for row in matrix],
-        memory_weights=weights, response_scores=column_sums(matrix, len(responses)),
-        drop_all=[None] * len(responses), requests=counter.requests, prompt_tokens=counter.prompt_tokens,
+        memory_weights=weights, response_scores=column_sums(matrix, width),
+        drop_all=[None] * width, requests=counter.requests, prompt_tokens=counter.prompt_tokens,
         chunks=[],
     )
 
