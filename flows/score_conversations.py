@@ -17,6 +17,7 @@ from flows.artifacts import publish_reports, publish_summary
 from flows.runtime import flow_runtime
 from flows.tasks import load_source, task_scorer, write_reports
 from memscore_core.engine import ScoringConfig, Strategy
+from memscore_core.formats import InputFormat, InputOptions
 from memscore_core.lifecycle import run_scoring, shard_of
 from memscore_core.runner import Outcome
 from memscore_core.settings import Settings
@@ -33,8 +34,9 @@ async def score_conversations(source: str = "data/conversations", db: str = "dat
                               chunk_tokens: int = 50_000, window: int | None = None, concurrency: int = 8,
                               rescore: bool = False, api_key_secret: str | None = None,
                               reports_dir: str | None = "data/reports",
-                              part_tokens: int = DEFAULT_PART_TOKENS, shard: int = 0,
-                              shards: int = 1) -> dict[str, Any]:
+                              part_tokens: int = DEFAULT_PART_TOKENS, shard: int = 0, shards: int = 1,
+                              input_format: InputFormat = "auto", memory_tools: list[str] | None = None,
+                              memory_key_arg: str = "key") -> dict[str, Any]:
     """Score every conversation under ``source`` into the store ``db``.
 
     Invalid conversations go to ``ingest_errors`` and the rest go on; the run fails at the end if any
@@ -42,13 +44,17 @@ async def score_conversations(source: str = "data/conversations", db: str = "dat
     scores only what is missing, its answered requests read back from the request cache
     (``MEMSCORE_REQUEST_CACHE``). One ``score-part`` task scores at least ``part_tokens`` planned prompt
     tokens, so that Prefect's fixed cost per task stays small beside the work. With ``shards`` > 1 it
-    scores only shard ``shard`` of the corpus (see the ``score-corpus`` flow).
+    scores only shard ``shard`` of the corpus (see the ``score-corpus`` flow). ``input_format``,
+    ``memory_tools`` and ``memory_key_arg`` read OpenAI chat logs and Letta agent files as ``memscore score``
+    does (docs/format-*.md).
     """
     config = ScoringConfig(strategy=strategy, chunk_tokens=chunk_tokens, window=window)
     settings = Settings.with_overrides(base_url=base_url, model=model, concurrency=concurrency)
     api_key = cast(Secret, await Secret.aload(api_key_secret)).get() if api_key_secret else None
     store = Store(db)
-    loaded = shard_of(await load_source(source), shard, shards)
+    options = InputOptions(input_format=input_format, memory_tools=tuple(memory_tools or ()),
+                           memory_key_arg=memory_key_arg)
+    loaded = shard_of(await load_source(source, options), shard, shards)
     async with flow_runtime(settings, config, api_key) as runtime:
         progress = await acreate_progress_artifact(0.0, key="score-conversations-progress",
                                                    description="Conversations scored in this run")

@@ -15,6 +15,7 @@ from prefect.artifacts import acreate_table_artifact
 from flows.score_conversations import DEFAULT_PART_TOKENS
 from flows.shards import run_shards
 from memscore_core.engine import Strategy
+from memscore_core.formats import InputFormat
 from memscore_core.store import Store
 
 SHARD_DEPLOYMENT = "score-conversations/shard"
@@ -26,8 +27,9 @@ async def score_corpus(source: str = "data/conversations", db: str = "data/memsc
                        chunk_tokens: int = 50_000, window: int | None = None, concurrency: int = 8,
                        rescore: bool = False, api_key_secret: str | None = None,
                        part_tokens: int = DEFAULT_PART_TOKENS, shards: int = 4,
-                       deployment: str = SHARD_DEPLOYMENT, attempts: int = 3,
-                       poll_seconds: float = 5.0) -> dict[str, Any]:
+                       deployment: str = SHARD_DEPLOYMENT, attempts: int = 3, poll_seconds: float = 5.0,
+                       input_format: InputFormat = "auto", memory_tools: list[str] | None = None,
+                       memory_key_arg: str = "key") -> dict[str, Any]:
     """Score ``source`` into ``db`` as ``shards`` flow runs of ``deployment`` on its work pool.
 
     Every worker must reach the same ``source``, ``db`` (a ``ducklake:postgres:`` store for several
@@ -35,7 +37,8 @@ async def score_corpus(source: str = "data/conversations", db: str = "data/memsc
     """
     parameters = {"source": source, "db": db, "base_url": base_url, "model": model, "strategy": strategy,
                   "chunk_tokens": chunk_tokens, "window": window, "concurrency": concurrency, "rescore": rescore,
-                  "api_key_secret": api_key_secret, "part_tokens": part_tokens, "reports_dir": None}
+                  "api_key_secret": api_key_secret, "part_tokens": part_tokens, "reports_dir": None,
+                  "input_format": input_format, "memory_tools": memory_tools, "memory_key_arg": memory_key_arg}
     finished = await run_shards(deployment, parameters, shards, attempts=attempts, poll_seconds=poll_seconds)
     runs = {str(run.flow_run_id): run for run in Store(db).runs() if run.flow_run_id is not None}
     rows: list[dict[str, Any]] = []

@@ -23,6 +23,7 @@ from prefect.utilities.annotations import quote
 
 from flows.runtime import runtime_for
 from memscore_core.errors import TransientBackendError
+from memscore_core.formats import InputOptions
 from memscore_core.loading import LoadedConversation, LoadResult, load_conversations
 from memscore_core.report import render_html, run_config
 from memscore_core.runner import Outcome, ScorePart
@@ -43,9 +44,9 @@ def is_transient(task: Any, task_run: Any, state: Any) -> bool:
 
 
 @task(name="load-conversations", cache_policy=NO_CACHE)
-async def load_source(source: str) -> LoadResult:
-    """Validate every conversation of ``source``; errors are returned, not raised."""
-    return load_conversations([source])
+async def load_source(source: str, options: InputOptions) -> LoadResult:
+    """Read and validate every conversation of ``source``; errors are returned, not raised."""
+    return load_conversations([source], options)
 
 
 @task(name="score-part", task_run_name="{label}", cache_policy=NO_CACHE, retries=PART_RETRIES,

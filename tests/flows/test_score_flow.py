@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ from memscore_core.engine import ScoringConfig, pool_sender, score_conversation
 from memscore_core.errors import StoreError
 from memscore_core.loading import load_conversations
 from memscore_core.pool import RequestPool
+from memscore_core.settings import REPO_ROOT
 from memscore_core.store import Store
 from memscore_core.synth.generator import generate_corpus
 from tests.support.servers import metric
@@ -129,3 +133,21 @@ def test_a_run_failing_in_persist_is_retried_without_new_model_requests(
     assert (summary["scored"], summary["skipped"], store.count("results")) == (1, 2, 3)
     sent = metric(server, REQUESTS) - before
     assert sent == sum(run.requests or 0 for run in store.runs())
+
+
+def test_the_flow_reads_openai_logs_with_a_memory_tool_as_the_cli_does(tmp_path: Path, server: str) -> None:
+    source = REPO_ROOT / "data" / "examples" / "openai-chat.jsonl"
+    summary = run_flow(source=str(source), db=str(tmp_path / "openai.duckdb"), base_url=server,
+                       memory_tools=["recall"], reports_dir=None)
+    cli = subprocess.run([sys.executable, "-m", "memscore_core.cli", "score", str(source), "--memory-tool", "recall",
+                          "--base-url", server, "--db", str(tmp_path / "cli.duckdb"), "--json"],
+                         capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
+    assert cli.returncode == 0, cli.stderr
+    expected = [json.loads(line) for line in cli.stdout.splitlines()]
+    assert summary["scored"] == len(expected) > 0
+    store = Store(tmp_path / "openai.duckdb")
+    for want in expected:
+        stored = store.latest_result(want["conversation_id"])
+        assert stored is not None and stored.memory_keys == want["memory_keys"] and want["memory_keys"]
+        for got_row, want_row in zip(stored.matrix, want["matrix"], strict=True):
+            assert got_row == pytest.approx(want_row, abs=1e-9)
