@@ -18,7 +18,7 @@ Requests per conversation = chunks + entry memories + system memories × chunks 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -200,19 +200,16 @@ def aggregate_exact(conversation: Conversation, plan: AblationPlan,
                     results: Mapping[PromptRequest, ResponseLogprobs], *, model: str) -> ConversationScore:
     """The conversation's score from the answers to every planned request."""
     refs, responses = conversation.memories, plan.responses
-    baseline = ResponseLogprobs({}, {}, 0)
-    for request in plan.baseline:
-        baseline.token_ids.update(results[request].token_ids)
-        baseline.logprobs.update(results[request].logprobs)
-    columns = _chunk_columns(plan)
+    baseline = merged(results[request] for request in plan.baseline)
+    columns = chunk_columns(plan)
     matrix: list[list[float | None]] = []
     signed: list[list[float | None]] = []
     for ref, row in zip(refs, plan.rows, strict=True):
-        visible = len(responses) if ref.entry is None else _window_end(plan, ref.entry)
-        clipped_row, signed_row = _row(conversation, row, results, baseline, columns, responses, visible)
+        visible = len(responses) if ref.entry is None else window_end(plan, ref.entry)
+        clipped_row, signed_row = removal_row(conversation, row, results, baseline, columns, responses, visible)
         matrix.append(clipped_row)
         signed.append(signed_row)
-    drop_rows = {request.chunk: _row(conversation, [request], results, baseline, columns, responses,
+    drop_rows = {request.chunk: removal_row(conversation, [request], results, baseline, columns, responses,
                                      len(responses))[0]
                  for request in plan.drop_all}
     drop_all = [drop_rows[plan.chunk_of[r]][j] if plan.chunk_of[r] in drop_rows else 0.0
@@ -230,20 +227,32 @@ def aggregate_exact(conversation: Conversation, plan: AblationPlan,
     )
 
 
-def _window_end(plan: AblationPlan, memory: int) -> int:
+def merged(answers: Iterable[ResponseLogprobs]) -> ResponseLogprobs:
+    """The responses of several answers as one (e.g. every chunk's baseline); prompt tokens summed."""
+    token_ids: dict[int, npt.NDArray[np.int64]] = {}
+    logprobs: dict[int, npt.NDArray[np.float64]] = {}
+    tokens = 0
+    for answer in answers:
+        token_ids.update(answer.token_ids)
+        logprobs.update(answer.logprobs)
+        tokens += answer.prompt_tokens
+    return ResponseLogprobs(token_ids, logprobs, tokens)
+
+
+def window_end(plan: AblationPlan, memory: int) -> int:
     """How many response columns, from the first, lie before the end of ``memory``'s window (all without one)."""
     if plan.window is None:
         return len(plan.responses)
     return min(len(plan.responses), bisect_right(plan.responses, memory) + plan.window)
 
 
-def _chunk_columns(plan: AblationPlan) -> list[tuple[int, int]]:
+def chunk_columns(plan: AblationPlan) -> list[tuple[int, int]]:
     """Each chunk's response columns as a range (chunks hold consecutive entries, so their responses too)."""
     return [(bisect_right(plan.responses, chunk[0] - 1), bisect_right(plan.responses, chunk[-1])) if chunk
             else (0, 0) for chunk in plan.chunks]
 
 
-def _row(conversation: Conversation, requests: Sequence[PromptRequest], results: Mapping[PromptRequest,
+def removal_row(conversation: Conversation, requests: Sequence[PromptRequest], results: Mapping[PromptRequest,
          ResponseLogprobs], baseline: ResponseLogprobs, columns: Sequence[tuple[int, int]],
          responses: Sequence[int], visible: int) -> tuple[list[float | None], list[float | None]]:
     """(clipped, signed) divergence of every response for one removal re-scored by ``requests``.
