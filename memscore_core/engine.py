@@ -2,7 +2,9 @@
 
 Requests leave through a :data:`Send` callable, so the same scoring runs wherever a model call is
 executed: the CLI sends through a bounded :class:`RequestPool`; a Prefect flow wraps each call in a
-cached, retried task. The strategies and the re-chunk loop live here once.
+cached, retried task. The strategies and the re-chunk loop live here once: ``exact`` and ``seed`` plan
+every request up front; ``hierarchical``, ``surrogate`` and ``auto`` (:mod:`memscore_core.strategies`) decide
+chunk by chunk what to send next, over the same plan of chunks.
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from memscore_core.ablation import PromptRequest, ResponseLogprobs, aggregate_exact, plan_exact, read_responses
+from memscore_core.ablation import (
+    AblationPlan,
+    PromptRequest,
+    ResponseLogprobs,
+    aggregate_exact,
+    plan_exact,
+    read_responses,
+)
 from memscore_core.backends.base import PromptBackend
 from memscore_core.backends.vllm import RequestOptions
 from memscore_core.chunking import CHARS_PER_TOKEN, DEFAULT_CHUNK_TOKENS, chunk_budget
@@ -27,21 +36,44 @@ from memscore_core.pool import RequestPool
 from memscore_core.prompt import ChatPrompt
 from memscore_core.result import ConversationScore, config_hash
 from memscore_core.seed import score_seed
+from memscore_core.strategies.auto import thresholds
+from memscore_core.strategies.chunked import ChunkedSettings, chunk_strategies, score_chunked
+from memscore_core.strategies.cost import estimated_chunk_tokens
+from memscore_core.strategies.noise_floor import DEFAULT_QUANTILE
+from memscore_core.strategies.scope import chunk_scopes
+from memscore_core.strategies.surrogate import DEFAULT_MASKS, MIN_MASKS
 
-Strategy = Literal["exact", "seed"]
+Strategy = Literal["exact", "seed", "hierarchical", "surrogate", "auto"]
+CHUNKED: tuple[Strategy, ...] = ("hierarchical", "surrogate", "auto")
+_SCREENING = ("noise_floor", "floor_quantile")
 
 
 class ScoringConfig(BaseModel):
-    """What is computed. Everything here changes results and so enters the config hash."""
+    """What is computed. Everything here changes results and so enters the config hash.
+
+    ``masks``: random masks per chunk (surrogate); ``noise_floor``: a fixed floor in nats for screening
+    (hierarchical), ``None`` to measure it per conversation at ``floor_quantile`` of its null samples.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     strategy: Strategy = "exact"
     chunk_tokens: int = Field(default=DEFAULT_CHUNK_TOKENS, ge=1)
     window: int | None = Field(default=None, ge=1)
+    masks: int = Field(default=DEFAULT_MASKS, ge=MIN_MASKS)
+    noise_floor: float | None = Field(default=None, ge=0)
+    floor_quantile: float = Field(default=DEFAULT_QUANTILE, gt=0, le=1)
 
     def result_config(self) -> dict[str, Any]:
-        return self.model_dump()
+        """The settings the strategy uses (so exact and seed configurations hash as they always have)."""
+        config = self.model_dump()
+        unused = {"exact": ("masks", *_SCREENING), "seed": ("masks", *_SCREENING),
+                  "hierarchical": ("masks",), "surrogate": _SCREENING, "auto": ()}[self.strategy]
+        for name in unused:
+            del config[name]
+        if self.strategy == "auto":
+            config |= thresholds()
+        return config
 
     def hash(self) -> str:
         return config_hash(self.result_config())
@@ -84,6 +116,11 @@ def estimated_prompt_tokens(conversation: Conversation, config: ScoringConfig) -
         whole = ChatPrompt(conversation.prefix_messages() + [entry.api_message() for entry in conversation.entries])
         return whole.size() * (len(conversation.memories) + 1) // CHARS_PER_TOKEN
     plan = plan_exact(conversation, config.chunk_tokens, config.window)
+    if config.strategy in CHUNKED:
+        scopes = chunk_scopes(conversation, plan)
+        chosen = chunk_strategies(config.strategy, scopes)
+        return sum(estimated_chunk_tokens(conversation, plan, scope, strategy, config.masks)
+                   for scope, strategy in zip(scopes, chosen, strict=True)) // CHARS_PER_TOKEN
     return sum(request.prompt(conversation).size() for request in plan.requests) // CHARS_PER_TOKEN
 
 
@@ -98,20 +135,34 @@ async def score_conversation(conversation: Conversation, send: Send, config: Sco
             return await send(ModelCall(prompt, RequestOptions.seed(), label))
 
         return await score_seed(conversation, seed_request, chunk_tokens=config.chunk_tokens, model=model)
-    return await _score_exact(conversation, send, config, model)
+    if config.strategy in CHUNKED:
+        settings = ChunkedSettings(config.strategy, config.masks, config.noise_floor, config.floor_quantile)
+
+        async def send_prompt(prompt: ChatPrompt, label: str) -> ScoredPrompt:
+            return await send(ModelCall(prompt, RequestOptions(), label))
+
+        async def chunked(plan: AblationPlan) -> ConversationScore:
+            return await score_chunked(conversation, plan, send_prompt, settings, model=model)
+
+        return await _rechunked(conversation, config, chunked)
+
+    async def exact(plan: AblationPlan) -> ConversationScore:
+        answers = await asyncio.gather(*(_run(conversation, send, request) for request in plan.requests))
+        return aggregate_exact(conversation, plan, dict(zip(plan.requests, answers, strict=True)), model=model)
+
+    return await _rechunked(conversation, config, exact)
 
 
-async def _score_exact(conversation: Conversation, send: Send, config: ScoringConfig,
-                       model: str) -> ConversationScore:
+async def _rechunked(conversation: Conversation, config: ScoringConfig,
+                     score: Callable[[AblationPlan], Awaitable[ConversationScore]]) -> ConversationScore:
+    """``score`` over the plan of ``config``'s chunks, halving them after each context-length rejection."""
     chunk_tokens = config.chunk_tokens
     while True:
         plan = plan_exact(conversation, chunk_tokens, config.window)
         try:
-            answers = await asyncio.gather(*(_run(conversation, send, request) for request in plan.requests))
+            return await score(plan)
         except ContextLengthError as exc:
             chunk_tokens = smaller_chunks(conversation, chunk_tokens, exc)
-            continue
-        return aggregate_exact(conversation, plan, dict(zip(plan.requests, answers, strict=True)), model=model)
 
 
 def smaller_chunks(conversation: Conversation, chunk_tokens: int, error: ContextLengthError) -> int:
@@ -123,8 +174,6 @@ def smaller_chunks(conversation: Conversation, chunk_tokens: int, error: Context
 
 
 async def _run(conversation: Conversation, send: Send, request: PromptRequest) -> ResponseLogprobs:
-    label = f"{conversation.id}-{request.kind}-{request.chunk}"
-    if request.removed:
-        label += f"-{request.removed[0]}"
+    label = f"{conversation.id}-{request.label()}"
     scored = await send(ModelCall(request.prompt(conversation), RequestOptions(), label))
     return read_responses(conversation, request, scored)

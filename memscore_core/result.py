@@ -4,11 +4,29 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from memscore_core.conversation import Conversation, Entry
+
+
+class NoiseFloorMethod(BaseModel):
+    """How a conversation's noise floor was obtained.
+
+    ``filler``: the ``quantile`` of ``samples`` null divergences, each a response's clipped divergence when a
+    content-free ``filler`` entry is removed (one filler per screened chunk), raised to at least ``minimum``;
+    ``fixed``: given in the scoring configuration (``samples`` 0).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    method: Literal["filler", "fixed"]
+    scope: Literal["conversation"] = "conversation"
+    samples: int = 0
+    quantile: float | None = None
+    minimum: float | None = None
+    filler: str | None = None
 
 
 class ConversationScore(BaseModel):
@@ -24,7 +42,8 @@ class ConversationScore(BaseModel):
     walker can find more responses than there are assistant entries). ``screened[m][j]``, when present,
     is the value a screening strategy saw for the group holding memory ``m`` where the cell itself was
     not scored exactly; ``fit_r2[j]`` the held-out fit quality of a surrogate strategy per response;
-    ``chunk_strategies[c]`` the strategy that scored chunk ``c``.
+    ``chunk_strategies[c]`` the strategy that scored chunk ``c``; ``noise_floor`` the divergence a screening
+    strategy took for noise (in nats, clipped like ``matrix``) and ``noise_floor_method`` how it was obtained.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -48,6 +67,8 @@ class ConversationScore(BaseModel):
     screened: list[list[float | None]] | None = None
     fit_r2: list[float | None] | None = None
     chunk_strategies: list[str] = Field(default_factory=list)
+    noise_floor: float | None = None
+    noise_floor_method: NoiseFloorMethod | None = None
 
     def important_memories_for_entry(self, entry_idx: int, threshold: float = 0.01) -> list[tuple[str, float]]:
         """(memory key, divergence) for the response at ``entry_idx``, above ``threshold``, descending."""

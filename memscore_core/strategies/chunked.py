@@ -1,0 +1,120 @@
+"""Score one conversation chunk by chunk: each chunk by exact, hierarchical or surrogate, then one result.
+
+Every chunk holding a memory sends its baseline and its drop-all request (the exact strategy's own), and
+what its strategy needs at once. Hierarchical chunks also wait for the conversation's noise floor, measured
+from one filler request per hierarchical chunk unless the configuration fixes it. All requests go through one
+:class:`~memscore_core.strategies.scope.Asker`, so a prompt is sent once however many chunks or groups ask it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from dataclasses import dataclass
+
+from memscore_core.ablation import AblationPlan, PromptRequest, ResponseLogprobs, merged
+from memscore_core.conversation import Conversation
+from memscore_core.result import ConversationScore, content_hash
+from memscore_core.strategies.assemble import assemble
+from memscore_core.strategies.auto import chunk_strategy
+from memscore_core.strategies.hierarchical import screen_chunk
+from memscore_core.strategies.noise_floor import NoiseFloor, fixed_floor, measured_floor, null_probe, null_samples
+from memscore_core.strategies.outcome import ChunkOutcome
+from memscore_core.strategies.scope import Asker, ChunkContext, ChunkScope, Effect, SendPrompt, chunk_scopes
+from memscore_core.strategies.surrogate import fit_chunk
+
+
+@dataclass(frozen=True)
+class ChunkedSettings:
+    """A chunk-wise strategy's name, masks per chunk (surrogate), and the floor (hierarchical): fixed, or
+    ``None`` to measure it at ``floor_quantile`` of the null samples."""
+
+    strategy: str
+    masks: int
+    noise_floor: float | None
+    floor_quantile: float
+
+
+def chunk_strategies(strategy: str, plan_scopes: list[ChunkScope]) -> list[str]:
+    """The strategy each chunk is scored with: ``auto`` chooses by the chunk's number of memories."""
+    return [chunk_strategy(len(scope.rows)) if strategy == "auto" else strategy for scope in plan_scopes]
+
+
+async def score_chunked(conversation: Conversation, plan: AblationPlan, send: SendPrompt, settings: ChunkedSettings,
+                        *, model: str) -> ConversationScore:
+    """Score ``conversation`` over ``plan``'s chunks with ``settings.strategy`` (hierarchical, surrogate or auto)."""
+    asker = Asker(conversation, send)
+    try:
+        return await _Run(conversation, plan, asker, settings).score(model)
+    finally:
+        asker.cancel()
+
+
+class _Run:
+    def __init__(self, conversation: Conversation, plan: AblationPlan, asker: Asker,
+                 settings: ChunkedSettings) -> None:
+        self.conversation = conversation
+        self.plan = plan
+        self.asker = asker
+        self.settings = settings
+        self.scopes = chunk_scopes(conversation, plan)
+        self.chosen = chunk_strategies(settings.strategy, self.scopes)
+        self.drop_all = {request.chunk: request for request in plan.drop_all}
+
+    async def score(self, model: str) -> ConversationScore:
+        if not self.conversation.memories:
+            outcomes = [ChunkOutcome(strategy) for strategy in self.chosen]
+            return assemble(self.conversation, self.plan, self.scopes, outcomes, ResponseLogprobs({}, {}, 0),
+                            self.asker, strategy=self.settings.strategy, model=model, floor=None)
+        baselines = [self._ask(request) for request in self.plan.baseline]
+        screened = [scope for scope, strategy in zip(self.scopes, self.chosen, strict=True)
+                    if strategy == "hierarchical" and scope.rows]
+        floor = asyncio.ensure_future(self._floor(screened, baselines)) if screened else None
+        try:
+            outcomes = await asyncio.gather(*(self._chunk(scope, strategy, baselines[scope.number], floor)
+                                              for scope, strategy in zip(self.scopes, self.chosen, strict=True)))
+            answered = [await baseline for baseline in baselines]
+            measured = None if floor is None else await floor
+        finally:
+            if floor is not None:
+                floor.cancel()
+        return assemble(self.conversation, self.plan, self.scopes, outcomes, merged(answered), self.asker,
+                        strategy=self.settings.strategy, model=model, floor=measured)
+
+    def _ask(self, request: PromptRequest) -> asyncio.Future[ResponseLogprobs]:
+        return self.asker(request, request.label())
+
+    async def _chunk(self, scope: ChunkScope, strategy: str, baseline: asyncio.Future[ResponseLogprobs],
+                     floor: asyncio.Future[NoiseFloor] | None) -> ChunkOutcome:
+        if not scope.rows:
+            return ChunkOutcome(strategy)
+        context = ChunkContext(self.conversation, self.plan, scope, baseline, self.asker)
+        drop_request = self.drop_all[scope.number]
+        drop_all = asyncio.ensure_future(context.measure(drop_request, drop_request.label()))
+        if strategy == "exact":
+            return await _exact_chunk(context, drop_all)
+        if strategy == "surrogate":
+            seed = f"{content_hash(self.conversation)}:{scope.number}"
+            return await fit_chunk(context, drop_all, self.settings.masks, seed)
+        assert floor is not None
+        return await screen_chunk(context, await drop_all, (await asyncio.shield(floor)).value)
+
+    async def _floor(self, scopes: list[ChunkScope], baselines: list[asyncio.Future[ResponseLogprobs]]) -> NoiseFloor:
+        """The conversation's floor: fixed, or measured from one filler request per screened chunk."""
+        if self.settings.noise_floor is not None:
+            return fixed_floor(self.settings.noise_floor)
+        probes = [(scope, probe) for scope in scopes
+                  if (probe := null_probe(self.conversation, scope, self.plan.window)) is not None]
+        scored = await asyncio.gather(*(self.asker(probe.request, f"null-{scope.number}", probe.filled)
+                                        for scope, probe in probes))
+        samples = [sample for (scope, probe), answer in zip(probes, scored, strict=True)
+                   for sample in null_samples(probe, answer, await baselines[scope.number])]
+        return measured_floor(samples, self.settings.floor_quantile)
+
+
+async def _exact_chunk(context: ChunkContext, drop_all: Awaitable[Effect]) -> ChunkOutcome:
+    """Every memory of the chunk removed alone: the exact strategy's requests, so its cells."""
+    rows = context.scope.rows
+    requests = [context.removal([row]) for row in rows]
+    effects = await asyncio.gather(*(context.measure(request, request.label()) for request in requests))
+    return ChunkOutcome("exact", exact=dict(zip(rows, effects, strict=True)), drop_all=await drop_all)
