@@ -360,7 +360,7 @@ class _Lake:
                 self._root.execute(f"LOAD {name}")
             for setting, value in DUCKLAKE_SETTINGS.items():
                 self._root.execute(f"SET {setting} = {value}")
-            self._root.execute(target.attach_sql())
+            _attach(self._root, target)
         except duckdb.Error as exc:
             if "data_path is not set" in str(exc):
                 raise StoreError(f"{target.display}: a new DuckLake store needs a data path for its Parquet files: "
@@ -383,6 +383,19 @@ class _Lake:
             cursor.execute("USE lake")
             self._local.cursor = cursor
         return cursor
+
+
+def _attach(con: Connection, target: StoreTarget) -> None:
+    """Attach the lake; when several processes create a new catalog at once, the ones that lose the race to
+    initialise it attach again (to the catalog the winner created)."""
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            con.execute(target.attach_sql())
+            return
+        except duckdb.Error as exc:
+            if "failed to initialize" not in str(exc).lower() or attempt == WRITE_ATTEMPTS:
+                raise
+            time.sleep(min(RETRY_WAIT_MAX, RETRY_WAIT * 2 ** attempt) * random.uniform(0.5, 1.0))
 
 
 def _write_ahead_log(path: Path) -> None:

@@ -207,3 +207,21 @@ def test_three_writer_processes_storing_the_same_keys_leave_every_row_once(
         KEYS, 4 * KEYS, 2 * KEYS, 3 * KEYS]
     ids = [c.candidate_id for c in list_candidates(store)]
     assert sorted(ids) == list(range(1, len(ids) + 1))
+
+
+def _open(target: str, data_path: str) -> None:
+    Store(target, data_path=data_path).count("results")
+
+
+def test_three_processes_creating_one_new_postgres_lake_at_once_all_open_it(
+        postgres: PostgresServer, tmp_path: Path) -> None:
+    target = f"ducklake:postgres:{postgres.create_database()}"
+    context = multiprocessing.get_context("spawn")
+    openers = [context.Process(target=_open, args=(target, str(tmp_path / "data"))) for _ in range(3)]
+    for process in openers:
+        process.start()
+    for process in openers:
+        process.join(120)
+    assert [p.exitcode for p in openers] == [0, 0, 0]
+    assert Store(target).schema_version() == migrations()[-1][0]
+    assert rows(Store(target), "SELECT count(*), count(DISTINCT version) FROM schema_migrations") == [(5, 5)]
