@@ -2,34 +2,28 @@
 
 Open the run record → keep the invalid input → skip what is already scored → score the rest (several
 conversations in flight, results in input order, re-chunking on a context-length rejection) → persist
-each result as soon as it is ready → close the run with its totals.
+each result as it is ready (in batches) → close the run with its totals.
 
 The caller supplies only how work is executed: ``score`` scores one part of the corpus (in this
-process, or as a flow's retried task; ``part_tokens`` says how big a part is), ``persist`` stores one
-result (a direct write by default) and ``on_outcome`` follows progress (a progress bar, a Prefect artifact).
+process, or as a flow's retried task; ``part_tokens`` says how big a part is), ``hungry`` says when the
+request pool could take more conversations, and ``on_outcome`` follows progress (a progress bar, a
+Prefect artifact). Results are written in batches (:mod:`memscore_core.persistence`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
-
 from memscore_core.engine import ScoringConfig
-from memscore_core.errors import ConfigError, MemscoreError, StoreError
-from memscore_core.loading import LoadedConversation, LoadResult
+from memscore_core.errors import ConfigError
+from memscore_core.loading import LoadResult
+from memscore_core.persistence import ResultWriter
 from memscore_core.result import ConversationScore, content_hash
 from memscore_core.runner import Hungry, Outcome, ScorePart, score_batch
 from memscore_core.store import Store
-
-STORE_ATTEMPTS = 3
-
-Persist = Callable[[str, LoadedConversation, ConversationScore], Awaitable[None]]
-"""Store one conversation's result under a run id."""
 
 OnOutcome = Callable[[Outcome, int, int], Awaitable[None]]
 """Follow progress: one conversation's outcome, how many are done and how many this run scores."""
@@ -83,32 +77,12 @@ def shard_of(loaded: LoadResult, shard: int, shards: int) -> LoadResult:
     return LoadResult(mine, loaded.errors if shard == 0 else [])
 
 
-def store_writer(store: Store, config: ScoringConfig) -> Persist:
-    """Persist into ``store``: the conversation, then its result, each in one transaction, off the event
-    loop; a store error is tried again twice (a busy file, a commit that lost a race) before it counts."""
-    key = config.hash()
-
-    def write(run_id: str, loaded: LoadedConversation, score: ConversationScore) -> None:
-        store.upsert_conversation(loaded.conversation, score.content_hash, loaded.file)
-        store.write_result(run_id, score, key)
-
-    async def persist(run_id: str, loaded: LoadedConversation, score: ConversationScore) -> None:
-        retrying = AsyncRetrying(stop=stop_after_attempt(STORE_ATTEMPTS), wait=wait_exponential(multiplier=0.5, max=5),
-                                 retry=retry_if_exception_type(StoreError), reraise=True)
-        async for attempt in retrying:
-            with attempt:
-                await asyncio.to_thread(write, run_id, loaded, score)
-
-    return persist
-
-
 async def run_scoring(loaded: LoadResult, store: Store, config: ScoringConfig, score: ScorePart, *, model: str,
                       backend_name: str, rescore: bool = False, flow_run_id: str | None = None,
-                      part_tokens: int = 0, hungry: Hungry | None = None, persist: Persist | None = None,
+                      part_tokens: int = 0, hungry: Hungry | None = None,
                       on_outcome: OnOutcome | None = None) -> RunSummary:
     """Score ``loaded`` into ``store`` with ``model``; a conversation that fails (scoring or storing) is an
     outcome with its error, and every other conversation still goes on."""
-    persist = persist or store_writer(store, config)
     run_id = store.record_run_start(model=model, backend=backend_name, strategy=config.strategy,
                                     config=config.result_config(), config_hash=config.hash(),
                                     flow_run_id=flow_run_id)
@@ -117,25 +91,21 @@ async def run_scoring(loaded: LoadResult, store: Store, config: ScoringConfig, s
     todo = [item for item in loaded.conversations if content_hash(item.conversation) not in done]
     summary = RunSummary(run_id=run_id, model=model, loaded=len(loaded.conversations), invalid=len(loaded.errors),
                          skipped=len(loaded.conversations) - len(todo))
-    status = "failed"
-    try:
-        async for outcome in score_batch(todo, score, config, part_tokens=part_tokens, hungry=hungry):
-            if outcome.score is not None:
-                outcome = await _persisted(outcome, outcome.score, run_id, persist)
+    writer = ResultWriter(store, run_id, config.hash())
+
+    async def record(written: list[Outcome]) -> None:
+        for outcome in written:
             summary.outcomes.append(outcome)
             if on_outcome is not None:
                 await on_outcome(outcome, len(summary.outcomes), len(todo))
+
+    status = "failed"
+    try:
+        async for outcome in score_batch(todo, score, config, part_tokens=part_tokens, hungry=hungry):
+            await record(await writer.add(outcome))
+        await record(await writer.flush())
         status = "completed_with_errors" if summary.failed else "completed"
     finally:
         store.record_run_finish(run_id, status=status, requests=summary.requests,
                                 prompt_tokens=summary.prompt_tokens)
     return summary
-
-
-async def _persisted(outcome: Outcome, score: ConversationScore, run_id: str, persist: Persist) -> Outcome:
-    """``outcome`` once stored; a conversation whose result could not be stored becomes a failure."""
-    try:
-        await persist(run_id, outcome.loaded, score)
-    except MemscoreError as exc:
-        return Outcome(outcome.loaded, error=exc)
-    return outcome

@@ -94,6 +94,7 @@ class Store:
         self.path: Path | None = None if self.target.is_lake else Path(self.target.location)
         self._lock: FileLock | None = None
         self._write_lock: FileLock | None = None
+        self._batch = threading.local()
         self._lake: _Lake | None = None
         if self.path is not None:
             self._lock = FileLock(f"{self.path}.lock", timeout=lock_timeout)
@@ -127,7 +128,17 @@ class Store:
     def write(self, work: Callable[[Connection], T], *, keyed: bool = True) -> T:
         """Run ``work`` in one transaction and commit it; ``keyed`` work (adds or replaces rows by a logical
         key) also bumps ``keyed_writes``. A commit that loses a DuckLake conflict is rolled back and ``work``
-        runs again from a fresh snapshot, up to :data:`WRITE_ATTEMPTS` times with backoff."""
+        runs again from a fresh snapshot, up to :data:`WRITE_ATTEMPTS` times with backoff. Inside
+        :meth:`batch`, ``work`` joins the batch's transaction instead."""
+        batch = getattr(self._batch, "connection", None)
+        if batch is not None:
+            if keyed and not self._batch.bumped:
+                _bump(batch)
+                self._batch.bumped = True
+            try:
+                return work(batch)
+            except duckdb.Error as exc:
+                raise StoreError(f"{self.name}: {exc}") from exc
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 with self._writing(), self.connect() as con:
@@ -140,6 +151,29 @@ class Store:
                     raise
                 time.sleep(min(RETRY_WAIT_MAX, RETRY_WAIT * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0))
         raise AssertionError("unreachable")
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Every write of this thread inside the block in one transaction on one connection: committed at the
+        end, all or nothing (a :class:`StoreError` when it fails or loses a DuckLake race; write again one by
+        one then). A DuckDB file is opened, locked and checkpointed once per batch instead of once per write."""
+        if getattr(self._batch, "connection", None) is not None:
+            yield
+            return
+        with self._writing(), self.connect() as con:
+            con.begin()
+            self._batch.connection, self._batch.bumped = con, False
+            try:
+                yield
+                con.commit()
+            except duckdb.Error as exc:
+                _rollback(con)
+                raise StoreError(f"{self.name}: {exc}") from exc
+            except BaseException:
+                _rollback(con)
+                raise
+            finally:
+                self._batch.connection = None
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
