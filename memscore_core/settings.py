@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     db: str = Field(default=DEFAULT_DB, min_length=1)
     data_path: str | None = None
     extension_dir: Path = DEFAULT_EXTENSION_DIR
-    request_cache: Path | None = DEFAULT_CACHE_DIR
+    request_cache: str | None = str(DEFAULT_CACHE_DIR)
     strategy: str = "exact"
     chunk_tokens: int = Field(default=DEFAULT_CHUNK_TOKENS, ge=1)
     concurrency: int = Field(default=8, ge=1)
@@ -58,5 +58,8 @@ class Settings(BaseSettings):
     @field_validator("request_cache", mode="before")
     @classmethod
     def _empty_means_no_cache(cls, value: object) -> object:
-        """``MEMSCORE_REQUEST_CACHE=`` turns the cache off instead of caching into the working directory."""
+        """A path or an fsspec URL (``s3://…``) every worker reaches; ``MEMSCORE_REQUEST_CACHE=`` turns the cache
+        off instead of caching into the working directory."""
+        if isinstance(value, Path):
+            return str(value)
         return None if isinstance(value, str) and not value.strip() else value

@@ -17,3 +17,8 @@ def test_environment_variables_set_the_settings(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("MEMSCORE_STRATEGY", "seed")
     settings = Settings()
     assert (settings.concurrency, settings.strategy) == (3, "seed")
+
+
+def test_the_request_cache_may_be_an_fsspec_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEMSCORE_REQUEST_CACHE", "s3://bucket/memscore/requests")
+    assert Settings().request_cache == "s3://bucket/memscore/requests"
