@@ -10,8 +10,10 @@ processes run directly, in separate working directories.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -35,10 +37,24 @@ class Hosts:
         """Whether the hosts are separate network namespaces (else they all share loopback)."""
         return bool(self.namespaces)
 
+    def launcher(self, name: str) -> list[str]:
+        """The command prefix that runs a program on host ``name``."""
+        return ["ip", "netns", "exec", self.namespaces[name]] if self.isolated else []
+
+    def pids(self, name: str) -> list[int]:
+        """Every process running on host ``name`` (whatever session it started in)."""
+        listing = subprocess.run(["ip", "netns", "pids", self.namespaces[name]], capture_output=True, text=True)
+        return [int(pid) for pid in listing.stdout.split()]
+
+    def kill(self, name: str) -> None:
+        """What a host's sudden death does to what it runs: SIGKILL to every process on it."""
+        for pid in self.pids(name):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
     def popen(self, name: str, command: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
         """``command`` on host ``name``, in a session of its own (so the whole host process tree can be killed)."""
-        prefix = ["ip", "netns", "exec", self.namespaces[name]] if self.isolated else []
-        return subprocess.Popen([*prefix, *command], start_new_session=True, **kwargs)
+        return subprocess.Popen([*self.launcher(name), *command], start_new_session=True, **kwargs)
 
 
 def _run(*command: str) -> None:

@@ -13,7 +13,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,27 +32,29 @@ def bin_dir() -> Path | None:
 
 @dataclass(frozen=True)
 class PostgresServer:
-    """A running private server on 127.0.0.1:``port``; user ``postgres`` with trust authentication."""
+    """A running private server on ``host``:``port``; user ``postgres`` with trust authentication."""
 
     root: Path
     port: int
     bin: Path
+    host: str = "127.0.0.1"
 
     def conninfo(self, dbname: str = "postgres") -> str:
         """A libpq connection string for ``dbname``."""
-        return f"dbname={dbname} host=127.0.0.1 port={self.port} user=postgres"
+        return f"dbname={dbname} host={self.host} port={self.port} user=postgres"
 
     def create_database(self, name: str | None = None) -> str:
         """A new empty database; returns its connection string."""
         name = name or f"t{uuid.uuid4().hex[:12]}"
-        subprocess.run([str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name],
+        subprocess.run([str(self.bin / "createdb"), "-h", self.host, "-p", str(self.port), "-U", "postgres", name],
                        check=True, capture_output=True, timeout=60)
         return self.conninfo(name)
 
 
 @contextmanager
-def postgres_server(root: Path) -> Iterator[PostgresServer]:
-    """Start a server whose files live in ``root``; stop it (fast shutdown) on exit."""
+def postgres_server(root: Path, *, host: str = "127.0.0.1", launcher: Sequence[str] = ()) -> Iterator[PostgresServer]:
+    """Start a server whose files live in ``root``, listening on ``host`` (``launcher`` prefixes the start
+    command, e.g. to run it in a network namespace); stop it (fast shutdown) on exit."""
     binaries = bin_dir()
     if binaries is None:
         pytest.skip("PostgreSQL is not installed (scripts/install_store.sh installs it)")
@@ -61,19 +63,22 @@ def postgres_server(root: Path) -> Iterator[PostgresServer]:
     if as_postgres:
         shutil.chown(root, "postgres")
     _run(as_postgres, [str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"])
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+    if host != "127.0.0.1":  # clients on the other test hosts connect over their private network
+        with (data / "pg_hba.conf").open("a") as rules:
+            rules.write("host all all 0.0.0.0/0 trust\n")
+    options = f"-p {port} -k {root} -c listen_addresses={host} -c fsync=off -c max_connections=200"
     _run(as_postgres, [str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w",
-                       "start"])
+                       "start"], launcher)
     try:
-        yield PostgresServer(root, port, binaries)
+        yield PostgresServer(root, port, binaries, host)
     finally:
-        _run(as_postgres, [str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"])
+        _run(as_postgres, [str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], launcher)
 
 
-def _run(as_postgres: bool, command: list[str]) -> None:
+def _run(as_postgres: bool, command: list[str], launcher: Sequence[str] = ()) -> None:
     if as_postgres:
         command = ["runuser", "-u", "postgres", "--", *command]
-    subprocess.run(command, check=True, capture_output=True, timeout=120)
+    subprocess.run([*launcher, *command], check=True, capture_output=True, timeout=120)
 
 
 def _free_port() -> int:
