@@ -19,6 +19,7 @@ from typing import Protocol
 from memscore_core.chunking import chunk_budget, plan_chunks
 from memscore_core.conversation import Conversation, Entry
 from memscore_core.divergence import column_sums, seed_row
+from memscore_core.errors import ConfigError
 from memscore_core.parsing import ScoredPrompt
 from memscore_core.prompt import ChatPrompt
 from memscore_core.result import ConversationScore, content_hash
@@ -31,7 +32,14 @@ class SeedScorer(Protocol):
 
 async def score_seed(conversation: Conversation, score: SeedScorer, *, chunk_tokens: int,
                      model: str) -> ConversationScore:
-    """Score ``conversation`` exactly as the seed does; ``score`` sends one seed request."""
+    """Score ``conversation`` exactly as the seed does; ``score`` sends one seed request.
+
+    The seed knows memories only as entries: a conversation that keeps memories in its system prompt is
+    refused rather than scored with those memories silently left out. Tools are sent with every request.
+    """
+    if conversation.system_memories:
+        raise ConfigError(f"conversation {conversation.id!r} keeps {len(conversation.system_memories)} memories in "
+                          "its system prompt, which the seed strategy cannot remove: score it with exact")
     memories = conversation.memory_indices
     responses = conversation.response_indices
     counter = _Counter(score)
@@ -78,6 +86,6 @@ async def _response_logprobs(conversation: Conversation, entries: Sequence[Entry
     prefix = conversation.prefix_messages()
     responses: list[list[float]] = []
     for chunk in plan_chunks(entries, chunk_budget(conversation, chunk_tokens)):
-        scored = await score(ChatPrompt(prefix + [entries[i].api_message() for i in chunk]))
+        scored = await score(ChatPrompt(prefix + [entries[i].api_message() for i in chunk], conversation.tools))
         responses.extend(seed_walk(scored.tokens, scored.logprobs.tolist()))
     return responses

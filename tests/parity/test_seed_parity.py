@@ -16,6 +16,7 @@ from memscore_core.bench.corpus import BenchShape, bench_conversation
 from memscore_core.chunking import chunk_budget, plan_chunks
 from memscore_core.conversation import Conversation
 from memscore_core.engine import ScoringConfig, pool_sender, score_conversation
+from memscore_core.errors import ConfigError
 from memscore_core.pool import RequestPool
 from memscore_core.result import ConversationScore
 from memscore_core.synth.generator import generate_corpus
@@ -119,3 +120,14 @@ def test_exact_keeps_every_response_of_the_quirky_conversation_in_its_own_column
     assert result.response_entry_indices == [2, 5, 7, 9]
     assert result.response_tokens[1:3] == [0, 0]
     assert all(len(row) == 4 for row in result.matrix)
+
+
+def test_the_seed_strategy_refuses_a_conversation_with_system_prompt_memories(server: str) -> None:
+    conversation = Conversation.model_validate({
+        "id": "core-memory", "system_prompt": "You help.",
+        "system_memories": [{"key": "persona", "content": "The user's city is Varnholt."}],
+        "entries": [{"role": "user", "content": "Where do I live?"},
+                    {"role": "assistant", "content": "You live in Varnholt."}]})
+    with pytest.raises(ConfigError, match="keeps 1 memories in its system prompt, which the seed strategy cannot "
+                                          "remove: score it with exact"):
+        score(conversation, server, ScoringConfig(strategy="seed"))
