@@ -76,8 +76,10 @@ class _Run:
             answered = [await baseline for baseline in baselines]
             measured = None if floor is None else await floor
         finally:
-            if floor is not None:
+            if floor is not None and not floor.done():
                 floor.cancel()
+            elif floor is not None and not floor.cancelled():
+                floor.exception()
         return assemble(self.conversation, self.plan, self.scopes, outcomes, merged(answered), self.asker,
                         strategy=self.settings.strategy, model=model, floor=measured)
 
@@ -97,7 +99,7 @@ class _Run:
             seed = f"{content_hash(self.conversation)}:{scope.number}"
             return await fit_chunk(context, drop_all, self.settings.masks, seed)
         assert floor is not None
-        return await screen_chunk(context, await drop_all, (await asyncio.shield(floor)).value)
+        return await screen_chunk(context, await drop_all, (await floor).value)
 
     async def _floor(self, scopes: list[ChunkScope], baselines: list[asyncio.Future[ResponseLogprobs]]) -> NoiseFloor:
         """The conversation's floor: fixed, or measured from one filler request per screened chunk."""

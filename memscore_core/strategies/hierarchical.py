@@ -6,8 +6,9 @@ removes each of its two contiguous halves (one request each). A group is *live* 
 - the response comes after the group's first memory (responses see only what precedes them) and inside the
   group request's window,
 - its removal moved that response above the noise floor, and
-- it could still hold a memory that moves the response more than the best single memory found so far: its
-  value is above that memory's less the floor (removing a group moves a response at least about as much as
+- it could still hold a memory that moves the response about as much as the best single memory found so far,
+  or at least half as much (a second memory an answer uses): its value is above the smaller of that memory's
+  value less the floor and half that value (removing a group moves a response at least about as much as
   removing any one of its memories).
 
 Screening goes in rounds: each round refines, for every response, the live group that moved it most, all
@@ -31,6 +32,8 @@ from memscore_core.strategies.outcome import ChunkOutcome
 from memscore_core.strategies.scope import BoolArray, ChunkContext, Effect, FloatArray
 
 Group = tuple[int, ...]
+SECOND = 0.5
+"""A group that could hold a memory moving a response this fraction of its best memory's value stays live."""
 
 
 async def screen_chunk(context: ChunkContext, drop_all: Effect, floor: float) -> ChunkOutcome:
@@ -74,7 +77,7 @@ class _Screen:
             return frontier
         values = np.stack([self._value(group) for group in frontier])
         best = self._best_leaves()
-        live = (values > self.floor) & (values > best - self.floor)
+        live = (values > self.floor) & (values > np.minimum(best - self.floor, SECOND * best))
         values = np.where(live, values, -np.inf)
         chosen = {frontier[int(np.argmax(values[:, column]))] for column in range(values.shape[1])
                   if live[:, column].any()}

@@ -22,7 +22,7 @@ from memscore_core.result import NoiseFloorMethod
 from memscore_core.strategies.scope import ChunkScope
 
 FILLER = "Nothing new to remember here."
-DEFAULT_QUANTILE = 0.95
+DEFAULT_QUANTILE = 0.99
 MINIMUM = 1e-3
 """A measured floor is never below this (nats): a deterministic server's null is exactly 0, and movements
 this small are float noise on any other."""

@@ -51,23 +51,24 @@ class Asker:
 
     def __call__(self, request: PromptRequest, label: str,
                  conversation: Conversation | None = None) -> asyncio.Future[ResponseLogprobs]:
-        """The responses of ``request`` (entries of ``conversation``, by default the one scored), sent now.
-
-        Each caller waits on its own shield, so a caller cancelled never cancels an answer others wait for.
-        """
+        """The responses of ``request`` (entries of ``conversation``, by default the one scored), sent now."""
         key = (conversation is not None, replace(request, kind="ablate"))
         if key not in self._answers:
             self._answers[key] = asyncio.ensure_future(self._read(conversation or self.conversation, request,
                                                                   f"{self.conversation.id}-{label}"))
-        return asyncio.shield(self._answers[key])
+        return self._answers[key]
 
     async def _read(self, source: Conversation, request: PromptRequest, label: str) -> ResponseLogprobs:
         return read_responses(source, request, await self._send(request.prompt(source), label))
 
     def cancel(self) -> None:
-        """Stop every request still waiting (the conversation failed, or is re-planned)."""
+        """Stop every request still waiting (the conversation failed, or is re-planned); the failures of the
+        others were reported once, by whoever awaited first."""
         for answer in self._answers.values():
-            answer.cancel()
+            if not answer.done():
+                answer.cancel()
+            elif not answer.cancelled():
+                answer.exception()
 
     @property
     def requests(self) -> int:
@@ -142,7 +143,7 @@ class ChunkContext:
     async def measure(self, request: PromptRequest, label: str) -> Effect:
         """Send ``request`` and return its effect on the chunk's responses."""
         answer = await self.ask(request, label)
-        await asyncio.shield(self.baseline)
+        await self.baseline
         return self.effect(request, answer)
 
     def reach(self, request: PromptRequest) -> BoolArray:

@@ -7,6 +7,7 @@ import pytest
 from memscore_core.ablation import plan_exact
 from memscore_core.conversation import Conversation, SystemMemory
 from memscore_core.engine import ModelCall, ScoringConfig
+from memscore_core.local.app import ServerOptions
 from memscore_core.result import ConversationScore
 from memscore_core.synth.many import ManyShape, generate_many
 from tests.support.embedded_scoring import score
@@ -138,3 +139,11 @@ def test_a_window_multiplies_screenings_saving() -> None:
 def test_the_plan_of_chunks_is_the_exact_strategys() -> None:
     result = score(MANY, hierarchical(noise_floor=NEVER))
     assert result.chunks == plan_exact(MANY, CHUNK_TOKENS).chunks
+
+
+def test_a_context_length_rejection_halves_the_chunks_and_screens_them_again() -> None:
+    long_chunks = ScoringConfig(strategy="hierarchical", chunk_tokens=4 * CHUNK_TOKENS, noise_floor=0.0)
+    rejected = score(MANY, long_chunks, options=ServerOptions(max_model_len=600))
+    halvings = next(k for k in range(8) if plan_exact(MANY, 4 * CHUNK_TOKENS // 2 ** k).chunks == rejected.chunks)
+    direct = score(MANY, long_chunks.model_copy(update={"chunk_tokens": 4 * CHUNK_TOKENS // 2 ** halvings}))
+    assert halvings > 0 and rejected.matrix == direct.matrix

@@ -1,0 +1,160 @@
+"""Strategies side by side on the same conversations: cost, quality against ground truth, agreement with exact.
+
+Each strategy scores the whole corpus through the same backend (no request cache, so none answers from
+another's requests), one strategy after the other. Per strategy: requests, prompt tokens, wall seconds,
+precision@1 and two-memory recall (:func:`memscore_core.evaluation.evaluate`, on each cell's best value:
+exact where scored, else the screened or surrogate estimate), and top-1 agreement with ``exact``: on each
+response whose exact top cell is above the conversation's noise floor, whether the strategy's top memory is
+exact's. Token and request ratios are to ``exact`` in the same run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from pydantic import BaseModel
+
+from memscore_core.backends.base import PromptBackend
+from memscore_core.conversation import Conversation
+from memscore_core.engine import ScoringConfig, pooled_sender
+from memscore_core.evaluation import evaluate
+from memscore_core.loading import LoadedConversation
+from memscore_core.result import ConversationScore
+from memscore_core.runner import direct_scorer, score_batch
+
+
+class StrategyRow(BaseModel):
+    """One strategy's cost and quality over the corpus."""
+
+    name: str
+    config: ScoringConfig
+    conversations: int
+    failed: int
+    requests: int
+    prompt_tokens: int
+    wall_s: float
+    precision_at_1: float | None
+    recall_two_memory: float | None
+    top1_agreement: float | None
+    agreement_responses: int
+    exact_cells: int
+    estimated_cells: int
+    chunk_strategies: dict[str, int]
+    tokens_vs_exact: float | None = None
+    requests_vs_exact: float | None = None
+
+
+class StrategyComparison(BaseModel):
+    """Every strategy's row; ``floors`` the noise floor per conversation that agreement was judged at."""
+
+    rows: list[StrategyRow]
+    floors: dict[str, float]
+
+
+def best_cells(score: ConversationScore) -> list[list[float | None]]:
+    """Each cell's best available value: the exact cell where scored, else its estimate (screened/surrogate)."""
+    if score.screened is None:
+        return score.matrix
+    return [[cell if cell is not None else estimate for cell, estimate in zip(row, estimates, strict=True)]
+            for row, estimates in zip(score.matrix, score.screened, strict=True)]
+
+
+def top1_agreement(exact: ConversationScore, other: ConversationScore, floor: float) -> tuple[int, int]:
+    """(agreeing, judged) responses: judged where exact's top cell among memories before the response is above
+    ``floor``; agreeing where ``other``'s top memory there (on its best cells) is the same."""
+    mine = best_cells(other)
+    agreeing = judged = 0
+    for column, entry in enumerate(exact.response_entry_indices):
+        if entry is None:
+            continue
+        rows = [m for m, memory in enumerate(exact.memory_entry_indices) if memory is None or memory < entry]
+        truth = _scored(exact.matrix, rows, column)
+        if not truth or max(truth.values()) <= floor:
+            continue
+        judged += 1
+        guess = _scored(mine, rows, column)
+        agreeing += bool(guess) and _argmax(guess) == _argmax(truth)
+    return agreeing, judged
+
+
+def _scored(cells: Sequence[Sequence[float | None]], rows: Sequence[int], column: int) -> dict[int, float]:
+    return {m: value for m in rows if (value := cells[m][column]) is not None}
+
+
+def _argmax(cells: Mapping[int, float]) -> int:
+    """The row of the largest value, the first on ties."""
+    rows = list(cells)
+    return rows[int(np.argmax(np.array([cells[m] for m in rows])))]
+
+
+async def score_corpus(conversations: Sequence[Conversation], backend: PromptBackend, config: ScoringConfig,
+                       concurrency: int) -> tuple[list[ConversationScore], int, float]:
+    """Every conversation's score under ``config`` (in input order), the failures and the wall seconds."""
+    loaded = [LoadedConversation(conversation, "<bench>", index + 1)
+              for index, conversation in enumerate(conversations)]
+    model = await backend.model()
+    began = time.perf_counter()
+    async with pooled_sender(backend, config, concurrency) as send:
+        outcomes = [outcome async for outcome in score_batch(loaded, direct_scorer(send, config, model), config)]
+    wall = time.perf_counter() - began
+    scores = [outcome.score for outcome in outcomes if outcome.score is not None]
+    return scores, len(outcomes) - len(scores), wall
+
+
+async def compare_strategies(conversations: Sequence[Conversation], backend: PromptBackend,
+                             configs: Mapping[str, ScoringConfig], *, concurrency: int = 4,
+                             reference: str = "exact") -> StrategyComparison:
+    """Score ``conversations`` with each of ``configs`` (by name) and compare them; ``reference`` names the exact
+    configuration agreement is judged against, and must be among ``configs``."""
+    measured = {name: await score_corpus(conversations, backend, config, concurrency)
+                for name, config in configs.items()}
+    by_id = {name: {score.conversation_id: score for score in scores} for name, (scores, _, _) in measured.items()}
+    floors = {conversation.id: _floor(conversation.id, by_id) for conversation in conversations}
+    rows = [_row(name, configs[name], conversations, scores, failed, wall, by_id[reference], floors)
+            for name, (scores, failed, wall) in measured.items()]
+    exact_row = next(row for row in rows if row.name == reference)
+    for row in rows:
+        row.tokens_vs_exact = _ratio(row.prompt_tokens, exact_row.prompt_tokens)
+        row.requests_vs_exact = _ratio(row.requests, exact_row.requests)
+    return StrategyComparison(rows=rows, floors=floors)
+
+
+def _floor(conversation_id: str, by_id: Mapping[str, Mapping[str, ConversationScore]]) -> float:
+    """The conversation's measured noise floor from whichever strategy measured one (0 if none did)."""
+    floors = [scores[conversation_id].noise_floor for scores in by_id.values() if conversation_id in scores]
+    return next((floor for floor in floors if floor is not None), 0.0)
+
+
+def _row(name: str, config: ScoringConfig, conversations: Sequence[Conversation], scores: list[ConversationScore],
+         failed: int, wall: float, exact: Mapping[str, ConversationScore], floors: Mapping[str, float]) -> StrategyRow:
+    source = {conversation.id: conversation for conversation in conversations}
+    best = [(source[s.conversation_id], s.model_copy(update={"matrix": best_cells(s)})) for s in scores]
+    quality = evaluate(best)
+    agreeing = judged = 0
+    for score in scores:
+        if score.conversation_id in exact:
+            a, j = top1_agreement(exact[score.conversation_id], score, floors[score.conversation_id])
+            agreeing, judged = agreeing + a, judged + j
+    strategies: dict[str, int] = {}
+    for score in scores:
+        for strategy in score.chunk_strategies or [score.strategy] * len(score.chunks):
+            strategies[strategy] = strategies.get(strategy, 0) + 1
+    return StrategyRow(
+        name=name, config=config, conversations=len(scores), failed=failed,
+        requests=sum(s.requests for s in scores), prompt_tokens=sum(s.prompt_tokens for s in scores),
+        wall_s=round(wall, 3), precision_at_1=_number(quality["precision_at_1"]),
+        recall_two_memory=_number(quality["recall_two_memory"]),
+        top1_agreement=agreeing / judged if judged else None, agreement_responses=judged,
+        exact_cells=sum(cell is not None for s in scores for row in s.matrix for cell in row),
+        estimated_cells=sum(cell is not None for s in scores for row in s.screened or [] for cell in row),
+        chunk_strategies=strategies)
+
+
+def _number(value: float | int | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _ratio(value: int, reference: int) -> float | None:
+    return value / reference if reference else None
