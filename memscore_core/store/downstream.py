@@ -133,10 +133,11 @@ def save_memory_weights(store: Store, rows: Sequence[WeightRow]) -> None:
     if not rows:
         return
     keys = [r.memory_key for r in rows]
-    values = [keys, [r.weight for r in rows], [r.n_scored for r in rows], [r.last_scored_at for r in rows], _now()]
+    values = [q.listed(keys), q.listed([r.weight for r in rows]), q.listed([r.n_scored for r in rows]),
+              q.listed([r.last_scored_at.isoformat() for r in rows]), _now()]
 
     def replace(con: Any) -> None:
-        con.execute(q.DELETE_MEMORY_WEIGHTS, [keys])
+        con.execute(q.DELETE_MEMORY_WEIGHTS, [q.listed(keys)])
         con.execute(q.INSERT_MEMORY_WEIGHTS, values)
 
     store.write(replace)

@@ -16,13 +16,11 @@ twice (docs/schema.md, "Many writers").
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import random
 import socket
 import sqlite3
-import sys
 import threading
 import time
 import uuid
@@ -48,16 +46,6 @@ from memscore_core.store.targets import StoreTarget, parse_target
 
 T = TypeVar("T")
 
-
-def _mark_pandas_absent() -> None:
-    """duckdb's Python binding imports pandas for every parameter it converts; where pandas is not installed
-    each such failed import searches the whole import path again (~80 file-system lookups per statement,
-    measured 39 → 12 ms per stored result). Recording it as absent once makes the failure immediate."""
-    if "pandas" not in sys.modules and importlib.util.find_spec("pandas") is None:
-        sys.modules["pandas"] = None  # type: ignore[assignment]
-
-
-_mark_pandas_absent()
 Connection = duckdb.DuckDBPyConnection
 WRITE_ATTEMPTS = 12
 """How often a write that lost a DuckLake conflict is run again before it fails."""
@@ -258,11 +246,11 @@ class Store:
                 None if conversation.tools is None else json.dumps(conversation.tools),
                 json.dumps([memory.model_dump() for memory in conversation.system_memories])
                 if conversation.system_memories else None, source_format]
-        rows = [conversation.id, content_hash, list(range(len(entries))), [e.role for e in entries],
-                [e.memory_key for e in entries], [e.content for e in entries], [e.reasoning for e in entries],
-                [e.tool_call_id for e in entries],
+        rows = [conversation.id, content_hash, *map(q.listed, (
+                range(len(entries)), [e.role for e in entries], [e.memory_key for e in entries],
+                [e.content for e in entries], [e.reasoning for e in entries], [e.tool_call_id for e in entries],
                 [None if e.tool_calls is None else json.dumps([c.model_dump() for c in e.tool_calls]) for e in entries],
-                [e.name for e in entries]]
+                [e.name for e in entries]))]
 
         def insert(con: Connection) -> None:
             found = con.execute(q.CONVERSATION_EXISTS, [conversation.id, content_hash]).fetchone()
@@ -328,11 +316,11 @@ class Store:
                                                 json.dumps(score.chunk_strategies) if score.chunk_strategies
                                                 else None])
             if cells[0]:
-                con.execute(q.INSERT_SCORES, head + cells)
+                con.execute(q.INSERT_SCORES, head + [q.listed(column) for column in cells])
             if columns:
-                con.execute(q.INSERT_RESPONSES, head + [
+                con.execute(q.INSERT_RESPONSES, head + [q.listed(column) for column in (
                     columns, score.response_entry_indices, score.response_scores, score.drop_all,
-                    score.response_tokens, score.fit_r2 if score.fit_r2 is not None else [None] * len(columns)])
+                    score.response_tokens, score.fit_r2 if score.fit_r2 is not None else [None] * len(columns))])
 
         self.write(replace)
 
