@@ -22,6 +22,8 @@ from memscore_core.lifecycle import run_scoring, shard_of
 from memscore_core.runner import Outcome
 from memscore_core.settings import Settings
 from memscore_core.store import Store
+from memscore_core.strategies.noise_floor import DEFAULT_QUANTILE
+from memscore_core.strategies.surrogate import DEFAULT_MASKS
 from memscore_core.throttle import Throttle
 
 PROGRESS_INTERVAL_S = 2.0
@@ -36,7 +38,9 @@ async def score_conversations(source: str = "data/conversations", db: str = "dat
                               reports_dir: str | None = "data/reports",
                               part_tokens: int = DEFAULT_PART_TOKENS, shard: int = 0, shards: int = 1,
                               input_format: InputFormat = "auto", memory_tools: list[str] | None = None,
-                              memory_key_arg: str = "key") -> dict[str, Any]:
+                              memory_key_arg: str = "key", masks: int = DEFAULT_MASKS,
+                              noise_floor: float | None = None,
+                              floor_quantile: float = DEFAULT_QUANTILE) -> dict[str, Any]:
     """Score every conversation under ``source`` into the store ``db``.
 
     Invalid conversations go to ``ingest_errors`` and the rest go on; the run fails at the end if any
@@ -46,9 +50,11 @@ async def score_conversations(source: str = "data/conversations", db: str = "dat
     tokens, so that Prefect's fixed cost per task stays small beside the work. With ``shards`` > 1 it
     scores only shard ``shard`` of the corpus (see the ``score-corpus`` flow). ``input_format``,
     ``memory_tools`` and ``memory_key_arg`` read OpenAI chat logs and Letta agent files as ``memscore score``
-    does (docs/format-*.md).
+    does (docs/format-*.md). ``masks``, ``noise_floor`` and ``floor_quantile`` set the surrogate and screening
+    strategies (docs/strategies.md).
     """
-    config = ScoringConfig(strategy=strategy, chunk_tokens=chunk_tokens, window=window)
+    config = ScoringConfig(strategy=strategy, chunk_tokens=chunk_tokens, window=window, masks=masks,
+                           noise_floor=noise_floor, floor_quantile=floor_quantile)
     settings = Settings.with_overrides(base_url=base_url, model=model, concurrency=concurrency)
     api_key = cast(Secret, await Secret.aload(api_key_secret)).get() if api_key_secret else None
     store = Store(db)

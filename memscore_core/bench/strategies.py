@@ -3,9 +3,10 @@
 Each strategy scores the whole corpus through the same backend (no request cache, so none answers from
 another's requests), one strategy after the other. Per strategy: requests, prompt tokens, wall seconds,
 precision@1 and two-memory recall (:func:`memscore_core.evaluation.evaluate`, on each cell's best value:
-exact where scored, else the screened or surrogate estimate), and top-1 agreement with ``exact``: on each
-response whose exact top cell is above the conversation's noise floor, whether the strategy's top memory is
-exact's. Token and request ratios are to ``exact`` in the same run.
+exact where scored, else the screened or surrogate estimate; every other statistic of ``quality`` reads exact
+cells only), and top-1 agreement with ``exact``: on each response whose exact top cell is above the
+conversation's noise floor, whether the strategy's top memory is exact's. Token and request ratios are to
+``exact`` in the same run.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class StrategyRow(BaseModel):
     wall_s: float
     precision_at_1: float | None
     recall_two_memory: float | None
+    quality: dict[str, float | int | None]
     top1_agreement: float | None
     agreement_responses: int
     exact_cells: int
@@ -105,19 +107,21 @@ async def score_corpus(conversations: Sequence[Conversation], backend: PromptBac
 
 async def compare_strategies(conversations: Sequence[Conversation], backend: PromptBackend,
                              configs: Mapping[str, ScoringConfig], *, concurrency: int = 4,
-                             reference: str = "exact") -> StrategyComparison:
+                             reference: str | None = "exact") -> StrategyComparison:
     """Score ``conversations`` with each of ``configs`` (by name) and compare them; ``reference`` names the exact
-    configuration agreement is judged against, and must be among ``configs``."""
+    configuration agreement and ratios are judged against (none when it is not among ``configs``)."""
     measured = {name: await score_corpus(conversations, backend, config, concurrency)
                 for name, config in configs.items()}
     by_id = {name: {score.conversation_id: score for score in scores} for name, (scores, _, _) in measured.items()}
     floors = {conversation.id: _floor(conversation.id, by_id) for conversation in conversations}
-    rows = [_row(name, configs[name], conversations, scores, failed, wall, by_id[reference], floors)
+    exact = by_id.get(reference) if reference is not None else None
+    rows = [_row(name, configs[name], conversations, scores, failed, wall, exact, floors)
             for name, (scores, failed, wall) in measured.items()]
-    exact_row = next(row for row in rows if row.name == reference)
+    exact_row = next((row for row in rows if row.name == reference), None)
     for row in rows:
-        row.tokens_vs_exact = _ratio(row.prompt_tokens, exact_row.prompt_tokens)
-        row.requests_vs_exact = _ratio(row.requests, exact_row.requests)
+        if exact_row is not None:
+            row.tokens_vs_exact = _ratio(row.prompt_tokens, exact_row.prompt_tokens)
+            row.requests_vs_exact = _ratio(row.requests, exact_row.requests)
     return StrategyComparison(rows=rows, floors=floors)
 
 
@@ -128,13 +132,14 @@ def _floor(conversation_id: str, by_id: Mapping[str, Mapping[str, ConversationSc
 
 
 def _row(name: str, config: ScoringConfig, conversations: Sequence[Conversation], scores: list[ConversationScore],
-         failed: int, wall: float, exact: Mapping[str, ConversationScore], floors: Mapping[str, float]) -> StrategyRow:
+         failed: int, wall: float, exact: Mapping[str, ConversationScore] | None,
+         floors: Mapping[str, float]) -> StrategyRow:
     source = {conversation.id: conversation for conversation in conversations}
-    best = [(source[s.conversation_id], s.model_copy(update={"matrix": best_cells(s)})) for s in scores]
-    quality = evaluate(best)
+    ranked = evaluate([(source[s.conversation_id], s.model_copy(update={"matrix": best_cells(s)})) for s in scores])
+    quality = evaluate([(source[s.conversation_id], s) for s in scores])
     agreeing = judged = 0
     for score in scores:
-        if score.conversation_id in exact:
+        if exact is not None and score.conversation_id in exact:
             a, j = top1_agreement(exact[score.conversation_id], score, floors[score.conversation_id])
             agreeing, judged = agreeing + a, judged + j
     strategies: dict[str, int] = {}
@@ -144,8 +149,8 @@ def _row(name: str, config: ScoringConfig, conversations: Sequence[Conversation]
     return StrategyRow(
         name=name, config=config, conversations=len(scores), failed=failed,
         requests=sum(s.requests for s in scores), prompt_tokens=sum(s.prompt_tokens for s in scores),
-        wall_s=round(wall, 3), precision_at_1=_number(quality["precision_at_1"]),
-        recall_two_memory=_number(quality["recall_two_memory"]),
+        wall_s=round(wall, 3), precision_at_1=_number(ranked["precision_at_1"]),
+        recall_two_memory=_number(ranked["recall_two_memory"]), quality=quality,
         top1_agreement=agreeing / judged if judged else None, agreement_responses=judged,
         exact_cells=sum(cell is not None for s in scores for row in s.matrix for cell in row),
         estimated_cells=sum(cell is not None for s in scores for row in s.screened or [] for cell in row),

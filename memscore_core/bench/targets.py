@@ -1,14 +1,15 @@
-"""The performance targets a benchmark run can show met or missed (issue 6's and issue 12's acceptance lists).
+"""The performance targets a benchmark run can show met or missed (issues 6, 12 and 14's acceptance lists).
 
 Each target applies only where the run measured it: token ratios need ``seed`` beside ``exact``, speed-ups a
 server (emulated or real), the memory bound a conversation of at least 100,000 tokens, fleet ratios a replica
-run with one replica beside two or four.
+run with one replica beside two or four, strategy ratios ``exact`` beside the screening strategies.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, computed_field
 
+from memscore_core.bench.many_memories import ManyMemoryReport
 from memscore_core.bench.replicas import ReplicaReport
 from memscore_core.bench.run import BenchReport, StrategyRow
 
@@ -20,6 +21,10 @@ CLIENT_TOKENS_PER_CPU_S, CLIENT_VS_STDLIB = 1e6, 3.0
 LONG_CONVERSATION_TOKENS, PEAK_RSS_MB = 100_000, 500.0
 REPLICA_SPEEDUPS = {2: 1.8, 4: 3.4}
 REPLICA_BUSY = 0.9
+HIERARCHICAL_TOKENS = {64: 0.5, 256: 0.2}
+"""Hierarchical's prompt tokens ÷ exact's, at most, from this many memories per chunk on (none below 64)."""
+AGREEMENT, PRECISION_GAP = 0.98, 0.01
+SURROGATE_MIN_MEMORIES, SURROGATE_TOKENS, SURROGATE_PRECISION = 256, 0.3, 0.9
 
 
 class Target(BaseModel):
@@ -85,3 +90,39 @@ def check_replica_targets(report: ReplicaReport) -> list[Target]:
         targets.append(Target(name=f"{row.replicas} replicas: least busy replica's in-flight ÷ slots while work "
                                    "remained", measured=min((busy or 0.0) for busy in row.busy), required=REPLICA_BUSY))
     return targets
+
+
+def check_many_memory_targets(report: ManyMemoryReport) -> list[Target]:
+    """Issue 14's targets for this shape: screening cost and agreement beside exact, with and without a window;
+    the surrogate's at 256 memories per chunk; auto never above exact."""
+    rows = {row.name: row for row in report.comparison.rows}
+    targets: list[Target] = []
+    bounds = [limit for memories, limit in sorted(HIERARCHICAL_TOKENS.items()) if report.memories >= memories]
+    for suffix in sorted({name.removeprefix("exact") for name in rows if name.startswith("exact")}):
+        exact = rows[f"exact{suffix}"]
+        hierarchical, surrogate, auto = (rows.get(f"{name}{suffix}") for name in ("hierarchical", "surrogate", "auto"))
+        tokens = exact.prompt_tokens or 1
+        if hierarchical is not None and bounds:
+            targets.append(Target(name=f"hierarchical{suffix} prompt tokens ÷ exact{suffix}",
+                                  measured=hierarchical.prompt_tokens / tokens, required=bounds[-1], at_most=True))
+        if hierarchical is not None:
+            targets.append(Target(name=f"hierarchical{suffix} top-1 agreement with exact{suffix} (above the floor)",
+                                  measured=_agreement(hierarchical.top1_agreement), required=AGREEMENT))
+            if exact.precision_at_1 is not None:
+                targets.append(Target(name=f"hierarchical{suffix} precision@1 gap to exact{suffix}",
+                                      measured=abs((hierarchical.precision_at_1 or 0.0) - exact.precision_at_1),
+                                      required=PRECISION_GAP, at_most=True))
+        if surrogate is not None and report.memories >= SURROGATE_MIN_MEMORIES:
+            targets.append(Target(name=f"surrogate{suffix} prompt tokens ÷ exact{suffix}",
+                                  measured=surrogate.prompt_tokens / tokens, required=SURROGATE_TOKENS, at_most=True))
+            targets.append(Target(name=f"surrogate{suffix} precision@1", measured=surrogate.precision_at_1 or 0.0,
+                                  required=SURROGATE_PRECISION))
+        if auto is not None:
+            targets.append(Target(name=f"auto{suffix} prompt tokens ÷ exact{suffix}",
+                                  measured=auto.prompt_tokens / tokens, required=1.0, at_most=True))
+    return targets
+
+
+def _agreement(value: float | None) -> float:
+    """No response above the floor to judge means nothing disagreed."""
+    return 1.0 if value is None else value

@@ -15,15 +15,25 @@ from rich.table import Table
 
 from memscore_core.backends.factory import joined_base_url
 from memscore_core.bench.corpus import BenchShape
+from memscore_core.bench.many_memories import DEFAULT_STRATEGIES, ManyMemoryReport, run_many_memory_bench
 from memscore_core.bench.orchestrated import OrchestratedReport, orchestrated_targets, run_orchestrated
 from memscore_core.bench.replicas import ReplicaReport, run_replica_bench
 from memscore_core.bench.run import BenchReport, emulated_server, run_bench
-from memscore_core.bench.targets import Target, check_replica_targets, check_targets
+from memscore_core.bench.targets import Target, check_many_memory_targets, check_replica_targets, check_targets
 from memscore_core.cli.consoles import stdout_console
+from memscore_core.cli.strategy_options import (
+    DEFAULT_MASKS,
+    DEFAULT_QUANTILE,
+    FloorQuantileOption,
+    MasksOption,
+    strategy_names,
+)
 from memscore_core.engine import ScoringConfig
 from memscore_core.local.loopback import free_port
+from memscore_core.settings import Settings
+from memscore_core.synth.many import ManyShape
 
-R = TypeVar("R", BenchReport, ReplicaReport, OrchestratedReport)
+R = TypeVar("R", BenchReport, ReplicaReport, OrchestratedReport, ManyMemoryReport)
 
 
 def bench(
@@ -36,9 +46,12 @@ def bench(
     memories: Annotated[int, typer.Option(help="Memories per conversation.")] = 8,
     chunks: Annotated[int, typer.Option(help="Chunks per conversation.")] = 4,
     responses_per_chunk: Annotated[int, typer.Option(help="Responses per chunk.")] = 24,
-    window: Annotated[int, typer.Option(help="Window of the windowed exact strategy.")] = 4,
-    strategies: Annotated[str, typer.Option(help="Comma-separated: seed, exact, exact-window.")]
-    = "seed,exact,exact-window",
+    window: Annotated[int | None, typer.Option(min=1, help="Window of the windowed exact strategy \\[default: 4]; "
+                                               "with --many-memories, every strategy again with this window.")]
+    = None,
+    strategies: Annotated[str | None, typer.Option(help="Comma-separated: seed, exact, exact-window \\[default: "
+                                                   "all three]; with --many-memories: exact, hierarchical, "
+                                                   "surrogate, auto \\[default: all four].")] = None,
     concurrency: Annotated[int | None, typer.Option(help="Requests in flight (default: --slots).")] = None,
     client: Annotated[bool, typer.Option(help="Also measure client parse + math cost.")] = True,
     replicas: Annotated[str | None, typer.Option(help="Comma-separated replica counts, e.g. 1,2,4: exact's "
@@ -50,17 +63,36 @@ def bench(
     orchestrated: Annotated[int | None, typer.Option(min=1, help="Score this many synthetic conversations "
                                                      "through `memscore score` and through the score-conversations "
                                                      "flow (a Prefect server it starts), side by side.")] = None,
+    many_memories: Annotated[int | None, typer.Option(min=1, help="Compare the strategies on synthetic "
+                                                      "conversations with this many memories per chunk (--chunks "
+                                                      "chunks, --conversations of them) on the embedded model "
+                                                      "(MEMSCORE_MODEL_DIR) or --base-url.")] = None,
+    used: Annotated[int, typer.Option(min=0, help="--many-memories: memories asked about per chunk.")] = 4,
+    masks: MasksOption = DEFAULT_MASKS,
+    floor_quantile: FloorQuantileOption = DEFAULT_QUANTILE,
+    seed: Annotated[int, typer.Option(help="--many-memories: the corpus's seed.")] = 14,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Measure requests, server-reported prompt tokens, wall time, client CPU and peak RSS per strategy.
 
     With --replicas: throughput per fleet size, its ratio to one replica and each replica's busy fraction.
     With --orchestrated N: the CLI and the flow over the same N conversations, wall and CPU per request.
+    With --many-memories M: every strategy's requests, prompt tokens, wall, precision@1, two-memory recall
+    and top-1 agreement with exact on the same conversations.
     Ends with the performance targets the run measured; exits 1 if any was missed.
     """
     if orchestrated is not None:
         paths = run_orchestrated(Path(tempfile.mkdtemp(prefix="memscore-bench-")), conversations=orchestrated)
         finish(paths, orchestrated_targets(paths), as_json, print_orchestrated_report)
+        return
+    if many_memories is not None:
+        names = strategy_names(strategies or ",".join(DEFAULT_STRATEGIES), several=True)
+        shaped = ManyShape(memories=many_memories, used=min(used, many_memories), chunks=chunks)
+        compared = run_many_memory_bench(shaped, conversations=conversations, seed=seed, strategies=names,
+                                         window=window, masks=masks, floor_quantile=floor_quantile,
+                                         model_dir=Settings().model_dir, base_url=joined_base_url(base_url),
+                                         concurrency=concurrency or 4)
+        finish(compared, check_many_memory_targets(compared), as_json, print_many_memory_report)
         return
     shape = BenchShape(conversations=conversations, memories=memories, chunks=chunks,
                        responses_per_chunk=responses_per_chunk)
@@ -75,8 +107,8 @@ def bench(
         return
     configs = {"seed": ScoringConfig(strategy="seed", chunk_tokens=shape.chunk_tokens()),
                "exact": ScoringConfig(strategy="exact", chunk_tokens=shape.chunk_tokens()),
-               "exact-window": ScoringConfig(strategy="exact", chunk_tokens=shape.chunk_tokens(), window=window)}
-    chosen = {name: configs[name] for name in strategies.split(",") if name}
+               "exact-window": ScoringConfig(strategy="exact", chunk_tokens=shape.chunk_tokens(), window=window or 4)}
+    chosen = {name: configs[name] for name in (strategies or "seed,exact,exact-window").split(",") if name}
     workdir = Path(tempfile.mkdtemp(prefix="memscore-bench-"))
     server = emulated_server(workdir, prefill_tps=prefill_tps, slots=slots, port=free_port(),
                              forward_pass=forward_pass is not False) if emulate_gpu \
@@ -108,6 +140,25 @@ def replica_counts(text: str) -> list[int]:
     if not counts or min(counts) < 1:
         raise typer.BadParameter("must be comma-separated replica counts, e.g. 1,2,4", param_hint="--replicas")
     return counts
+
+
+def print_many_memory_report(report: ManyMemoryReport) -> None:
+    table = Table(title=f"memscore bench --many-memories {report.memories} — {report.conversations} conversations × "
+                        f"{report.chunks} chunks of {report.memories} memories ({report.used} used), "
+                        f"{report.server}", title_justify="left")
+    for column in ("strategy", "requests", "prompt tokens", "÷ exact", "wall s", "precision@1", "two-memory recall",
+                   "top-1 = exact", "judged", "exact cells", "estimated cells", "chunks scored by"):
+        table.add_column(column, justify="left" if column in ("strategy", "chunks scored by") else "right")
+    for row in report.comparison.rows:
+        table.add_row(row.name, str(row.requests), str(row.prompt_tokens), _ratio(row.tokens_vs_exact),
+                      f"{row.wall_s:.1f}", _ratio(row.precision_at_1), _ratio(row.recall_two_memory),
+                      _ratio(row.top1_agreement), str(row.agreement_responses), str(row.exact_cells),
+                      str(row.estimated_cells), ", ".join(f"{name} {n}" for name, n in row.chunk_strategies.items()))
+    stdout_console().print(table)
+
+
+def _ratio(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
 
 
 def print_orchestrated_report(report: OrchestratedReport) -> None:

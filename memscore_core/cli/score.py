@@ -16,6 +16,16 @@ from memscore_core.cli.consoles import stderr_console
 from memscore_core.cli.inputs import InputFormatOption, MemoryKeyArgOption, MemoryToolOption, input_options
 from memscore_core.cli.query import DataPathOption, DbOption
 from memscore_core.cli.render import print_conversation_tops, print_top_memories
+from memscore_core.cli.strategy_options import (
+    DEFAULT_MASKS,
+    DEFAULT_QUANTILE,
+    FloorQuantileOption,
+    MasksOption,
+    NoiseFloorOption,
+    StrategyOption,
+    scoring_config,
+    strategy_names,
+)
 from memscore_core.engine import ScoringConfig, pool_sender, request_concurrency
 from memscore_core.lifecycle import RunSummary, run_scoring
 from memscore_core.loading import LoadResult, load_conversations
@@ -39,7 +49,7 @@ def score(
                                                        "of one model. Default: the embedded local model.")] = None,
     model: Annotated[str | None, typer.Option(help="Model name (default: the server's first model).")] = None,
     api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the API key.")] = None,
-    strategy: Annotated[str, typer.Option(help="exact (default) or seed (the original algorithm).")] = "exact",
+    strategy: StrategyOption = "exact",
     chunk_tokens: Annotated[int | None, typer.Option(min=1, help="Chunk budget in tokens (≈4 bytes each).")] = None,
     window: Annotated[int | None, typer.Option(min=1, help="Score only the N responses after each memory.")] = None,
     concurrency: Annotated[int | None, typer.Option(min=1, help="Requests in flight, per server replica.")] = None,
@@ -49,16 +59,17 @@ def score(
     input_format: InputFormatOption = "auto",
     memory_tool: MemoryToolOption = None,
     memory_key_arg: MemoryKeyArgOption = "key",
+    masks: MasksOption = DEFAULT_MASKS,
+    noise_floor: NoiseFloorOption = None,
+    floor_quantile: FloorQuantileOption = DEFAULT_QUANTILE,
 ) -> None:
     """Score each memory's importance to each assistant response; results go to the DuckDB store."""
     settings = Settings.with_overrides(base_url=joined_base_url(base_url), model=model, api_key_env=api_key_env, db=db,
                                        data_path=data_path, chunk_tokens=chunk_tokens, concurrency=concurrency)
     if not cache:
         settings = settings.model_copy(update={"request_cache": None})
-    if strategy not in ("exact", "seed"):
-        raise typer.BadParameter("must be 'exact' or 'seed'", param_hint="--strategy")
-    config = ScoringConfig.model_validate({"strategy": strategy, "chunk_tokens": settings.chunk_tokens,
-                                           "window": window})
+    config = scoring_config(strategy_names(strategy)[0], chunk_tokens=settings.chunk_tokens, window=window,
+                            masks=masks, noise_floor=noise_floor, floor_quantile=floor_quantile)
     loaded = load_conversations(paths, input_options(input_format, memory_tool, memory_key_arg))
     for error in loaded.errors:
         stderr.print(f"[red]error:[/red] {error}", highlight=False, markup=True)

@@ -1,0 +1,85 @@
+"""``memscore bench --many-memories M``: every strategy on the same many-memory conversations, side by side.
+
+Synthetic conversations of ``chunks`` chunks holding ``M`` memories each (``used`` of them asked about, the
+rest distractors of the same form) are scored by each strategy (and, with a window, each strategy again with
+it) through one backend: the embedded model in ``model_dir`` by default, or a server. Cost, quality and
+agreement with ``exact`` come from :func:`memscore_core.bench.strategies.compare_strategies`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from memscore_core.backends.base import PromptBackend
+from memscore_core.backends.factory import EMBEDDED_BASE_URL
+from memscore_core.backends.vllm import RetryPolicy, VllmBackend
+from memscore_core.bench.strategies import StrategyComparison, compare_strategies
+from memscore_core.engine import ScoringConfig
+from memscore_core.synth.many import ManyShape, corpus_chunk_tokens, generate_many_corpus
+
+DEFAULT_STRATEGIES = ("exact", "hierarchical", "surrogate", "auto")
+MAX_MODEL_LEN = 8192
+TIMEOUT_S = 3600.0
+
+
+class ManyMemoryReport(BaseModel):
+    """The corpus the strategies were compared on, where they ran, and the comparison."""
+
+    memories: int
+    used: int
+    chunks: int
+    conversations: int
+    seed: int
+    chunk_tokens: int
+    server: str
+    comparison: StrategyComparison
+
+
+def strategy_configs(strategies: list[str], chunk_tokens: int, *, window: int | None, masks: int,
+                     floor_quantile: float) -> dict[str, ScoringConfig]:
+    """Each strategy by name, and with ``window`` each again as ``<name> --window N``."""
+    configs = {}
+    for span in [None] if window is None else [None, window]:
+        for strategy in strategies:
+            name = strategy if span is None else f"{strategy} --window {span}"
+            configs[name] = ScoringConfig.model_validate({"strategy": strategy, "chunk_tokens": chunk_tokens,
+                                                          "window": span, "masks": masks,
+                                                          "floor_quantile": floor_quantile})
+    return configs
+
+
+def run_many_memory_bench(shape: ManyShape, *, conversations: int, seed: int, strategies: list[str],
+                          window: int | None, masks: int, floor_quantile: float, model_dir: Path,
+                          base_url: str | None = None, concurrency: int = 4) -> ManyMemoryReport:
+    """Generate the corpus, score it with every strategy, and report them side by side."""
+    corpus = list(generate_many_corpus(conversations, seed, shape))
+    chunk_tokens = corpus_chunk_tokens(corpus)
+    assert chunk_tokens is not None
+    configs = strategy_configs(strategies, chunk_tokens, window=window, masks=masks, floor_quantile=floor_quantile)
+
+    async def compare() -> StrategyComparison:
+        backend = _backend(model_dir, base_url)
+        try:
+            return await compare_strategies(corpus, backend, configs, concurrency=concurrency,
+                                            reference="exact" if "exact" in configs else None)
+        finally:
+            await backend.aclose()
+
+    return ManyMemoryReport(memories=shape.memories, used=shape.used, chunks=shape.chunks, conversations=conversations,
+                           seed=seed, chunk_tokens=chunk_tokens, server=base_url or f"embedded {model_dir}",
+                           comparison=asyncio.run(compare()))
+
+
+def _backend(model_dir: Path, base_url: str | None) -> PromptBackend:
+    """A server without retries (a failure shows in the report), or the embedded model with long contexts."""
+    if base_url:
+        return VllmBackend(base_url=base_url, timeout=TIMEOUT_S, retry=RetryPolicy(attempts=1))
+    from memscore_core.local.app import ServerOptions
+    from memscore_core.local.serve import embedded_transport
+
+    transport = embedded_transport(model_dir, 1, ServerOptions(max_model_len=MAX_MODEL_LEN))
+    return VllmBackend(base_url=EMBEDDED_BASE_URL, transport=transport, timeout=TIMEOUT_S,
+                       retry=RetryPolicy(attempts=1))

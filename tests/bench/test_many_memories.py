@@ -1,0 +1,65 @@
+"""`memscore bench --many-memories`: every strategy on the same conversations, and issue 14's targets for the shape."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from memscore_core.bench.many_memories import ManyMemoryReport
+from memscore_core.bench.strategies import StrategyComparison, StrategyRow
+from memscore_core.bench.targets import check_many_memory_targets
+from memscore_core.cli import app
+from memscore_core.engine import ScoringConfig
+
+
+def row(name: str, tokens: int, *, precision: float = 1.0, agreement: float | None = 1.0) -> StrategyRow:
+    return StrategyRow(name=name, config=ScoringConfig(strategy=name.split()[0]),  # type: ignore[arg-type]
+                       conversations=1, failed=0, requests=10, prompt_tokens=tokens, wall_s=1.0,
+                       precision_at_1=precision, recall_two_memory=None, quality={}, top1_agreement=agreement,
+                       agreement_responses=10, exact_cells=10, estimated_cells=0, chunk_strategies={})
+
+
+def verdicts(memories: int, rows: list[StrategyRow]) -> dict[str, bool]:
+    report = ManyMemoryReport(memories=memories, used=4, chunks=4, conversations=1, seed=1, chunk_tokens=1000,
+                              server="embedded", comparison=StrategyComparison(rows=rows, floors={}))
+    return {target.name: target.met for target in check_many_memory_targets(report)}
+
+
+def test_at_64_memories_hierarchical_must_halve_exact_tokens_and_keep_its_answers() -> None:
+    met = verdicts(64, [row("exact", 1000, precision=0.96), row("hierarchical", 501, precision=0.96)])
+    assert met == {"hierarchical prompt tokens ÷ exact": False,
+                   "hierarchical top-1 agreement with exact (above the floor)": True,
+                   "hierarchical precision@1 gap to exact": True}
+
+
+def test_at_256_memories_the_surrogate_is_held_to_its_cost_and_precision() -> None:
+    met = verdicts(256, [row("exact", 1000), row("hierarchical", 150, agreement=0.97),
+                         row("surrogate", 300, precision=0.89)])
+    assert met["hierarchical prompt tokens ÷ exact"] and not met["hierarchical top-1 agreement with exact (above the "
+                                                                 "floor)"]
+    assert met["surrogate prompt tokens ÷ exact"] and not met["surrogate precision@1"]
+
+
+def test_windowed_strategies_are_judged_against_windowed_exact() -> None:
+    met = verdicts(64, [row("exact", 1000), row("hierarchical", 400), row("exact --window 4", 100),
+                        row("hierarchical --window 4", 60), row("auto --window 4", 100)])
+    assert met["hierarchical prompt tokens ÷ exact"]
+    assert not met["hierarchical --window 4 prompt tokens ÷ exact --window 4"]
+    assert met["auto --window 4 prompt tokens ÷ exact --window 4"]
+
+
+def test_the_bench_compares_strategies_on_the_embedded_model_and_reports_each_target() -> None:
+    result = CliRunner().invoke(app, ["bench", "--many-memories", "16", "--used", "2", "--chunks", "1",
+                                      "--conversations", "1", "--strategies", "exact,hierarchical,auto", "--json"])
+    document = json.loads(result.output)
+    rows = {row["name"]: row for row in document["comparison"]["rows"]}
+    assert list(rows) == ["exact", "hierarchical", "auto"]
+    assert rows["exact"]["requests"] == 16 + 2 and rows["exact"]["chunk_strategies"] == {"exact": 1}
+    assert rows["hierarchical"]["estimated_cells"] > 0
+    assert rows["hierarchical"]["chunk_strategies"] == {"hierarchical": 1}
+    assert rows["auto"]["prompt_tokens"] == rows["exact"]["prompt_tokens"]
+    targets = {target["name"]: target["met"] for target in document["targets"]}
+    assert targets["auto prompt tokens ÷ exact"] is True
+    assert "hierarchical prompt tokens ÷ exact" not in targets
+    assert result.exit_code == (0 if all(targets.values()) else 1)
