@@ -13,7 +13,8 @@ Prefect artifact). Results are written in batches (:mod:`memscore_core.persisten
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
+import statistics
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,6 +107,31 @@ async def run_scoring(loaded: LoadResult, store: Store, config: ScoringConfig, s
         await record(await writer.flush())
         status = "completed_with_errors" if summary.failed else "completed"
     finally:
+        floor, method = run_noise_floor(config, summary.scores)
         store.record_run_finish(run_id, status=status, requests=summary.requests,
-                                prompt_tokens=summary.prompt_tokens)
+                                prompt_tokens=summary.prompt_tokens, noise_floor=floor, noise_floor_method=method)
     return summary
+
+
+def run_noise_floor(config: ScoringConfig, scores: Sequence[ConversationScore]
+                    ) -> tuple[float | None, dict[str, Any] | None]:
+    """The floor a run's screening used and how it was obtained, as the run records it.
+
+    A fixed floor (``config.noise_floor``, for a strategy that screens) is itself, ``method: fixed``. Measured
+    floors are per conversation, so the run keeps their median with a summary (conversations, null samples,
+    min, median, max). None for strategies that never screen, and for a run that measured no floor.
+    """
+    if "noise_floor" not in config.result_config():
+        return None, None
+    if config.noise_floor is not None:
+        return config.noise_floor, {"method": "fixed"}
+    measured = [(score.noise_floor, score.noise_floor_method) for score in scores
+                if score.noise_floor is not None and score.noise_floor_method is not None
+                and score.noise_floor_method.method == "filler"]
+    if not measured:
+        return None, None
+    floors = [floor for floor, _ in measured]
+    median = statistics.median(floors)
+    return median, {"method": "filler", "scope": "conversation", "quantile": config.floor_quantile,
+                    "conversations": len(floors), "samples": sum(method.samples for _, method in measured),
+                    "min": min(floors), "median": median, "max": max(floors)}

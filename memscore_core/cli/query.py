@@ -46,7 +46,8 @@ def top(
     conversation: Annotated[str | None, typer.Option(help="Only this conversation's memories.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="A JSON list instead of a table.")] = False,
 ) -> None:
-    """The most important memories over the latest result of every conversation."""
+    """The most important memories over the latest result of every conversation: importance sums exact cells;
+    "screened" counts each memory's screened estimates, which never count."""
     rows = open_store(db, data_path).top_memories(limit=limit, prefix=prefix, conversation_id=conversation)
     if as_json:
         sys.stdout.write(orjson.dumps([row.model_dump(mode="json") for row in rows]).decode() + "\n")
@@ -58,9 +59,11 @@ def show(
     conversation_id: Annotated[str, typer.Argument(help="Conversation id.")],
     db: DbOption = None,
     data_path: DataPathOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="The stored matrix as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The stored result as JSON (with screened, fit_r2).")]
+    = False,
 ) -> None:
-    """One conversation's latest memories × responses matrix and each response's top memories."""
+    """One conversation's latest memories × responses matrix (screened estimates as ~1.23) and each response's
+    top memories."""
     result = open_store(db, data_path).latest_result(conversation_id)
     if result is None:
         stderr_console().print(f"[red]error:[/red] no scores for conversation {conversation_id!r}", highlight=False)

@@ -56,9 +56,10 @@ INSERT INTO scoring_runs (run_id, flow_run_id, model, backend, strategy, config,
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)
 """
 FINISH_RUN = """
-UPDATE scoring_runs SET finished_at = ?, status = ?, requests = ?, prompt_tokens = ? WHERE run_id = ?
+UPDATE scoring_runs SET finished_at = ?, status = ?, requests = ?, prompt_tokens = ?, noise_floor = ?,
+                        noise_floor_method = ?
+WHERE run_id = ?
 """
-SET_NOISE_FLOOR = "UPDATE scoring_runs SET noise_floor = ?, noise_floor_method = ? WHERE run_id = ?"
 RUN_COLUMNS = """run_id, flow_run_id, model, backend, strategy, config, config_hash, started_at, finished_at, status,
                  requests, prompt_tokens, noise_floor, noise_floor_method, parent_run_id, host"""
 RUNS = f"SELECT {RUN_COLUMNS} FROM scoring_runs ORDER BY started_at, run_id"
@@ -70,8 +71,8 @@ SCORED_HASHES = "SELECT DISTINCT content_hash FROM results WHERE model = ? AND c
 DELETE_RESULT = [f"DELETE FROM {table} WHERE {RESULT_KEY}" for table in ("scores", "responses", "results")]
 INSERT_RESULT = """
 INSERT INTO results (content_hash, model, config_hash, conversation_id, run_id, strategy, scored_at, requests,
-                     prompt_tokens, chunks, chunk_strategies)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     prompt_tokens, chunks, chunk_strategies, noise_floor, noise_floor_method)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 INSERT_SCORES = f"""
 INSERT INTO scores (content_hash, model, config_hash, run_id, conversation_id, memory_key, memory_idx,
@@ -97,24 +98,24 @@ WHERE NOT EXISTS (SELECT 1 FROM ingest_errors e WHERE e.error_key = k)
 """
 
 TOP_MEMORIES = """
-SELECT memory_key, conversations, importance, mean, max, last_scored
+SELECT memory_key, conversations, importance, mean, max, last_scored, cells, screened
 FROM memory_importance
 WHERE starts_with(memory_key, ?)
-ORDER BY importance DESC, memory_key
+ORDER BY importance DESC NULLS LAST, memory_key
 LIMIT ?
 """
 TOP_MEMORIES_OF_CONVERSATION = """
 SELECT memory_key, count(DISTINCT conversation_id), sum(importance), avg(importance), max(importance),
-       max(scored_at)
+       max(scored_at), sum(cells)::BIGINT, sum(screened)::BIGINT
 FROM memory_rows
 WHERE starts_with(memory_key, ?) AND conversation_id = ?
 GROUP BY memory_key
-ORDER BY 3 DESC, memory_key
+ORDER BY 3 DESC NULLS LAST, memory_key
 LIMIT ?
 """
 
 RESULT_HEAD = """content_hash, model, config_hash, run_id, strategy, scored_at, requests, prompt_tokens, chunks,
-       chunk_strategies, conversation_id"""
+       chunk_strategies, conversation_id, noise_floor, noise_floor_method"""
 LATEST_RESULT = f"SELECT {RESULT_HEAD} FROM latest_results WHERE conversation_id = ?"
 RESULT_BY_KEY = f"SELECT {RESULT_HEAD} FROM results WHERE {RESULT_KEY} ORDER BY scored_at DESC, run_id DESC LIMIT 1"
 RESULT_CELLS = f"""
@@ -180,6 +181,10 @@ SELECT memory_key, divergence FROM scores
 WHERE {RESULT_KEY} AND response_entry_idx = ? AND divergence IS NOT NULL
 ORDER BY divergence DESC, memory_idx LIMIT ?
 """
+RESPONSE_CELLS = f"""
+SELECT count(divergence), count(screened) FILTER (WHERE divergence IS NULL) FROM scores
+WHERE {RESULT_KEY} AND response_entry_idx = ?
+"""
 INSERT_EXPORT = """
 INSERT INTO exports (export_id, name, format, directory, selection, n_examples, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
 """
@@ -193,7 +198,7 @@ MEMORY_OBSERVATIONS = """
 SELECT m.memory_key, m.conversation_id, m.importance / nullif(m.cells, 0) AS normalised, m.scored_at
 FROM memory_rows m
 LEFT JOIN memory_weights w USING (memory_key)
-WHERE w.last_scored_at IS NULL OR m.scored_at > w.last_scored_at
+WHERE m.cells > 0 AND (w.last_scored_at IS NULL OR m.scored_at > w.last_scored_at)
 ORDER BY m.memory_key, m.scored_at, m.conversation_id
 """
 MEMORY_WEIGHTS = "SELECT memory_key, weight, n_scored, last_scored_at FROM memory_weights ORDER BY memory_key"

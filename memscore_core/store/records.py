@@ -10,18 +10,21 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from memscore_core.conversation import Conversation, Entry
-from memscore_core.result import ConversationScore
+from memscore_core.result import ConversationScore, NoiseFloorMethod
 
 
 class MemoryImportance(BaseModel):
-    """One row of the ``memory_importance`` view."""
+    """One row of the ``memory_importance`` view: ``importance``, ``mean`` and ``max`` sum exact cells only (None
+    for a memory with screened cells alone); ``cells`` counts its exact cells, ``screened`` its screened ones."""
 
     memory_key: str
     conversations: int
-    importance: float
-    mean: float
-    max: float
+    importance: float | None
+    mean: float | None
+    max: float | None
     last_scored: datetime
+    cells: int = 0
+    screened: int = 0
 
 
 class StoredRun(BaseModel):
@@ -108,7 +111,8 @@ class StoredResult(BaseModel):
 
     Rows follow the conversation's memories (system-prompt memories first, ``memory_entry_indices`` None);
     columns follow the result's responses (``response_entry_indices`` None for a seed column past the
-    last assistant entry). ``screened`` and ``fit_r2`` are None when the result stored none.
+    last assistant entry). ``screened`` and ``fit_r2`` are None when the result stored none; ``noise_floor``
+    and ``noise_floor_method`` when its strategy screened nothing.
     """
 
     conversation_id: str
@@ -132,6 +136,8 @@ class StoredResult(BaseModel):
     matrix: list[list[float | None]]
     signed_matrix: list[list[float | None]]
     screened: list[list[float | None]] | None = None
+    noise_floor: float | None = None
+    noise_floor_method: NoiseFloorMethod | None = None
     entries: list[StoredEntry]
 
     @classmethod
@@ -168,11 +174,25 @@ class StoredResult(BaseModel):
                    drop_all=[row[3] for row in responses], fit_r2=fit if any(v is not None for v in fit) else None,
                    matrix=matrix, signed_matrix=signed,
                    screened=screened if any(v is not None for row in screened for v in row) else None,
-                   entries=stored)
+                   noise_floor=head[11], noise_floor_method=_json(head[12]), entries=stored)
 
     @property
     def memory_weights(self) -> list[float]:
+        """Row sums over exact cells."""
         return [sum(v for v in row if v is not None) for row in self.matrix]
+
+    def screened_cell(self, m: int, j: int) -> float | None:
+        """The estimate of cell (m, j) where it is not exact, else None."""
+        if self.screened is None or self.matrix[m][j] is not None:
+            return None
+        return self.screened[m][j]
+
+    def cell_counts(self) -> tuple[int, int]:
+        """(exact cells, screened cells) of the whole matrix."""
+        exact = sum(v is not None for row in self.matrix for v in row)
+        screened = sum(self.screened_cell(m, j) is not None
+                       for m, row in enumerate(self.matrix) for j in range(len(row)))
+        return exact, screened
 
     def column_labels(self) -> list[str]:
         return [column_label(idx, j) for j, idx in enumerate(self.response_entry_indices)]
@@ -190,7 +210,8 @@ class StoredResult(BaseModel):
             matrix=self.matrix, signed_matrix=self.signed_matrix, memory_weights=self.memory_weights,
             response_scores=self.response_scores, drop_all=self.drop_all, requests=self.requests,
             prompt_tokens=self.prompt_tokens, chunks=self.chunks, screened=self.screened, fit_r2=self.fit_r2,
-            chunk_strategies=self.chunk_strategies)
+            chunk_strategies=self.chunk_strategies, noise_floor=self.noise_floor,
+            noise_floor_method=self.noise_floor_method)
 
 
 def _json(value: Any) -> Any:

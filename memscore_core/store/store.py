@@ -226,14 +226,13 @@ class Store:
         self.write(lambda con: con.execute(q.INSERT_RUN, row), keyed=False)
         return run_id
 
-    def record_run_finish(self, run_id: str, *, status: str, requests: int, prompt_tokens: int) -> None:
-        row = [_now(), status, requests, prompt_tokens, run_id]
+    def record_run_finish(self, run_id: str, *, status: str, requests: int, prompt_tokens: int,
+                          noise_floor: float | None = None, noise_floor_method: dict[str, Any] | None = None) -> None:
+        """Close a run with its status and totals, and the noise floor its screening used (nats) with how it was
+        obtained (None for a run that screened nothing)."""
+        method = None if noise_floor_method is None else json.dumps(noise_floor_method)
+        row = [_now(), status, requests, prompt_tokens, noise_floor, method, run_id]
         self.write(lambda con: con.execute(q.FINISH_RUN, row), keyed=False)
-
-    def set_noise_floor(self, run_id: str, noise_floor: float | None, method: dict[str, Any] | None) -> None:
-        """Record the run's noise floor (nats) and how it was measured."""
-        row = [noise_floor, None if method is None else json.dumps(method), run_id]
-        self.write(lambda con: con.execute(q.SET_NOISE_FLOOR, row), keyed=False)
 
     # -- conversations ---------------------------------------------------------------------------------------
 
@@ -305,6 +304,8 @@ class Store:
         head = key + [run_id, score.conversation_id]
         cells = _cells(score)
         columns = list(range(len(score.response_entry_indices)))
+        method = score.noise_floor_method
+        floor_method = None if method is None else json.dumps(method.model_dump(mode="json"))
 
         def replace(con: Connection) -> None:
             found = con.execute(q.HAS_RESULT, key).fetchone()
@@ -314,7 +315,7 @@ class Store:
             con.execute(q.INSERT_RESULT, key + [score.conversation_id, run_id, score.strategy, _now(),
                                                 score.requests, score.prompt_tokens, json.dumps(score.chunks),
                                                 json.dumps(score.chunk_strategies) if score.chunk_strategies
-                                                else None])
+                                                else None, score.noise_floor, floor_method])
             if cells[0]:
                 con.execute(q.INSERT_SCORES, head + [q.listed(column) for column in cells])
             if columns:
@@ -326,14 +327,15 @@ class Store:
 
     def top_memories(self, *, limit: int = 20, prefix: str = "",
                      conversation_id: str | None = None) -> list[MemoryImportance]:
-        """The most important memory keys over the latest result of each (or one) conversation."""
+        """The most important memory keys over the latest result of each (or one) conversation: importance sums
+        exact cells only; a memory with screened cells alone comes last, its importance None."""
         with self.connect() as con:
             if conversation_id is None:
                 rows = con.execute(q.TOP_MEMORIES, [prefix, limit]).fetchall()
             else:
                 rows = con.execute(q.TOP_MEMORIES_OF_CONVERSATION, [prefix, conversation_id, limit]).fetchall()
         return [MemoryImportance(memory_key=r[0], conversations=r[1], importance=r[2], mean=r[3], max=r[4],
-                                 last_scored=r[5]) for r in rows]
+                                 last_scored=r[5], cells=r[6], screened=r[7]) for r in rows]
 
     def latest_result(self, conversation_id: str) -> StoredResult | None:
         """The latest scores of ``conversation_id`` as a matrix, with its entries' text."""
