@@ -14,9 +14,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
 
 from memscore_core.store import Store, StoredResult  # noqa: E402
 from memscore_core.store.records import EXTRA_SEED_COLUMN  # noqa: E402
+
+SCREENED_HATCH = "///"
+"""How the heatmap marks a screened cell (an estimate, not exact)."""
 
 
 def run_config(store: Store, result: StoredResult) -> dict[str, Any] | None:
@@ -34,8 +38,14 @@ def matrix_array(result: StoredResult) -> np.ndarray[Any, np.dtype[np.float64]]:
     return np.array(rows, dtype=np.float64).reshape(shape)
 
 
+def screened_cells(result: StoredResult) -> list[tuple[int, int]]:
+    """(row, column) of every screened cell: an estimate where the exact cell is NULL."""
+    return [(m, j) for m, row in enumerate(result.matrix) for j in range(len(row))
+            if result.screened_cell(m, j) is not None]
+
+
 def figure(result: StoredResult) -> Figure:
-    """Heatmap of divergence (left) and memory importance bars (right)."""
+    """Heatmap of exact divergence with screened cells hatched (left) and memory importance bars (right)."""
     matrix = matrix_array(result)
     rows, cols = matrix.shape
     fig, (heat, bars) = plt.subplots(1, 2, figsize=(4 + 0.45 * cols + 4, 1.5 + 0.4 * max(rows, 1)),
@@ -45,12 +55,16 @@ def figure(result: StoredResult) -> Figure:
     heat.set_xticks(range(cols), result.column_labels(), rotation=90)
     heat.set_yticks(range(rows), result.memory_keys)
     heat.set_xlabel("response (entry index)")
-    heat.set_title("divergence (nats) when the memory is removed")
+    screened = screened_cells(result)
+    for m, j in screened:
+        heat.add_patch(Rectangle((j - 0.5, m - 0.5), 1, 1, fill=False, hatch=SCREENED_HATCH, edgecolor="#888888",
+                                 linewidth=0))
+    heat.set_title("divergence (nats) when the memory is removed" + ("; hatched: screened" if screened else ""))
     fig.colorbar(image, ax=heat, shrink=0.8)
     bars.barh(range(rows), result.memory_weights, color="#b5446e")
     bars.set_yticks(range(rows), [""] * rows)
     bars.invert_yaxis()
-    bars.set_title("importance (row sum)")
+    bars.set_title("importance (exact cells)")
     return fig
 
 
@@ -65,6 +79,7 @@ def png_bytes(fig: Figure) -> bytes:
 def render_html(result: StoredResult, *, config: dict[str, Any] | None = None, top: int = 3) -> str:
     """A single offline HTML file: no scripts, no external resources; ``config`` is the scoring run's."""
     image = base64.b64encode(png_bytes(figure(result))).decode()
+    screened = screened_cells(result)
     items = []
     for j, (idx, label) in enumerate(zip(result.response_entry_indices, result.column_labels(), strict=True)):
         column = sorted(((key, row[j]) for key, row in zip(result.memory_keys, result.matrix, strict=True)
@@ -72,14 +87,53 @@ def render_html(result: StoredResult, *, config: dict[str, Any] | None = None, t
         memories = ", ".join(f"<code>{html.escape(k)}</code> {v:.2f}" for k, v in column) or "no memory"
         entry = result.entry(idx)
         text = html.escape(entry.text() if entry else EXTRA_SEED_COLUMN)
+        notes = "".join(f" · {note}" for note in _response_notes(result, screened, j))
         items.append(f'<li data-response="{label.removeprefix("r")}"><p>{text}</p>'
-                     f'<p class="top">← {memories}</p></li>')
+                     f'<p class="top">← {memories}{notes}</p></li>')
     return _PAGE.format(title=html.escape(result.conversation_id), model=html.escape(result.model),
                         strategy=html.escape(result.strategy), config_hash=html.escape(result.config_hash),
                         config=html.escape(_config_json(config)),
                         scored=result.scored_at.strftime("%Y-%m-%d %H:%M:%S %Z"), requests=result.requests,
                         tokens=result.prompt_tokens, rows=len(result.memory_keys),
-                        cols=len(result.response_entry_indices), image=image, items="\n".join(items))
+                        cols=len(result.response_entry_indices), image=image, items="\n".join(items),
+                        screening=_screening(result, screened))
+
+
+def _response_notes(result: StoredResult, screened: list[tuple[int, int]], column: int) -> list[str]:
+    """What a response's line says besides its exact top memories: its screened cells and its fit."""
+    notes = []
+    count = sum(1 for _, j in screened if j == column)
+    if count:
+        notes.append(f"{count} cells screened")
+    if result.fit_r2 is not None and result.fit_r2[column] is not None:
+        notes.append(f"fit R² {result.fit_r2[column]:.2f}")
+    return notes
+
+
+def _screening(result: StoredResult, screened: list[tuple[int, int]]) -> str:
+    """The noise floor, how many cells are screened estimates, and where (each memory's screened responses)."""
+    parts = []
+    if result.noise_floor is not None:
+        method = result.noise_floor_method
+        how = "not recorded" if method is None else html.escape(
+            json.dumps(method.model_dump(mode="json", exclude_none=True), sort_keys=True))
+        parts.append(f'<p id="noise-floor">noise floor {result.noise_floor:.3f} nats · <code>{how}</code></p>')
+    exact, count = result.cell_counts()
+    parts.append(f'<p id="screening" data-exact="{exact}" data-screened="{count}">{count} of {exact + count} '
+                 f'cells are screened estimates, not exact{" (hatched in the heatmap)" if count else ""}; '
+                 "importance sums exact cells only.</p>")
+    if not count:
+        return "\n".join(parts)
+    labels = result.column_labels()
+    rows = []
+    for m, key in enumerate(result.memory_keys):
+        columns = [j for row, j in screened if row == m]
+        if columns:
+            rows.append(f"<tr><td><code>{html.escape(key)}</code></td><td>{len(columns)}</td>"
+                        f"<td>{', '.join(labels[j] for j in columns)}</td></tr>")
+    parts.append('<table id="screened"><tr><th>memory</th><th>screened cells</th><th>responses</th></tr>\n'
+                 + "\n".join(rows) + "\n</table>")
+    return "\n".join(parts)
 
 
 def _config_json(config: dict[str, Any] | None) -> str:
@@ -90,12 +144,13 @@ _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>memscore: {title}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;color:#222}}
 img{{max-width:100%}} pre{{background:#f4f4f4;padding:.5em}} .top{{color:#666;font-size:.9em}}
-li{{margin-bottom:.8em}}</style></head>
+li{{margin-bottom:.8em}} td,th{{text-align:left;padding:0 .6em}}</style></head>
 <body><h1>memscore: {title}</h1>
 <p>model <b>{model}</b> · strategy {strategy} · scored {scored} · {requests} requests,
 {tokens} prompt tokens</p>
 <p>scoring configuration (hash <code>{config_hash}</code>):</p>
 <pre id="config">{config}</pre>
+{screening}
 <img id="heatmap" alt="memories × responses heatmap" data-rows="{rows}" data-cols="{cols}"
  src="data:image/png;base64,{image}">
 <h2>Responses and their top memories</h2>

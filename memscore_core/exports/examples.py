@@ -33,23 +33,29 @@ def target_message(source: ExportSource) -> dict[str, Any]:
 
 
 def metadata(source: ExportSource) -> dict[str, Any]:
-    """Where an example comes from and why it was chosen."""
+    """Where an example comes from and why it was chosen (``top_memories`` are exact cells)."""
     c = source.candidate
     return {"candidate_id": c.candidate_id, "conversation_id": c.conversation_id,
             "response_entry_idx": c.response_entry_idx, "dependence": c.dependence, "model": c.model,
             "content_hash": c.content_hash, "config_hash": c.config_hash,
-            "top_memories": [{"memory_key": key, "divergence": value} for key, value in source.top_memories]}
+            "top_memories": [{"memory_key": key, "divergence": value} for key, value in source.top_memories],
+            **cell_counts(source)}
+
+
+def cell_counts(source: ExportSource) -> dict[str, int]:
+    """How many of the response's cells are exact and how many are screened estimates (which never count)."""
+    return {"exact_cells": source.exact_cells, "screened_cells": source.screened_cells}
 
 
 def sft_record(source: ExportSource, *, keep_memories: bool) -> dict[str, Any]:
     return _with_tools(source, {"messages": prompt_messages(source, keep_memories=keep_memories)
-                                + [target_message(source)]})
+                                + [target_message(source)], **cell_counts(source)})
 
 
 def dpo_record(source: ExportSource, rejected: str, *, keep_memories: bool) -> dict[str, Any]:
     return _with_tools(source, {"prompt": prompt_messages(source, keep_memories=keep_memories),
                                 "chosen": [target_message(source)],
-                                "rejected": [{"role": "assistant", "content": rejected}]})
+                                "rejected": [{"role": "assistant", "content": rejected}], **cell_counts(source)})
 
 
 def _with_tools(source: ExportSource, record: dict[str, Any]) -> dict[str, Any]:

@@ -74,6 +74,7 @@ class Manifest(BaseModel):
     selection: dict[str, Any]
     query: SelectionQuery
     n_examples: int
+    cells: dict[str, int]
     source_runs: list[str]
     data_as_of: str | None
     files: dict[str, str]
@@ -91,7 +92,8 @@ async def export_dataset(store: Store, options: ExportOptions, out_root: Path,
     files = await _write(directory, sources, options, backend)
     as_of = max((source.scored_at for source in sources), default=None)
     manifest = Manifest(name=directory.name, format=options.format, selection=options.selection(),
-                        query=options.query(), n_examples=len(sources), source_runs=sorted({s.run_id for s in sources}),
+                        query=options.query(), n_examples=len(sources), cells=cells_summary(sources),
+                        source_runs=sorted({s.run_id for s in sources}),
                         data_as_of=as_of.isoformat() if as_of else None,
                         files={path.name: sha256_file(path) for path in files})
     (directory / "manifest.json").write_bytes(orjson.dumps(manifest.model_dump(), option=orjson.OPT_SORT_KEYS |
@@ -100,6 +102,12 @@ async def export_dataset(store: Store, options: ExportOptions, out_root: Path,
                   directory=str(directory), selection=options.selection(),
                   candidates=[s.candidate for s in sources])
     return directory, manifest
+
+
+def cells_summary(sources: list[ExportSource]) -> dict[str, int]:
+    """The exported responses' exact and screened cells, and how many examples have a screened cell."""
+    return {"exact": sum(s.exact_cells for s in sources), "screened": sum(s.screened_cells for s in sources),
+            "examples_with_screened_cells": sum(1 for s in sources if s.screened_cells)}
 
 
 async def _write(directory: Path, sources: list[ExportSource], options: ExportOptions,
@@ -132,6 +140,7 @@ SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "candidate_id": pl.Int64, "conversation_id": pl.String, "response_entry_idx": pl.Int32,
     "dependence": pl.Float64, "model": pl.String, "content_hash": pl.String, "config_hash": pl.String,
     "top_memories": pl.List(pl.Struct({"memory_key": pl.String, "divergence": pl.Float64})),
+    "exact_cells": pl.Int64, "screened_cells": pl.Int64,
 }
 
 

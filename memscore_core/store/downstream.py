@@ -36,13 +36,16 @@ class Candidate(BaseModel):
 
 class ExportSource(BaseModel):
     """Everything one exported example is built from: the conversation as it was scored (system memories,
-    tools and tool calls included) and the candidate response's top memories."""
+    tools and tool calls included), the candidate response's top memories (exact cells), and how many of the
+    response's cells are exact and how many screened estimates."""
 
     candidate: Candidate
     run_id: str
     scored_at: datetime
     conversation: Conversation
     top_memories: list[tuple[str, float]]
+    exact_cells: int = 0
+    screened_cells: int = 0
 
 
 class WeightRow(BaseModel):
@@ -94,11 +97,14 @@ def export_sources(store: Store, *, threshold: float, approved_only: bool, top: 
         conversation = store.conversation(c.conversation_id, c.content_hash)
         if conversation is None:
             raise StoreError(f"conversation {c.conversation_id!r} ({c.content_hash[:12]}) is scored but not stored")
+        response = [c.content_hash, c.model, c.config_hash, c.response_entry_idx]
         with store.connect() as con:
-            top_rows = con.execute(q.RESPONSE_TOP_MEMORIES, [c.content_hash, c.model, c.config_hash,
-                                                              c.response_entry_idx, top]).fetchall()
+            top_rows = con.execute(q.RESPONSE_TOP_MEMORIES, [*response, top]).fetchall()
+            counted = con.execute(q.RESPONSE_CELLS, response).fetchone()
+        exact, screened = counted if counted is not None else (0, 0)
         sources.append(ExportSource(candidate=c, run_id=row[8], scored_at=row[9], conversation=conversation,
-                                    top_memories=[(k, float(v)) for k, v in top_rows]))
+                                    top_memories=[(k, float(v)) for k, v in top_rows], exact_cells=exact,
+                                    screened_cells=screened))
     return sources
 
 
