@@ -35,8 +35,8 @@ def print_conversation_tops(scores: Sequence[ConversationScore], limit: int = 5)
             helped = sum(1 for value in result.matrix[m] if value is not None and value > 0.01)
             cells = [result.memory_keys[m], _importance(result.memory_weights[m], exact[m]), str(helped)]
             if screened is not None:
-                cells.append(str(sum(1 for exact, seen in zip(result.matrix[m], screened[m], strict=False)
-                                     if exact is None and seen is not None)))
+                cells.append(str(sum(1 for value, seen in zip(result.matrix[m], screened[m], strict=False)
+                                     if value is None and seen is not None)))
             table.add_row(*cells)
         if not result.memory_keys:
             table.add_row("(no memories)", "", "", *([""] if screened is not None else []))
