@@ -19,6 +19,21 @@ os.environ["MEMSCORE_DB"] = str(_HOME / "memscore.duckdb")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+SHARED_SERVER_GROUPS = {"scale": "multi-host", "flows": "prefect", "vllm": "vllm"}
+"""Test directories whose tests share a costly session server, run on one xdist worker each (``make test`` runs
+``-n 2 --dist loadgroup``): the six-host run, the Prefect API servers, the real vLLM. Longest first, so the
+other tests fill the other worker around them."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    order = list(SHARED_SERVER_GROUPS)
+    for item in items:
+        group = SHARED_SERVER_GROUPS.get(item.path.parent.name)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=lambda item: order.index(item.path.parent.name) if item.path.parent.name in order else len(order))
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``memscore serve`` over the embedded model on a loopback port, for the whole session."""
