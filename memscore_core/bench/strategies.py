@@ -6,7 +6,7 @@ precision@1 and two-memory recall (:func:`memscore_core.evaluation.evaluate`, on
 exact where scored, else the screened or surrogate estimate; every other statistic of ``quality`` reads exact
 cells only), and top-1 agreement with ``exact``: on each response whose exact top cell is above the
 conversation's noise floor, whether the strategy's top memory is exact's. Token and request ratios are to
-``exact`` in the same run.
+``exact`` in the same run; a windowed configuration is judged against exact with the same window, if it ran.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class StrategyRow(BaseModel):
     recall_two_memory: float | None
     quality: dict[str, float | int | None]
     top1_agreement: float | None
+    top1_agreement_within_floor: float | None
     agreement_responses: int
     exact_cells: int
     estimated_cells: int
@@ -63,11 +64,13 @@ def best_cells(score: ConversationScore) -> list[list[float | None]]:
             for row, estimates in zip(score.matrix, score.screened, strict=True)]
 
 
-def top1_agreement(exact: ConversationScore, other: ConversationScore, floor: float) -> tuple[int, int]:
-    """(agreeing, judged) responses: judged where exact's top cell among memories before the response is above
-    ``floor``; agreeing where ``other``'s top memory there (on its best cells) is the same."""
+def top1_agreement(exact: ConversationScore, other: ConversationScore, floor: float) -> tuple[int, int, int]:
+    """(agreeing, agreeing within the floor, judged) responses: judged where exact's top cell among memories
+    before the response is above ``floor``; agreeing where ``other``'s top memory there (on its best cells) is
+    the same; agreeing within the floor also where exact scores ``other``'s pick less than ``floor`` below its
+    top (two memories no further apart than a content-free entry moves the response)."""
     mine = best_cells(other)
-    agreeing = judged = 0
+    agreeing = tied = judged = 0
     for column, entry in enumerate(exact.response_entry_indices):
         if entry is None:
             continue
@@ -77,8 +80,10 @@ def top1_agreement(exact: ConversationScore, other: ConversationScore, floor: fl
             continue
         judged += 1
         guess = _scored(mine, rows, column)
-        agreeing += bool(guess) and _argmax(guess) == _argmax(truth)
-    return agreeing, judged
+        pick = _argmax(guess) if guess else None
+        agreeing += pick == _argmax(truth)
+        tied += pick is not None and truth.get(pick, 0.0) >= max(truth.values()) - floor
+    return agreeing, tied, judged
 
 
 def _scored(cells: Sequence[Sequence[float | None]], rows: Sequence[int], column: int) -> dict[int, float]:
@@ -114,15 +119,29 @@ async def compare_strategies(conversations: Sequence[Conversation], backend: Pro
                 for name, config in configs.items()}
     by_id = {name: {score.conversation_id: score for score in scores} for name, (scores, _, _) in measured.items()}
     floors = {conversation.id: _floor(conversation.id, by_id) for conversation in conversations}
-    exact = by_id.get(reference) if reference is not None else None
-    rows = [_row(name, configs[name], conversations, scores, failed, wall, exact, floors)
+    references = {name: reference_of(name, configs, reference) for name in configs}
+    rows = [_row(name, configs[name], conversations, scores, failed, wall,
+                 by_id.get(references[name] or ""), floors)
             for name, (scores, failed, wall) in measured.items()]
-    exact_row = next((row for row in rows if row.name == reference), None)
+    by_name = {row.name: row for row in rows}
     for row in rows:
+        exact_row = by_name.get(references[row.name] or "")
         if exact_row is not None:
             row.tokens_vs_exact = _ratio(row.prompt_tokens, exact_row.prompt_tokens)
             row.requests_vs_exact = _ratio(row.requests, exact_row.requests)
     return StrategyComparison(rows=rows, floors=floors)
+
+
+def reference_of(name: str, configs: Mapping[str, ScoringConfig], reference: str | None) -> str | None:
+    """The exact configuration ``name`` is judged against: ``reference`` itself, or for a windowed configuration
+    the exact one with the same window and chunks, if there is one (a window changes what exact measures)."""
+    if reference is None or reference not in configs:
+        return None
+    config = configs[name]
+    if config.window is None or config.window == configs[reference].window:
+        return reference
+    same = configs[reference].model_copy(update={"window": config.window})
+    return next((other for other, candidate in configs.items() if candidate == same), reference)
 
 
 def _floor(conversation_id: str, by_id: Mapping[str, Mapping[str, ConversationScore]]) -> float:
@@ -137,11 +156,11 @@ def _row(name: str, config: ScoringConfig, conversations: Sequence[Conversation]
     source = {conversation.id: conversation for conversation in conversations}
     ranked = evaluate([(source[s.conversation_id], s.model_copy(update={"matrix": best_cells(s)})) for s in scores])
     quality = evaluate([(source[s.conversation_id], s) for s in scores])
-    agreeing = judged = 0
+    agreeing = tied = judged = 0
     for score in scores:
         if exact is not None and score.conversation_id in exact:
-            a, j = top1_agreement(exact[score.conversation_id], score, floors[score.conversation_id])
-            agreeing, judged = agreeing + a, judged + j
+            a, t, j = top1_agreement(exact[score.conversation_id], score, floors[score.conversation_id])
+            agreeing, tied, judged = agreeing + a, tied + t, judged + j
     strategies: dict[str, int] = {}
     for score in scores:
         for strategy in score.chunk_strategies or [score.strategy] * len(score.chunks):
@@ -151,7 +170,8 @@ def _row(name: str, config: ScoringConfig, conversations: Sequence[Conversation]
         requests=sum(s.requests for s in scores), prompt_tokens=sum(s.prompt_tokens for s in scores),
         wall_s=round(wall, 3), precision_at_1=_number(ranked["precision_at_1"]),
         recall_two_memory=_number(ranked["recall_two_memory"]), quality=quality,
-        top1_agreement=agreeing / judged if judged else None, agreement_responses=judged,
+        top1_agreement=agreeing / judged if judged else None,
+        top1_agreement_within_floor=tied / judged if judged else None, agreement_responses=judged,
         exact_cells=sum(cell is not None for s in scores for row in s.matrix for cell in row),
         estimated_cells=sum(cell is not None for s in scores for row in s.screened or [] for cell in row),
         chunk_strategies=strategies)

@@ -73,7 +73,9 @@ def strategy_report(row: StrategyRow) -> dict[str, Any]:
     return {"strategy": row.name, **row.quality, "precision_at_1": row.precision_at_1,
             "recall_two_memory": row.recall_two_memory, "requests": row.requests, "prompt_tokens": row.prompt_tokens,
             "wall_s": row.wall_s, "tokens_vs_exact": row.tokens_vs_exact, "requests_vs_exact": row.requests_vs_exact,
-            "top1_agreement_with_exact": row.top1_agreement, "agreement_responses": row.agreement_responses,
+            "top1_agreement_with_exact": row.top1_agreement,
+            "top1_agreement_within_floor": row.top1_agreement_within_floor,
+            "agreement_responses": row.agreement_responses,
             "exact_cells": row.exact_cells, "estimated_cells": row.estimated_cells,
             "chunk_strategies": row.chunk_strategies, "failed": row.failed}
 

@@ -7,16 +7,18 @@ import json
 from typer.testing import CliRunner
 
 from memscore_core.bench.many_memories import ManyMemoryReport
-from memscore_core.bench.strategies import StrategyComparison, StrategyRow
+from memscore_core.bench.strategies import StrategyComparison, StrategyRow, reference_of, top1_agreement
 from memscore_core.bench.targets import check_many_memory_targets
 from memscore_core.cli import app
 from memscore_core.engine import ScoringConfig
+from memscore_core.result import ConversationScore
 
 
 def row(name: str, tokens: int, *, precision: float = 1.0, agreement: float | None = 1.0) -> StrategyRow:
     return StrategyRow(name=name, config=ScoringConfig(strategy=name.split()[0]),  # type: ignore[arg-type]
                        conversations=1, failed=0, requests=10, prompt_tokens=tokens, wall_s=1.0,
                        precision_at_1=precision, recall_two_memory=None, quality={}, top1_agreement=agreement,
+                       top1_agreement_within_floor=agreement,
                        agreement_responses=10, exact_cells=10, estimated_cells=0, chunk_strategies={})
 
 
@@ -63,3 +65,33 @@ def test_the_bench_compares_strategies_on_the_embedded_model_and_reports_each_ta
     assert targets["auto prompt tokens ÷ exact"] is True
     assert "hierarchical prompt tokens ÷ exact" not in targets
     assert result.exit_code == (0 if all(targets.values()) else 1)
+
+
+def test_a_windowed_strategy_is_judged_against_exact_with_the_same_window() -> None:
+    configs = {"exact": ScoringConfig(), "hierarchical": ScoringConfig(strategy="hierarchical"),
+               "exact --window 4": ScoringConfig(window=4),
+               "hierarchical --window 4": ScoringConfig(strategy="hierarchical", window=4),
+               "surrogate --window 2": ScoringConfig(strategy="surrogate", window=2)}
+    assert {name: reference_of(name, configs, "exact") for name in configs} == {
+        "exact": "exact", "hierarchical": "exact", "exact --window 4": "exact --window 4",
+        "hierarchical --window 4": "exact --window 4", "surrogate --window 2": "exact"}
+    assert reference_of("hierarchical", configs, None) is None
+
+
+def one_response(cells: list[float | None], screened: list[float | None] | None = None) -> ConversationScore:
+    """Memories 0..n-1 (entries 0..n-1) and one response (entry n) with these cells."""
+    n = len(cells)
+    return ConversationScore(conversation_id="c", content_hash="h", strategy="x", model="m",
+                             memory_keys=[f"k{m}" for m in range(n)], memory_entry_indices=list(range(n)),
+                             response_entry_indices=[n], response_tokens=[3], matrix=[[c] for c in cells],
+                             signed_matrix=[[c] for c in cells], memory_weights=[0.0] * n, response_scores=[0.0],
+                             drop_all=[None], requests=1, prompt_tokens=1,
+                             screened=None if screened is None else [[c] for c in screened])
+
+
+def test_a_pick_exact_scores_within_the_floor_of_its_top_agrees_only_within_the_floor() -> None:
+    exact = one_response([2.0, 1.5, 0.1])
+    assert top1_agreement(exact, one_response([None, 1.5, None], screened=[1.2, None, 1.2]), 1.0) == (0, 1, 1)
+    assert top1_agreement(exact, one_response([None, None, 0.1], screened=[0.05, 0.05, None]), 1.0) == (0, 0, 1)
+    assert top1_agreement(exact, exact, 1.0) == (1, 1, 1)
+    assert top1_agreement(exact, exact, 2.0) == (0, 0, 0)
