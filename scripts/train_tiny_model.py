@@ -32,6 +32,7 @@ from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, proce
 from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
 from memscore_core.conversation import Conversation
+from memscore_core.synth.facts import CONTACT_KINDS
 from memscore_core.synth.generator import SynthShape, generate_conversation
 from memscore_core.synth.many import ManyShape, generate_many
 
@@ -88,6 +89,7 @@ MANY_STAGES = ((16, 32, 64), (32, 64, 128), (64, 128, 256))
 """Memories per chunk drawn from in each third of a ``many`` run."""
 MANY_BATCH = {16: 8, 32: 6, 64: 4, 128: 2, 256: 1}
 """Chunks per batch by memories per chunk: about 6,000–9,000 tokens a step."""
+DIGIT_KINDS = tuple(kind for kind in CONTACT_KINDS if kind.key.split("/")[2] in ("codes", "calendar"))
 
 Draw = Callable[[int], list[Conversation]]
 """The conversations of one training step."""
@@ -145,17 +147,21 @@ def tiny_draw(seed: int, batch_size: int, curriculum_steps: int) -> Draw:
     return draw
 
 
-def many_draw(seed: int, batch_size: int, steps: int, full_share: float) -> Draw:
+def many_draw(seed: int, batch_size: int, steps: int, full_share: float, drill_share: float = 0.0) -> Draw:
     """Many-memory chunks, more memories each third of the run, and the full shape in ``full_share`` of steps.
 
-    A chunk of M memories has M // 8 of them used (2 to 32), so long chunks still carry many answers.
+    A chunk of M memories has M // 8 of them used (2 to 32), so long chunks still carry many answers. In
+    ``drill_share`` of the many-memory steps every fact has a digit value (codes, rooms): digits recur
+    across memories, so only the owner and slot say which memory to copy from.
     """
     def draw(step: int) -> list[Conversation]:
         rng = random.Random(f"memscore-many-mix:{seed}:{step}")
         if rng.random() < full_share:
             return [generate_conversation(seed, step * batch_size + row, FULL) for row in range(batch_size)]
         memories = rng.choice(MANY_STAGES[min(len(MANY_STAGES) - 1, step * len(MANY_STAGES) // steps)])
-        shape = ManyShape(memories=memories, used=min(32, max(2, memories // 8)))
+        drill = drill_share > 0 and rng.random() < drill_share
+        shape = ManyShape(memories=memories, used=min(32, max(2, memories // 8)),
+                          kinds=DIGIT_KINDS if drill else CONTACT_KINDS)
         return [generate_many(seed, step * 8 + row, shape) for row in range(MANY_BATCH[memories])]
     return draw
 
@@ -237,7 +243,8 @@ def train(args: argparse.Namespace) -> None:
     began = time.time()
     running = None
     model.train()
-    draw = (many_draw(args.seed, args.batch, args.steps, args.full_share) if args.curriculum == "many"
+    draw = (many_draw(args.seed, args.batch, args.steps, args.full_share, args.drill_share)
+            if args.curriculum == "many"
             else tiny_draw(args.seed, args.batch, args.curriculum_steps))
     data = batches(tokenizer, draw, start, args.max_len)
     for step in range(start, min(args.steps, args.stop_at or args.steps)):
@@ -283,6 +290,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--curriculum", choices=("tiny", "many"), default="tiny",
                         help="tiny: memscore-tiny's run; many: many-memory chunks mixed with the full shape")
     parser.add_argument("--full-share", type=float, default=0.2, help="many: share of steps on the full shape")
+    parser.add_argument("--drill-share", type=float, default=0.0,
+                        help="many: share of many-memory steps whose facts all have digit values")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--checkpoint-every", type=int, default=500)

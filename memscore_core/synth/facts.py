@@ -207,15 +207,16 @@ def sample_facts(rng: random.Random, count: int) -> list[Fact]:
     return list(facts.values())
 
 
-def sample_contact_facts(rng: random.Random, count: int, taken: set[str]) -> list[Fact]:
-    """``count`` contact facts, each about its own newly invented owner.
+def sample_contact_facts(rng: random.Random, count: int, taken: set[str],
+                         kinds: tuple[FactKind, ...] = CONTACT_KINDS) -> list[Fact]:
+    """``count`` contact facts of ``kinds``, each about its own newly invented owner.
 
     No owner or value (by its first word: a company's name, a whole code) is already in ``taken``, which
     gains them, so within a conversation no two facts share a value and no owner doubles as a value.
     """
     facts: list[Fact] = []
     while len(facts) < count:
-        kind = rng.choice(CONTACT_KINDS)
+        kind = rng.choice(kinds)
         owner, value = fresh_value(rng, invented_word, taken), fresh_value(rng, kind.value, taken)
         facts.append(Fact(kind=kind, slot=rng.choice(kind.slots), value=value, owner=owner))
     return facts

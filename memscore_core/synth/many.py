@@ -19,7 +19,14 @@ from itertools import accumulate
 
 from memscore_core.chunking import CHARS_PER_TOKEN, chunk_budget, entry_bytes
 from memscore_core.conversation import Conversation, Entry
-from memscore_core.synth.facts import Fact, fresh_value, invented_word, sample_contact_facts
+from memscore_core.synth.facts import (
+    CONTACT_KINDS,
+    Fact,
+    FactKind,
+    fresh_value,
+    invented_word,
+    sample_contact_facts,
+)
 from memscore_core.synth.generator import CHITCHAT, SYSTEM_PROMPTS, lower_first
 
 MEMORY_BYTES = (46.2, 10.5)
@@ -33,7 +40,10 @@ ATTEMPTS = 50
 
 @dataclass(frozen=True)
 class ManyShape:
-    """M memories per segment, K of them used, C segments; ``chunk_tokens`` None picks a fitting default."""
+    """M memories per segment, K of them used, C segments; ``chunk_tokens`` None picks a fitting default.
+
+    ``kinds`` narrows the facts drawn (training drills, e.g. only digit values); the default is every kind.
+    """
 
     memories: int = 64
     used: int = 4
@@ -43,6 +53,7 @@ class ManyShape:
     none_rate: float = 0.3
     think_rate: float = 0.3
     context_rate: float = 0.3
+    kinds: tuple[FactKind, ...] = CONTACT_KINDS
 
     def __post_init__(self) -> None:
         if self.memories < 1 or not 0 <= self.used <= self.memories or self.chunks < 1:
@@ -152,7 +163,7 @@ def _write_segment(writer: _Writer, shape: ManyShape, budget: int) -> None:
 def _core(writer: _Writer, shape: ManyShape) -> None:
     """The M memories, then the questions that use K of them, mixed with no-memory turns."""
     rng = writer.rng
-    facts = sample_contact_facts(rng, shape.memories, writer.taken)
+    facts = sample_contact_facts(rng, shape.memories, writer.taken, shape.kinds)
     for fact in facts:
         writer.surface(fact)
     pending = rng.sample(facts, shape.used)
