@@ -19,19 +19,23 @@ os.environ["MEMSCORE_DB"] = str(_HOME / "memscore.duckdb")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
-SHARED_SERVER_GROUPS = {"scale": "multi-host", "flows": "prefect", "vllm": "vllm"}
-"""Test directories whose tests share a costly session server, run on one xdist worker each (``make test`` runs
-``-n 2 --dist loadgroup``): the six-host run, the Prefect API servers, the real vLLM. Longest first, so the
-other tests fill the other worker around them."""
+SHARED_SERVER_GROUPS = {"scale": "multi-host", "flows/test_deployment.py": "prefect-server", "vllm": "vllm"}
+"""Tests (by directory or file) that share a costly session server run on one xdist worker per group (``make
+test`` runs ``-n 2 --dist loadgroup``): the six-host run, the Prefect API server with memscore's deployments,
+the real vLLM. Longest first, so the other tests fill the other worker around them. Every other test runs with
+the rest of its module, so a module's fixtures are set up once."""
+
+
+def _shared_group(item: pytest.Item) -> str | None:
+    here = item.path.parent.name
+    return SHARED_SERVER_GROUPS.get(f"{here}/{item.path.name}") or SHARED_SERVER_GROUPS.get(here)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    order = list(SHARED_SERVER_GROUPS)
+    order = list(SHARED_SERVER_GROUPS.values())
     for item in items:
-        group = SHARED_SERVER_GROUPS.get(item.path.parent.name)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
-    items.sort(key=lambda item: order.index(item.path.parent.name) if item.path.parent.name in order else len(order))
+        item.add_marker(pytest.mark.xdist_group(_shared_group(item) or item.nodeid.split("::")[0]))
+    items.sort(key=lambda item: order.index(group) if (group := _shared_group(item)) else len(order))
 
 
 @pytest.fixture(scope="session")
