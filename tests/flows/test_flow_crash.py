@@ -87,6 +87,8 @@ def test_a_flow_run_killed_mid_way_reruns_to_the_clean_results_without_resending
     rerun = _flow(source, tmp_path / "crash.duckdb", server, tmp_path / "results")
     assert rerun.wait(300) == 0, rerun.stderr.read().decode()[-3000:] if rerun.stderr else ""
 
-    assert 0 < stored_answers <= answered_before_kill < clean_requests
+    # A late kill on a loaded machine may land after the last answer, while results are still being stored:
+    # a crash point as valid as any, so every answer may have arrived, but the run must not have finished.
+    assert 0 < stored_answers <= answered_before_kill <= clean_requests
     assert _scores(tmp_path / "crash.duckdb") == _scores(clean_db)
     assert metric(server, REQUESTS) - before_rerun == clean_requests - stored_answers  # no stored answer resent
