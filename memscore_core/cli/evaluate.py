@@ -37,6 +37,8 @@ def eval_command(
     strategy: Annotated[str, typer.Option(help="One strategy, or several comma-separated to compare them side by "
                                                "side on the same conversations (e.g. exact,hierarchical,surrogate).")]
     = "exact",
+    chunk_tokens: Annotated[int | None, typer.Option(min=1, help="Chunk budget in tokens (what `memscore synth "
+                                                                 "--memories` says to score with).")] = None,
     masks: MasksOption = DEFAULT_MASKS,
     noise_floor: NoiseFloorOption = None,
     floor_quantile: FloorQuantileOption = DEFAULT_QUANTILE,
@@ -48,7 +50,7 @@ def eval_command(
 ) -> None:
     """Precision@1, two-memory recall, used/unused divergence, noise floor and redundancy, with each strategy's
     cost (requests, prompt tokens, wall) and, beside exact, its top-1 agreement with exact."""
-    settings = Settings.with_overrides(base_url=joined_base_url(base_url), model=model)
+    settings = Settings.with_overrides(base_url=joined_base_url(base_url), model=model, chunk_tokens=chunk_tokens)
     names = strategy_names(strategy, several=True)
     configs = {name: scoring_config(name, chunk_tokens=settings.chunk_tokens, masks=masks, noise_floor=noise_floor,
                                     floor_quantile=floor_quantile) for name in names}

@@ -46,7 +46,7 @@ def synth(
             raise typer.BadParameter(str(exc), param_hint="--chunk-tokens") from None
     typer.echo(f"wrote {n} conversations to {out}")
     if memories is not None:
-        typer.echo(f"score them with --chunk-tokens {shape.budget_tokens()} (MEMSCORE_CHUNK_TOKENS for eval)")
+        typer.echo(f"score them with --chunk-tokens {shape.budget_tokens()}")
 
 
 def schema(

@@ -52,7 +52,7 @@ def test_score_with_an_unknown_strategy_exits_2_naming_the_choices(many: tuple[P
 def test_eval_compares_strategies_on_the_same_conversations_with_cost_and_agreement_with_exact(
         many: tuple[Path, int]) -> None:
     done = memscore("eval", str(many[0]), "--strategy", "exact,hierarchical,surrogate", "--masks", "16", "--json",
-                    env={"MEMSCORE_CHUNK_TOKENS": str(many[1])})
+                    "--chunk-tokens", str(many[1]))
     assert done.returncode == 0, done.stderr
     exact, hierarchical, surrogate = json.loads(done.stdout)
     assert [r["strategy"] for r in (exact, hierarchical, surrogate)] == ["exact", "hierarchical", "surrogate"]
