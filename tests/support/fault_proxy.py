@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 import httpx
 
+from tests.support.proxy_requests import read_request
 from tests.support.threaded_server import serve_in_thread
 
 FAULTS = ("503", "drop", "truncate", "stall")
@@ -30,13 +31,8 @@ class FaultProxy:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                method, path, _ = lines[0].split(" ", 2)
-                headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
-                length = int(next((v for k, v in headers.items() if k.lower() == "content-length"), "0"))
-                body = await reader.readexactly(length) if length else b""
-                fault = self._fault(method)
+                request = await read_request(reader)
+                fault = self._fault(request.method)
                 self.seen[fault or "ok"] += 1
                 if fault == "drop":
                     return
@@ -48,8 +44,8 @@ class FaultProxy:
                     await asyncio.sleep(self.stall_seconds)
                     return
                 async with httpx.AsyncClient(timeout=300) as client:
-                    forwarded = {k: v for k, v in headers.items() if k.lower() not in ("host", "content-length")}
-                    response = await client.request(method, self.upstream + path, content=body, headers=forwarded)
+                    response = await client.request(request.method, self.upstream + request.path,
+                                                    content=request.body, headers=request.forwarded_headers())
                 content = response.content
                 if fault == "truncate":
                     content = content[: len(content) // 2]

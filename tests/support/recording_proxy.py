@@ -19,6 +19,7 @@ import orjson
 from memscore_core.backends.cache import request_key
 from memscore_core.backends.vllm import RequestOptions
 from memscore_core.prompt import ChatPrompt
+from tests.support.proxy_requests import read_request
 
 
 def body_key(body: dict[str, Any]) -> str:
@@ -37,15 +38,10 @@ class RecordingProxy:
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                method, path, _ = lines[0].split(" ", 2)
-                headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
-                length = int(next((v for k, v in headers.items() if k.lower() == "content-length"), "0"))
-                body = await reader.readexactly(length) if length else b""
-                record = self._record(method, path, body)
-                forwarded = {k: v for k, v in headers.items() if k.lower() not in ("host", "content-length")}
-                response = await self.client.request(method, self.upstream + path, content=body, headers=forwarded)
+                request = await read_request(reader)
+                record = self._record(request.method, request.path, request.body)
+                response = await self.client.request(request.method, self.upstream + request.path,
+                                                     content=request.body, headers=request.forwarded_headers())
                 writer.write(f"HTTP/1.1 {response.status_code} X\r\ncontent-type: "
                              f"{response.headers.get('content-type', 'application/json')}\r\n"
                              f"content-length: {len(response.content)}\r\n\r\n".encode() + response.content)
