@@ -31,7 +31,7 @@ def strategy_names(text: str, *, several: bool = False) -> list[str]:
     """The strategies named in ``text`` (comma-separated when ``several``); an unknown one is a usage error."""
     names = [name.strip() for name in text.split(",") if name.strip()] if several else [text]
     unknown = [name for name in names if name not in STRATEGIES]
-    if unknown or not names or (not several and len(names) != 1):
+    if unknown or not names:
         raise typer.BadParameter(f"must be {'one or more of' if several else 'one of'} {', '.join(STRATEGIES)}"
                                  f"{' (comma-separated)' if several else ''}", param_hint="--strategy")
     return names
