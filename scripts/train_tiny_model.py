@@ -147,8 +147,9 @@ def tiny_draw(seed: int, batch_size: int, curriculum_steps: int) -> Draw:
     return draw
 
 
-def many_draw(seed: int, batch_size: int, steps: int, full_share: float, drill_share: float = 0.0) -> Draw:
-    """Many-memory chunks, more memories each third of the run, and the full shape in ``full_share`` of steps.
+def many_draw(seed: int, batch_size: int, steps: int, full_share: float, drill_share: float = 0.0,
+              stages: tuple[tuple[int, ...], ...] = MANY_STAGES) -> Draw:
+    """Many-memory chunks drawn from each of ``stages`` in turn, and the full shape in ``full_share`` of steps.
 
     A chunk of M memories has M // 8 of them used (2 to 32), so long chunks still carry many answers. In
     ``drill_share`` of the many-memory steps every fact has a digit value (codes, rooms): digits recur
@@ -158,7 +159,7 @@ def many_draw(seed: int, batch_size: int, steps: int, full_share: float, drill_s
         rng = random.Random(f"memscore-many-mix:{seed}:{step}")
         if rng.random() < full_share:
             return [generate_conversation(seed, step * batch_size + row, FULL) for row in range(batch_size)]
-        memories = rng.choice(MANY_STAGES[min(len(MANY_STAGES) - 1, step * len(MANY_STAGES) // steps)])
+        memories = rng.choice(stages[min(len(stages) - 1, step * len(stages) // steps)])
         drill = drill_share > 0 and rng.random() < drill_share
         shape = ManyShape(memories=memories, used=min(32, max(2, memories // 8)),
                           kinds=DIGIT_KINDS if drill else CONTACT_KINDS)
@@ -188,6 +189,35 @@ def model_config(vocab_size: int, args: argparse.Namespace) -> Qwen2Config:
         max_position_embeddings=args.max_positions, rope_theta=10000.0, tie_word_embeddings=False,
         bos_token_id=None, eos_token_id=2, pad_token_id=0, torch_dtype="float32",
     )
+
+
+def grow(model: Qwen2ForCausalLM, layers: int) -> Qwen2ForCausalLM:
+    """``model`` with ``layers`` more decoder layers on top, each starting as the identity.
+
+    A new layer's attention output and MLP down projections start at zero, so the grown model computes what
+    ``model`` computed and training starts from its quality rather than from noise.
+    """
+    config = model.config
+    config.num_hidden_layers += layers
+    config.layer_types = ["full_attention"] * config.num_hidden_layers
+    grown = Qwen2ForCausalLM(config)
+    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
+    if unexpected or any(".layers." not in name for name in missing):
+        raise SystemExit(f"--grow-layers: weights that do not fit the grown model: {missing + unexpected}")
+    for index in range(config.num_hidden_layers - layers, config.num_hidden_layers):
+        layer = grown.model.layers[index]
+        torch.nn.init.zeros_(layer.self_attn.o_proj.weight)
+        torch.nn.init.zeros_(layer.mlp.down_proj.weight)
+    return grown
+
+
+def parse_stages(text: str) -> tuple[tuple[int, ...], ...]:
+    """``"16,32,64;32,64,128"`` → the memories per chunk drawn from in each part of a ``many`` run."""
+    stages = tuple(tuple(int(m) for m in part.split(",")) for part in text.split(";"))
+    unknown = {m for stage in stages for m in stage} - MANY_BATCH.keys()
+    if unknown:
+        raise SystemExit(f"--many-stages: memories per chunk must be among {sorted(MANY_BATCH)}, got {sorted(unknown)}")
+    return stages
 
 
 def lr_at(step: int, total: int, peak: float, warmup: int) -> float:
@@ -226,6 +256,8 @@ def train(args: argparse.Namespace) -> None:
     if args.init_from:
         model = Qwen2ForCausalLM.from_pretrained(args.init_from, dtype=torch.float32)
         model.config.max_position_embeddings = args.max_positions
+        if args.grow_layers:
+            model = grow(model, args.grow_layers)
     else:
         model = Qwen2ForCausalLM(model_config(tokenizer.get_vocab_size(), args))
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.98))
@@ -243,7 +275,8 @@ def train(args: argparse.Namespace) -> None:
     began = time.time()
     running = None
     model.train()
-    draw = (many_draw(args.seed, args.batch, args.steps, args.full_share, args.drill_share)
+    draw = (many_draw(args.seed, args.batch, args.steps, args.full_share, args.drill_share,
+                      parse_stages(args.many_stages))
             if args.curriculum == "many"
             else tiny_draw(args.seed, args.batch, args.curriculum_steps))
     data = batches(tokenizer, draw, start, args.max_len)
@@ -292,6 +325,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--full-share", type=float, default=0.2, help="many: share of steps on the full shape")
     parser.add_argument("--drill-share", type=float, default=0.0,
                         help="many: share of many-memory steps whose facts all have digit values")
+    parser.add_argument("--many-stages", default="16,32,64;32,64,128;64,128,256",
+                        help="many: memories per chunk drawn from in each part of the run (';' between parts)")
+    parser.add_argument("--grow-layers", type=int, default=0,
+                        help="with --init-from: add this many layers on top, each starting as the identity")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--checkpoint-every", type=int, default=500)
