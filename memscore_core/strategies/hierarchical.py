@@ -1,7 +1,8 @@
 """Hierarchical screening (AttriBoT-style): remove groups of memories, refine only groups that can matter.
 
 Per chunk, the root group is every memory of the chunk, removed by the drop-all request. Refining a group
-removes each of its two contiguous halves (one request each). A group is *live* for a response when
+removes its two contiguous halves (the second only when it cannot be inferred, below). A group is *live*
+for a response when
 
 - the response comes after the group's first memory (responses see only what precedes them) and inside the
   group request's window,
@@ -105,8 +106,6 @@ class _Screen:
         seconds = []
         for group in (group for group in groups if len(group) > 1):
             first, second = halves(group)
-            if second in self.measured:
-                continue
             if self.floor > 0.0 and (inferred := self._infer(group, first)) is not None:
                 self.measured[second] = inferred
                 self.inferred.add(second)
@@ -115,10 +114,10 @@ class _Screen:
         await self._measure_all(seconds)
 
     async def _measure_all(self, groups: Sequence[Group]) -> None:
-        todo = [group for group in groups if group not in self.measured or group in self.inferred]
-        effects = await asyncio.gather(*(self._measure(group) for group in todo))
-        self.measured.update(zip(todo, effects, strict=True))
-        self.inferred.difference_update(todo)
+        """Send the removal of each of ``groups`` (new halves, or inferred single memories), all at once."""
+        effects = await asyncio.gather(*(self._measure(group) for group in groups))
+        self.measured.update(zip(groups, effects, strict=True))
+        self.inferred.difference_update(groups)
 
     def _infer(self, group: Group, first: Group) -> Effect | None:
         """The second half's effect as the group's less the first half's, where every response the group moved
