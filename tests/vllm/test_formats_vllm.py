@@ -130,8 +130,6 @@ def test_system_memories_are_scored_through_vllm(vllm_url: str) -> None:
     assert_same_numbers(remote, local)
 
 
-
-
 def test_memscore_score_prints_the_same_numbers_through_vllm_and_the_embedded_default(vllm_url: str,
                                                                                       tmp_path: Path) -> None:
     def score_cli(name: str, *extra: str) -> list[dict[str, Any]]:
