@@ -37,7 +37,7 @@ from tests.support.prefect_server import PREFECT, prefect
 pytestmark = [pytest.mark.prefect, pytest.mark.timeout(1200)]
 CONVERSATIONS = 200
 SHARDS = 4
-MODEL_PORT, PROXY_PORT, PREFECT_PORT = 8000, 9000, 4200
+MODEL_PORT, REFERENCE_PORT, PROXY_PORT, PREFECT_PORT = 8000, 8001, 9000, 4200
 COMPARED = {  # every table's logical content: run ids, times and hosts differ between the two runs
     "conversations": "conversation_id, content_hash, source_file, meta, system_prompt, context",
     "entries": "conversation_id, content_hash, entry_idx, role, memory_key, content, reasoning, tool_call_id",
@@ -77,8 +77,9 @@ def rows(target: str, data_path: str | None = None) -> dict[str, list[tuple[Any,
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """Every host up: infra (PostgreSQL, Prefect), gpu1/gpu2 (model server behind a recording proxy), w1/w2
-    (process workers, two flow runs each at most), ctl (where the run is started)."""
+    """Every host up: infra (PostgreSQL, Prefect), gpu1/gpu2 (model server behind a recording proxy; gpu1
+    also serves the single-process reference run the same stand-in answers without the emulated prefill time),
+    w1/w2 (process workers, two flow runs each at most), ctl (where the run is started)."""
     names = ["infra", "gpu1", "gpu2", "w1", "w2", "ctl"]
     with hosts(names) as net:
         if not net.isolated:
@@ -110,10 +111,16 @@ def cluster(tmp_path: Path) -> Iterator[dict[str, Any]]:
                         sys.executable, "-m", "tests.support.recording_proxy", "--listen", f"0.0.0.0:{PROXY_PORT}",
                         "--upstream", f"http://127.0.0.1:{MODEL_PORT}", "--log", str(tmp_path / f"{gpu}.requests")],
                         tmp_path / f"{gpu}-proxy.log", base_env))
+                processes["gpu1"].append(started(net, "gpu1", [
+                    sys.executable, "-m", "memscore_core.cli", "serve", "--host", "0.0.0.0", "--port",
+                    str(REFERENCE_PORT), "--no-forward-pass"], tmp_path / "reference-server.log",
+                    {**base_env, "MEMSCORE_REQUEST_CACHE": ""}))
                 wait_healthy(f"http://{infra}:{PREFECT_PORT}/api/health", server, home / "server.log", 240)
                 for gpu in ("gpu1", "gpu2"):
                     wait_healthy(f"http://{net.address(gpu)}:{PROXY_PORT}/health", processes[gpu][0],
                                  tmp_path / f"{gpu}-server.log", 240)
+                wait_healthy(f"http://{net.address('gpu1')}:{REFERENCE_PORT}/health", processes["gpu1"][-1],
+                             tmp_path / "reference-server.log", 240)
                 deploy_env = {**prefect_env, "PREFECT_HOME": str(tmp_path / "deployer")}
                 prefect(deploy_env, "work-pool", "create", "memscore-local", "--type", "process")
                 prefect(deploy_env, "--no-prompt", "deploy", "--all")
@@ -158,9 +165,9 @@ def test_two_workers_and_two_model_servers_losing_one_of_each_store_what_one_pro
     net.kill("w1")
     assert parent.wait(900) == 0, (tmp / "parent.log").read_text()[-4000:]
 
-    reference = tmp / "single.duckdb"  # straight to gpu1's server: its proxy logs the distributed run only
+    reference = tmp / "single.duckdb"  # the same stand-in answers, without the emulated prefill time
     single = subprocess.run([*net.launcher("gpu1"), sys.executable, "-m", "memscore_core.cli", "score", str(source),
-                             "--base-url", f"http://127.0.0.1:{MODEL_PORT}/v1", "--db", str(reference)],
+                             "--base-url", f"http://127.0.0.1:{REFERENCE_PORT}/v1", "--db", str(reference)],
                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
                             env={**os.environ, "MEMSCORE_REQUEST_CACHE": str(tmp / "single-cache")})
     assert single.returncode == 0, single.stderr[-3000:]
