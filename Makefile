@@ -21,7 +21,7 @@ run: install
 
 ## Install everything (the real vLLM tier included), lint, type-check and run the whole test suite.
 test: install vllm check
-	MEMSCORE_REQUIRE_VLLM=1 $(BIN)/python -m pytest -n 2 --dist loadgroup
+	MEMSCORE_REQUIRE_VLLM=1 $(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder
 
 vllm:
 	bash scripts/install_vllm.sh

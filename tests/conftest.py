@@ -6,8 +6,10 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 _HOME = Path(tempfile.mkdtemp(prefix="memscore-tests-"))
 os.environ["PREFECT_HOME"] = str(_HOME / "prefect")
@@ -21,21 +23,36 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 SHARED_SERVER_GROUPS = {"scale": "multi-host", "flows/test_deployment.py": "prefect-server", "vllm": "vllm"}
 """Tests (by directory or file) that share a costly session server run on one xdist worker per group (``make
-test`` runs ``-n 2 --dist loadgroup``): the six-host run, the Prefect API server with memscore's deployments,
-the real vLLM. Longest first, so the other tests fill the other worker around them. Every other test runs with
-the rest of its module, so a module's fixtures are set up once."""
+test`` runs ``-n 2 --dist loadscope --no-loadscope-reorder`` with :class:`SharedServerScheduling`): the six-host
+run, the Prefect API server with memscore's deployments, the real vLLM. Longest first, so the other tests fill
+the other worker around them. Every other test runs with the rest of its module, so a module's fixtures are set
+up once."""
 
 
-def _shared_group(item: pytest.Item) -> str | None:
-    here = item.path.parent.name
-    return SHARED_SERVER_GROUPS.get(f"{here}/{item.path.name}") or SHARED_SERVER_GROUPS.get(here)
+def scheduling_unit(nodeid: str) -> str:
+    """What a test is scheduled with: its shared server's group, else its module."""
+    module = nodeid.split("::")[0]
+    parts = module.split("/")
+    return SHARED_SERVER_GROUPS.get("/".join(parts[-2:])) or SHARED_SERVER_GROUPS.get(parts[-2]) or module
+
+
+class SharedServerScheduling(LoadScopeScheduling):
+    """pytest-xdist's scope scheduling with :func:`scheduling_unit` as the scope (its ``loadgroup`` marks have
+    no effect on pytest 9, which no longer reads the node id xdist rewrites)."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return scheduling_unit(nodeid)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeScheduling | None:
+    """:class:`SharedServerScheduling` for ``--dist loadscope``; xdist's own scheduler for any other mode."""
+    return SharedServerScheduling(config, log) if config.getvalue("dist") == "loadscope" else None
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     order = list(SHARED_SERVER_GROUPS.values())
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_shared_group(item) or item.nodeid.split("::")[0]))
-    items.sort(key=lambda item: order.index(group) if (group := _shared_group(item)) else len(order))
+    items.sort(key=lambda item: order.index(unit) if (unit := scheduling_unit(item.nodeid)) in order else len(order))
 
 
 @pytest.fixture(scope="session")
