@@ -5,7 +5,9 @@ another's requests), one strategy after the other. Per strategy: requests, promp
 precision@1 and two-memory recall (:func:`memscore_core.evaluation.evaluate`, on each cell's best value:
 exact where scored, else the screened or surrogate estimate; every other statistic of ``quality`` reads exact
 cells only), and top-1 agreement with ``exact``: on each response whose exact top cell is above the
-conversation's noise floor, whether the strategy's top memory is exact's. Token and request ratios are to
+conversation's noise floor, whether the strategy's top memory is exact's, and how many of those responses the
+drop-all did not score or moved at most the floor (a screen that removes groups never refines them, whatever
+the strategy of the row). Token and request ratios are to
 ``exact`` in the same run; a windowed configuration is judged against exact with the same window, if it ran.
 """
 
@@ -42,6 +44,7 @@ class StrategyRow(BaseModel):
     top1_agreement: float | None
     top1_agreement_within_floor: float | None
     agreement_responses: int
+    agreement_unreachable: int
     exact_cells: int
     estimated_cells: int
     chunk_strategies: dict[str, int]
@@ -70,20 +73,35 @@ def top1_agreement(exact: ConversationScore, other: ConversationScore, floor: fl
     the same; agreeing within the floor also where exact scores ``other``'s pick less than ``floor`` below its
     top (two memories no further apart than a content-free entry moves the response)."""
     mine = best_cells(other)
-    agreeing = tied = judged = 0
+    agreeing = tied = 0
+    judged = _judged_columns(exact, floor)
+    for column, rows, truth in judged:
+        guess = _scored(mine, rows, column)
+        pick = _argmax(guess) if guess else None
+        agreeing += pick == _argmax(truth)
+        tied += pick is not None and truth.get(pick, 0.0) >= max(truth.values()) - floor
+    return agreeing, tied, len(judged)
+
+
+def unreachable(exact: ConversationScore, floor: float) -> int:
+    """Responses judged for agreement (exact's top above ``floor``) that the drop-all request did not score or
+    moved at most ``floor``: a screen that removes groups never refines them."""
+    return sum(1 for column, _, _ in _judged_columns(exact, floor)
+               if (moved := exact.drop_all[column]) is None or moved <= floor)
+
+
+def _judged_columns(exact: ConversationScore, floor: float) -> list[tuple[int, list[int], dict[int, float]]]:
+    """(column, rows before the response, exact's cells there) of each response whose top exact cell is above
+    ``floor``."""
+    judged = []
     for column, entry in enumerate(exact.response_entry_indices):
         if entry is None:
             continue
         rows = [m for m, memory in enumerate(exact.memory_entry_indices) if memory is None or memory < entry]
         truth = _scored(exact.matrix, rows, column)
-        if not truth or max(truth.values()) <= floor:
-            continue
-        judged += 1
-        guess = _scored(mine, rows, column)
-        pick = _argmax(guess) if guess else None
-        agreeing += pick == _argmax(truth)
-        tied += pick is not None and truth.get(pick, 0.0) >= max(truth.values()) - floor
-    return agreeing, tied, judged
+        if truth and max(truth.values()) > floor:
+            judged.append((column, rows, truth))
+    return judged
 
 
 def _scored(cells: Sequence[Sequence[float | None]], rows: Sequence[int], column: int) -> dict[int, float]:
@@ -156,11 +174,13 @@ def _row(name: str, config: ScoringConfig, conversations: Sequence[Conversation]
     source = {conversation.id: conversation for conversation in conversations}
     ranked = evaluate([(source[s.conversation_id], s.model_copy(update={"matrix": best_cells(s)})) for s in scores])
     quality = evaluate([(source[s.conversation_id], s) for s in scores])
-    agreeing = tied = judged = 0
+    agreeing = tied = judged = unreached = 0
     for score in scores:
         if exact is not None and score.conversation_id in exact:
-            a, t, j = top1_agreement(exact[score.conversation_id], score, floors[score.conversation_id])
+            reference, floor = exact[score.conversation_id], floors[score.conversation_id]
+            a, t, j = top1_agreement(reference, score, floor)
             agreeing, tied, judged = agreeing + a, tied + t, judged + j
+            unreached += unreachable(reference, floor)
     strategies: dict[str, int] = {}
     for score in scores:
         for strategy in score.chunk_strategies or [score.strategy] * len(score.chunks):
@@ -172,6 +192,7 @@ def _row(name: str, config: ScoringConfig, conversations: Sequence[Conversation]
         recall_two_memory=_number(ranked["recall_two_memory"]), quality=quality,
         top1_agreement=agreeing / judged if judged else None,
         top1_agreement_within_floor=tied / judged if judged else None, agreement_responses=judged,
+        agreement_unreachable=unreached,
         exact_cells=sum(cell is not None for s in scores for row in s.matrix for cell in row),
         estimated_cells=sum(cell is not None for s in scores for row in s.screened or [] for cell in row),
         chunk_strategies=strategies)

@@ -147,13 +147,14 @@ def print_many_memory_report(report: ManyMemoryReport) -> None:
                         f"{report.chunks} chunks of {report.memories} memories ({report.used} used), "
                         f"{report.server}", title_justify="left")
     for column in ("strategy", "requests", "prompt tokens", "÷ exact", "wall s", "precision@1", "two-memory recall",
-                   "top-1 = exact", "within floor", "judged", "exact cells", "estimated cells", "chunks scored by"):
+                   "top-1 = exact", "within floor", "judged", "drop-all ≤ floor", "exact cells", "estimated cells",
+                   "chunks scored by"):
         table.add_column(column, justify="left" if column in ("strategy", "chunks scored by") else "right")
     for row in report.comparison.rows:
         table.add_row(row.name, str(row.requests), str(row.prompt_tokens), _ratio(row.tokens_vs_exact),
                       f"{row.wall_s:.1f}", _ratio(row.precision_at_1), _ratio(row.recall_two_memory),
                       _ratio(row.top1_agreement), _ratio(row.top1_agreement_within_floor),
-                      str(row.agreement_responses), str(row.exact_cells),
+                      str(row.agreement_responses), str(row.agreement_unreachable), str(row.exact_cells),
                       str(row.estimated_cells), ", ".join(f"{name} {n}" for name, n in row.chunk_strategies.items()))
     stdout_console().print(table)
 

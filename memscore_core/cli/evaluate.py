@@ -77,7 +77,7 @@ def strategy_report(row: StrategyRow) -> dict[str, Any]:
             "wall_s": row.wall_s, "tokens_vs_exact": row.tokens_vs_exact, "requests_vs_exact": row.requests_vs_exact,
             "top1_agreement_with_exact": row.top1_agreement,
             "top1_agreement_within_floor": row.top1_agreement_within_floor,
-            "agreement_responses": row.agreement_responses,
+            "agreement_responses": row.agreement_responses, "agreement_unreachable": row.agreement_unreachable,
             "exact_cells": row.exact_cells, "estimated_cells": row.estimated_cells,
             "chunk_strategies": row.chunk_strategies, "failed": row.failed}
 

@@ -7,7 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from memscore_core.bench.many_memories import ManyMemoryReport
-from memscore_core.bench.strategies import StrategyComparison, StrategyRow, reference_of, top1_agreement
+from memscore_core.bench.strategies import StrategyComparison, StrategyRow, reference_of, top1_agreement, unreachable
 from memscore_core.bench.targets import check_many_memory_targets
 from memscore_core.cli import app
 from memscore_core.engine import ScoringConfig
@@ -19,7 +19,8 @@ def row(name: str, tokens: int, *, precision: float = 1.0, agreement: float | No
                        conversations=1, failed=0, requests=10, prompt_tokens=tokens, wall_s=1.0,
                        precision_at_1=precision, recall_two_memory=None, quality={}, top1_agreement=agreement,
                        top1_agreement_within_floor=agreement,
-                       agreement_responses=10, exact_cells=10, estimated_cells=0, chunk_strategies={})
+                       agreement_responses=10, agreement_unreachable=0, exact_cells=10, estimated_cells=0,
+                       chunk_strategies={})
 
 
 def verdicts(memories: int, rows: list[StrategyRow]) -> dict[str, bool]:
@@ -60,6 +61,7 @@ def test_the_bench_compares_strategies_on_the_embedded_model_and_reports_each_ta
     assert rows["exact"]["requests"] == 16 + 2 and rows["exact"]["chunk_strategies"] == {"exact": 1}
     assert rows["hierarchical"]["estimated_cells"] > 0
     assert rows["hierarchical"]["chunk_strategies"] == {"hierarchical": 1}
+    assert (rows["hierarchical"]["agreement_responses"], rows["hierarchical"]["agreement_unreachable"]) == (3, 1)
     assert rows["auto"]["prompt_tokens"] == rows["exact"]["prompt_tokens"]
     targets = {target["name"]: target["met"] for target in document["targets"]}
     assert targets["auto prompt tokens ÷ exact"] is True
@@ -95,3 +97,10 @@ def test_a_pick_exact_scores_within_the_floor_of_its_top_agrees_only_within_the_
     assert top1_agreement(exact, one_response([None, None, 0.1], screened=[0.05, 0.05, None]), 1.0) == (0, 0, 1)
     assert top1_agreement(exact, exact, 1.0) == (1, 1, 1)
     assert top1_agreement(exact, exact, 2.0) == (0, 0, 0)
+
+
+def test_a_judged_response_the_drop_all_did_not_score_or_moved_at_most_the_floor_is_unreachable() -> None:
+    moved = {drop_all: one_response([2.0, 0.1]).model_copy(update={"drop_all": [drop_all]})
+             for drop_all in (None, 0.5, 1.0, 3.0)}
+    assert [unreachable(moved[drop_all], 1.0) for drop_all in (None, 0.5, 1.0, 3.0)] == [1, 1, 1, 0]
+    assert unreachable(moved[0.5], 2.0) == 0

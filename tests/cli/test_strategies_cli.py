@@ -63,7 +63,9 @@ def test_eval_compares_strategies_on_the_same_conversations_with_cost_and_agreem
     assert surrogate["requests"] == 16 + 2
     for report in (exact, hierarchical, surrogate):
         assert report["prompt_tokens"] > 0 and report["wall_s"] > 0 and report["failed"] == 0
+        assert (report["agreement_responses"], report["agreement_unreachable"]) == (3, 1)
         assert 0.0 <= report["precision_at_1"] <= 1.0
+    assert hierarchical["top1_agreement_with_exact"] == pytest.approx(2 / 3)  # all but the unreachable response
 
 
 def test_eval_with_one_strategy_prints_one_object_with_its_cost(many: tuple[Path, int]) -> None:
