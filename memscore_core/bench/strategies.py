@@ -94,14 +94,28 @@ def _judged_columns(exact: ConversationScore, floor: float) -> list[tuple[int, l
     """(column, rows before the response, exact's cells there) of each response whose top exact cell is above
     ``floor``."""
     judged = []
-    for column, entry in enumerate(exact.response_entry_indices):
-        if entry is None:
-            continue
-        rows = [m for m, memory in enumerate(exact.memory_entry_indices) if memory is None or memory < entry]
+    for column in range(len(exact.response_entry_indices)):
+        rows = rows_before(exact, column)
         truth = _scored(exact.matrix, rows, column)
         if truth and max(truth.values()) > floor:
             judged.append((column, rows, truth))
     return judged
+
+
+def rows_before(score: ConversationScore, column: int) -> list[int]:
+    """The memory rows response ``column`` can depend on: system memories and memory entries before it (none for
+    a column without a response entry)."""
+    entry = score.response_entry_indices[column]
+    if entry is None:
+        return []
+    return [m for m, memory in enumerate(score.memory_entry_indices) if memory is None or memory < entry]
+
+
+def top_memory(cells: Sequence[Sequence[float | None]], score: ConversationScore, column: int) -> int | None:
+    """The row of the largest of ``cells`` among the memories before response ``column`` (the first on ties);
+    None where none of them has a cell."""
+    scored = _scored(cells, rows_before(score, column), column)
+    return _argmax(scored) if scored else None
 
 
 def _scored(cells: Sequence[Sequence[float | None]], rows: Sequence[int], column: int) -> dict[int, float]:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from memscore_core.bench.strategies import best_cells
+from memscore_core.bench.strategies import best_cells, top_memory
 from memscore_core.result import ConversationScore
 from memscore_core.settings import REPO_ROOT
 from memscore_core.synth.many import ManyShape, corpus_chunk_tokens, generate_many_corpus
@@ -63,8 +63,7 @@ def test_hierarchical_on_vllm_finds_every_used_memory_exact_finds_above_the_floo
     found = [(column, row) for column, row, value in used_tops(exact) if value > screened.noise_floor]
     assert found
     for column, row in found:
-        assert top_memory(best_cells(screened), screened.memory_entry_indices, screened.response_entry_indices,
-                          column) == row
+        assert top_memory(best_cells(screened), screened, column) == row
 
 
 def used_tops(score: ConversationScore) -> list[tuple[int, int, float]]:
@@ -77,17 +76,6 @@ def used_tops(score: ConversationScore) -> list[tuple[int, int, float]]:
         if len(used) == 1 and used[0] in keys:
             row = keys.index(used[0])
             value = score.matrix[row][column]
-            if value is not None and top_memory(score.matrix, score.memory_entry_indices,
-                                                score.response_entry_indices, column) == row:
+            if value is not None and top_memory(score.matrix, score, column) == row:
                 tops.append((column, row, value))
     return tops
-
-
-def top_memory(cells: list[list[float | None]], memories: list[int | None], responses: list[int | None],
-               column: int) -> int | None:
-    """The row of the largest cell among memories before the response (None when there is no cell)."""
-    entry = responses[column]
-    before: dict[int, float] = {row: value for row, memory in enumerate(memories)
-                                if entry is not None and (memory is None or memory < entry)
-                                and (value := cells[row][column]) is not None}
-    return max(before, key=before.__getitem__) if before else None
