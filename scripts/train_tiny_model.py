@@ -87,7 +87,7 @@ CURRICULUM = SynthShape(min_facts=2, max_facts=3, min_turns=2, max_turns=4)
 FULL = SynthShape(min_facts=2, max_facts=8, min_turns=3, max_turns=10)
 MANY_STAGES = ((16, 32, 64), (32, 64, 128), (64, 128, 256))
 """Memories per chunk drawn from in each third of a ``many`` run."""
-MANY_BATCH = {16: 8, 32: 6, 64: 4, 128: 2, 256: 1}
+MANY_BATCH = {2: 32, 4: 24, 8: 16, 16: 8, 32: 6, 64: 4, 128: 2, 256: 1}
 """Chunks per batch by memories per chunk: about 6,000–9,000 tokens a step."""
 DIGIT_KINDS = tuple(kind for kind in CONTACT_KINDS if kind.key.split("/")[2] in ("codes", "calendar"))
 
@@ -148,10 +148,10 @@ def tiny_draw(seed: int, batch_size: int, curriculum_steps: int) -> Draw:
 
 
 def many_draw(seed: int, batch_size: int, steps: int, full_share: float, drill_share: float = 0.0,
-              stages: tuple[tuple[int, ...], ...] = MANY_STAGES) -> Draw:
+              stages: tuple[tuple[int, ...], ...] = MANY_STAGES, used_share: float = 0.125) -> Draw:
     """Many-memory chunks drawn from each of ``stages`` in turn, and the full shape in ``full_share`` of steps.
 
-    A chunk of M memories has M // 8 of them used (2 to 32), so long chunks still carry many answers. In
+    A chunk of M memories has M × ``used_share`` of them used (2 to 32), so long chunks still carry answers. In
     ``drill_share`` of the many-memory steps every fact has a digit value (codes, rooms): digits recur
     across memories, so only the owner and slot say which memory to copy from.
     """
@@ -161,7 +161,7 @@ def many_draw(seed: int, batch_size: int, steps: int, full_share: float, drill_s
             return [generate_conversation(seed, step * batch_size + row, FULL) for row in range(batch_size)]
         memories = rng.choice(stages[min(len(stages) - 1, step * len(stages) // steps)])
         drill = drill_share > 0 and rng.random() < drill_share
-        shape = ManyShape(memories=memories, used=min(32, max(2, memories // 8)),
+        shape = ManyShape(memories=memories, used=min(32, max(2, round(memories * used_share))),
                           kinds=DIGIT_KINDS if drill else CONTACT_KINDS)
         return [generate_many(seed, step * 8 + row, shape) for row in range(MANY_BATCH[memories])]
     return draw
@@ -276,7 +276,7 @@ def train(args: argparse.Namespace) -> None:
     running = None
     model.train()
     draw = (many_draw(args.seed, args.batch, args.steps, args.full_share, args.drill_share,
-                      parse_stages(args.many_stages))
+                      parse_stages(args.many_stages), args.used_share)
             if args.curriculum == "many"
             else tiny_draw(args.seed, args.batch, args.curriculum_steps))
     data = batches(tokenizer, draw, start, args.max_len)
@@ -325,6 +325,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--full-share", type=float, default=0.2, help="many: share of steps on the full shape")
     parser.add_argument("--drill-share", type=float, default=0.0,
                         help="many: share of many-memory steps whose facts all have digit values")
+    parser.add_argument("--used-share", type=float, default=0.125,
+                        help="many: share of a chunk's memories that answers use (2 to 32 of them)")
     parser.add_argument("--many-stages", default="16,32,64;32,64,128;64,128,256",
                         help="many: memories per chunk drawn from in each part of the run (';' between parts)")
     parser.add_argument("--grow-layers", type=int, default=0,

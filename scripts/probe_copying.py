@@ -1,0 +1,74 @@
+"""Does a model copy digit values from among look-alike memories? Per-token log-probs, no scoring.
+
+For each memory count M, draws chunks whose facts all have digit values (codes, rooms: the facts
+memscore-tiny-2 misses at 64 memories) with two of them asked about, and reports over the answers' digit
+tokens: the mean log-prob (ln 1/10 = -2.30 is a uniform guess) and the share of answers whose every digit
+has probability above one half ("copied"). Run from the repository root:
+
+    PYTHONPATH=. .venv/bin/python scripts/probe_copying.py data/models/memscore-tiny-2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+import torch
+from train_tiny_model import DIGIT_KINDS, render_chatml
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from memscore_core.synth.many import ManyShape, generate_many
+
+CHUNKS = {2: 30, 8: 15, 64: 6}
+"""Chunks drawn per memory count: about 50, 25 and 10 digit answers."""
+
+
+def answer_digit_logprobs(tokens: list[str], logprobs: list[float]) -> list[list[float]]:
+    """Per assistant turn with digits, the log-probs of its digit tokens (``logprobs[i]`` is token i's)."""
+    answers, i = [], 0
+    while i < len(tokens) - 1:
+        if tokens[i] == "<|im_start|>" and tokens[i + 1] == "assistant":
+            i += 3
+            digits = []
+            while i < len(tokens) and tokens[i] != "<|im_end|>":
+                if tokens[i].isdigit():
+                    digits.append(logprobs[i])
+                i += 1
+            if digits:
+                answers.append(digits)
+        i += 1
+    return answers
+
+
+def probe(model_dir: str, seed: int) -> dict[int, dict[str, float]]:
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    report = {}
+    for memories, chunks in CHUNKS.items():
+        answers: list[list[float]] = []
+        for index in range(chunks):
+            chunk = generate_many(seed, index, ManyShape(memories=memories, used=2, kinds=DIGIT_KINDS))
+            ids = tokenizer(render_chatml(chunk))["input_ids"]
+            with torch.no_grad():
+                rows = model(torch.tensor([ids])).logits[0].log_softmax(-1)
+            logprobs = [0.0] + [rows[i - 1, ids[i]].item() for i in range(1, len(ids))]
+            answers += answer_digit_logprobs(tokenizer.convert_ids_to_tokens(ids), logprobs)
+        digits = [lp for answer in answers for lp in answer]
+        report[memories] = {"answers": len(answers), "mean_digit_logprob": round(sum(digits) / len(digits), 3),
+                            "copied": round(sum(min(a) > math.log(0.5) for a in answers) / len(answers), 3)}
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model_dir")
+    parser.add_argument("--seed", type=int, default=999)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(json.dumps({"model": args.model_dir, "by_memories": probe(args.model_dir, args.seed)}))
+
+
+if __name__ == "__main__":
+    main()
