@@ -2,8 +2,9 @@
 
 For each memory count M, draws chunks whose facts all have digit values (codes, rooms: the facts
 memscore-tiny-2 misses at 64 memories) with two of them asked about, and reports over the answers' digit
-tokens: the mean log-prob (ln 1/10 = -2.30 is a uniform guess) and the share of answers whose every digit
-has probability above one half ("copied"). Run from the repository root:
+tokens (single digits, or digit pairs with ``--group-digits``): the mean log-prob (ln 1/10 = -2.30 is a
+uniform guess among single digits) and the share of answers whose every digit token has probability above
+one half ("copied"). Run from the repository root:
 
     PYTHONPATH=. .venv/bin/python scripts/probe_copying.py data/models/memscore-tiny-2
 """
@@ -25,14 +26,17 @@ CHUNKS = {2: 30, 8: 15, 64: 6}
 
 
 def answer_digit_logprobs(tokens: list[str], logprobs: list[float]) -> list[list[float]]:
-    """Per assistant turn with digits, the log-probs of its digit tokens (``logprobs[i]`` is token i's)."""
+    """Per assistant turn with digits, the log-probs of its digit tokens (``logprobs[i]`` is token i's).
+
+    A token holds digits when it is digits after an optional leading space ("Ġ" in byte-level pieces).
+    """
     answers, i = [], 0
     while i < len(tokens) - 1:
         if tokens[i] == "<|im_start|>" and tokens[i + 1] == "assistant":
             i += 3
             digits = []
             while i < len(tokens) and tokens[i] != "<|im_end|>":
-                if tokens[i].isdigit():
+                if tokens[i].lstrip("\u0120").isdigit():
                     digits.append(logprobs[i])
                 i += 1
             if digits:

@@ -22,6 +22,7 @@ import argparse
 import json
 import math
 import random
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -29,7 +30,15 @@ from pathlib import Path
 
 import torch
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+from transformers import (
+    AutoModelForCausalLM,
+    LlamaConfig,
+    LlamaForCausalLM,
+    PreTrainedModel,
+    PreTrainedTokenizerFast,
+    Qwen2Config,
+    Qwen2ForCausalLM,
+)
 
 from memscore_core.conversation import Conversation
 from memscore_core.synth.facts import CONTACT_KINDS
@@ -40,6 +49,8 @@ SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</t
 ROLE_NAMES = ["system", "user", "assistant", "tool"]
 QWEN_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
               r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+DIGIT_GROUP_SPLIT = QWEN_SPLIT.replace(r"|\p{N}|", r"| ?\p{N}{1,2}|")
+"""Qwen's split, but a number's leading space and up to two digits are one piece (" 8131" → " 81", "31")."""
 CHAT_TEMPLATE = (
     "{%- if tools %}"
     "{{- '<|im_start|>system\\n' }}"
@@ -211,6 +222,66 @@ def grow(model: Qwen2ForCausalLM, layers: int) -> Qwen2ForCausalLM:
     return grown
 
 
+def as_llama(model: PreTrainedModel) -> LlamaForCausalLM:
+    """The same network as a Llama model with attention biases (the output projection's at zero).
+
+    transformers 5 tokenizes every qwen2 model directory with Qwen's split regex, whatever its
+    ``tokenizer.json`` says; a llama directory keeps the file's, which ``--group-digits`` changes.
+    """
+    if isinstance(model, LlamaForCausalLM):
+        return model
+    source = model.config
+    config = LlamaConfig(
+        vocab_size=source.vocab_size, hidden_size=source.hidden_size, intermediate_size=source.intermediate_size,
+        num_hidden_layers=source.num_hidden_layers, num_attention_heads=source.num_attention_heads,
+        num_key_value_heads=source.num_key_value_heads, hidden_act=source.hidden_act,
+        max_position_embeddings=source.max_position_embeddings, rms_norm_eps=source.rms_norm_eps,
+        rope_parameters=source.rope_parameters, attention_bias=True, tie_word_embeddings=False,
+        bos_token_id=None, eos_token_id=source.eos_token_id, pad_token_id=source.pad_token_id,
+    )
+    llama = LlamaForCausalLM(config)
+    missing, unexpected = llama.load_state_dict(model.state_dict(), strict=False)
+    if unexpected or any(not name.endswith("o_proj.bias") for name in missing):
+        raise SystemExit(f"--group-digits: weights that do not fit a llama model: {missing + unexpected}")
+    for layer in llama.model.layers:
+        torch.nn.init.zeros_(layer.self_attn.o_proj.bias)
+    return llama
+
+
+def group_digits(tokenizer: Tokenizer, model: PreTrainedModel) -> tuple[Tokenizer, PreTrainedModel]:
+    """The tokenizer splitting numbers by ``DIGIT_GROUP_SPLIT``, and the model with rows for the new pieces.
+
+    Existing token ids keep their meaning. Each new piece (" 8", " 81", "81") starts as a copy of a word piece
+    of the same kind (a spaced one for a spaced piece, the latest merged first), input and output rows, plus
+    a little noise: the model already copies word pieces from its context, so it can copy the new pieces
+    from the first step, and training then tells them apart.
+    """
+    spec = json.loads(tokenizer.to_str())
+    split = spec["pre_tokenizer"]["pretokenizers"][0]["pattern"]
+    if split["Regex"] != QWEN_SPLIT:
+        raise SystemExit("--group-digits: the tokenizer does not split with Qwen's regex")
+    split["Regex"] = DIGIT_GROUP_SPLIT
+    vocab, merges = spec["model"]["vocab"], spec["model"]["merges"]
+    space, digits = "\u0120", [str(d) for d in range(10)]
+    spaced = [(space, d) for d in digits] + [(space + a, b) for a in digits for b in digits]
+    inner = [(a, b) for a in digits for b in digits]
+    templates = {
+        True: sorted((i for t, i in vocab.items() if re.fullmatch(space + "[A-Za-z]+", t)), reverse=True),
+        False: sorted((i for t, i in vocab.items() if re.fullmatch("[a-z]{2,}", t)), reverse=True),
+    }
+    old_size = model.config.vocab_size
+    model.resize_token_embeddings(old_size + len(spaced) + len(inner), mean_resizing=False)
+    inputs, outputs = model.get_input_embeddings().weight.data, model.get_output_embeddings().weight.data
+    for offset, (left, right) in enumerate(spaced + inner):
+        index, is_spaced = old_size + offset, left.startswith(space)
+        vocab[left + right] = index
+        merges.append([left, right])
+        template = templates[is_spaced][offset if is_spaced else offset - len(spaced)]
+        for rows in (inputs, outputs):
+            rows[index] = rows[template] + 0.1 * rows[template].std() * torch.randn(rows.shape[1])
+    return Tokenizer.from_str(json.dumps(spec)), model
+
+
 def parse_stages(text: str) -> tuple[tuple[int, ...], ...]:
     """``"16,32,64;32,64,128"`` → the memories per chunk drawn from in each part of a ``many`` run."""
     stages = tuple(tuple(int(m) for m in part.split(",")) for part in text.split(";"))
@@ -246,7 +317,7 @@ def train(args: argparse.Namespace) -> None:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     tokenizer_path = work / "tokenizer.json"
-    if not tokenizer_path.exists() and args.init_from:
+    if args.init_from and (args.group_digits or not tokenizer_path.exists()):
         shutil.copyfile(Path(args.init_from) / "tokenizer.json", tokenizer_path)
     if tokenizer_path.exists():
         tokenizer = Tokenizer.from_file(str(tokenizer_path))
@@ -254,10 +325,13 @@ def train(args: argparse.Namespace) -> None:
         tokenizer = build_tokenizer(args.vocab, args.seed)
         tokenizer.save(str(tokenizer_path))
     if args.init_from:
-        model = Qwen2ForCausalLM.from_pretrained(args.init_from, dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(args.init_from, dtype=torch.float32)
         model.config.max_position_embeddings = args.max_positions
         if args.grow_layers:
             model = grow(model, args.grow_layers)
+        if args.group_digits:
+            tokenizer, model = group_digits(tokenizer, as_llama(model))
+            tokenizer.save(str(tokenizer_path))
     else:
         model = Qwen2ForCausalLM(model_config(tokenizer.get_vocab_size(), args))
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.98))
@@ -329,6 +403,8 @@ def parse_args() -> argparse.Namespace:
                         help="many: share of a chunk's memories that answers use (2 to 32 of them)")
     parser.add_argument("--many-stages", default="16,32,64;32,64,128;64,128,256",
                         help="many: memories per chunk drawn from in each part of the run (';' between parts)")
+    parser.add_argument("--group-digits", action="store_true",
+                        help="with --init-from: a llama model whose tokenizer splits numbers into spaced digit pairs")
     parser.add_argument("--grow-layers", type=int, default=0,
                         help="with --init-from: add this many layers on top, each starting as the identity")
     parser.add_argument("--seed", type=int, default=1)
