@@ -85,7 +85,8 @@ def top1_agreement(exact: ConversationScore, other: ConversationScore, floor: fl
 
 def unreachable(exact: ConversationScore, floor: float) -> int:
     """Responses judged for agreement (exact's top above ``floor``) that the drop-all request did not score or
-    moved at most ``floor``: a screen that removes groups never refines them."""
+    moved at most ``floor``: a screen that removes groups refines nothing on their account, so they agree only
+    when the descent for another response measures their top memory."""
     return sum(1 for column, _, _ in _judged_columns(exact, floor)
                if (moved := exact.drop_all[column]) is None or moved <= floor)
 
