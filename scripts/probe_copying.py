@@ -16,7 +16,7 @@ import json
 import math
 
 import torch
-from train_tiny_model import DIGIT_KINDS, render_chatml
+from train_tiny_model import DIGIT_KINDS, assistant_mask, render_chatml
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from memscore_core.synth.many import ManyShape, generate_many
@@ -25,29 +25,30 @@ CHUNKS = {2: 30, 8: 15, 64: 6}
 """Chunks drawn per memory count: about 50, 25 and 10 digit answers."""
 
 
-def answer_digit_logprobs(tokens: list[str], logprobs: list[float]) -> list[list[float]]:
-    """Per assistant turn with digits, the log-probs of its digit tokens (``logprobs[i]`` is token i's).
+def answer_digit_logprobs(tokens: list[str], logprobs: list[float], mask: list[float]) -> list[list[float]]:
+    """Per assistant turn with digits, the log-probs of its digit tokens (``logprobs[i]`` is token i's;
+    ``mask`` is ``assistant_mask``'s, so each turn ends at its ``<|im_end|>``).
 
     A token holds digits when it is digits after an optional leading space ("Ġ" in byte-level pieces).
     """
-    answers, i = [], 0
-    while i < len(tokens) - 1:
-        if tokens[i] == "<|im_start|>" and tokens[i + 1] == "assistant":
-            i += 3
-            digits = []
-            while i < len(tokens) and tokens[i] != "<|im_end|>":
-                if tokens[i].lstrip("\u0120").isdigit():
-                    digits.append(logprobs[i])
-                i += 1
+    answers: list[list[float]] = []
+    digits: list[float] = []
+    for token, logprob, in_answer in zip(tokens, logprobs, mask, strict=True):
+        if not in_answer:
+            continue
+        if token.lstrip("\u0120").isdigit():
+            digits.append(logprob)
+        elif token == "<|im_end|>":
             if digits:
                 answers.append(digits)
-        i += 1
+            digits = []
     return answers
 
 
 def probe(model_dir: str, seed: int) -> dict[int, dict[str, float]]:
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    turn_ids = tokenizer.convert_tokens_to_ids(["<|im_start|>", "<|im_end|>", "assistant"])
     report = {}
     for memories, chunks in CHUNKS.items():
         answers: list[list[float]] = []
@@ -57,7 +58,8 @@ def probe(model_dir: str, seed: int) -> dict[int, dict[str, float]]:
             with torch.no_grad():
                 rows = model(torch.tensor([ids])).logits[0].log_softmax(-1)
             logprobs = [0.0] + [rows[i - 1, ids[i]].item() for i in range(1, len(ids))]
-            answers += answer_digit_logprobs(tokenizer.convert_ids_to_tokens(ids), logprobs)
+            answers += answer_digit_logprobs(tokenizer.convert_ids_to_tokens(ids), logprobs,
+                                             assistant_mask(ids, *turn_ids))
         digits = [lp for answer in answers for lp in answer]
         report[memories] = {"answers": len(answers), "mean_digit_logprob": round(sum(digits) / len(digits), 3),
                             "copied": round(sum(min(a) > math.log(0.5) for a in answers) / len(answers), 3)}
