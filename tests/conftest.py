@@ -21,7 +21,9 @@ os.environ["MEMSCORE_DB"] = str(_HOME / "memscore.duckdb")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
-SHARED_SERVER_GROUPS = {"scale": "multi-host", "flows/test_deployment.py": "prefect-server", "vllm": "vllm"}
+SHARED_SERVER_GROUPS = {"scale": "multi-host", "flows/test_deployment.py": "prefect-server",
+                        "flows/test_score_corpus.py": "prefect-server", "flows/test_zombie_shards.py": "prefect-server",
+                        "vllm": "vllm"}
 """Tests (by directory or file) that share a costly session server run on one xdist worker per group (``make
 test`` runs ``-n 2 --dist loadscope --no-loadscope-reorder`` with :class:`SharedServerScheduling`): the six-host
 run, the Prefect API server with memscore's deployments, the real vLLM. Longest first, so the other tests fill

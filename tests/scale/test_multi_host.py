@@ -163,7 +163,8 @@ def test_two_workers_and_two_model_servers_losing_one_of_each_store_what_one_pro
     net.kill("gpu2")
     wait_until(lambda: answered(logs) >= planned * 0.4 and len(net.pids("w1")) > 1, parent, tmp / "parent.log")
     net.kill("w1")
-    assert parent.wait(900) == 0, (tmp / "parent.log").read_text()[-4000:]
+    exit_code = wait_for_exit(parent, tmp / "parent.log", cluster["prefect_env"]["PREFECT_API_URL"], 900)
+    assert exit_code == 0, (tmp / "parent.log").read_text()[-4000:]
 
     reference = tmp / "single.duckdb"  # the same stand-in answers, without the emulated prefill time
     single = subprocess.run([*net.launcher("gpu1"), sys.executable, "-m", "memscore_core.cli", "score", str(source),
@@ -181,6 +182,16 @@ def test_two_workers_and_two_model_servers_losing_one_of_each_store_what_one_pro
     assert answered(logs[1:]) > 0, "gpu2 answered nothing before it died: the fleet never used it"
     crashed = crashed_shards(cluster["prefect_env"]["PREFECT_API_URL"])
     assert crashed, "no shard run crashed with its worker: the kill missed"
+
+
+def wait_for_exit(parent: subprocess.Popen[bytes], log: Path, api: str, timeout: float) -> int:
+    """The parent run's exit code; if it has not exited by ``timeout``, fail with its log and every flow run's state."""
+    try:
+        return parent.wait(timeout)
+    except subprocess.TimeoutExpired:
+        runs = httpx.post(f"{api}/flow_runs/filter", json={}, timeout=30).json()
+        states = "\n".join(f"{run['name']}: {run['state_name']} {run['tags']}" for run in runs)
+        pytest.fail(f"the run did not finish in {timeout} s; flow runs:\n{states}\n{log.read_text()[-3000:]}")
 
 
 def crashed_shards(api: str) -> list[str]:
