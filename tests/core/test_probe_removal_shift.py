@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 from types import ModuleType
 
 import pytest
 from transformers import AutoTokenizer
 
 from memscore_core.settings import REPO_ROOT
+from tests.support.scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def probe() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("probe_removal_shift",
-                                                  REPO_ROOT / "scripts" / "probe_removal_shift.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("probe_removal_shift")
 
 
 def test_the_replacement_has_the_token_count_of_the_memory_it_replaces(probe: ModuleType) -> None:

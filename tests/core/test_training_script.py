@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
@@ -11,16 +10,13 @@ import torch
 from tokenizers import Tokenizer
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from memscore_core.settings import DEFAULT_MODEL_DIR, REPO_ROOT
+from memscore_core.settings import DEFAULT_MODEL_DIR
+from tests.support.scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def training() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("train_tiny_model", REPO_ROOT / "scripts" / "train_tiny_model.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("train_tiny_model")
 
 
 def test_the_default_mix_uses_one_memory_in_eight_as_memscore_tiny_2_was_trained(training: ModuleType) -> None:

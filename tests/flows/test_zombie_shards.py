@@ -20,10 +20,16 @@ WATCH_TAG = "memscore-shard-watch-test"  # this test's own copy of the automatio
 WITHIN_SECONDS = 15  # the shipped 90 s window, shortened so the test waits 15 s instead
 
 
+def shipped_automation() -> dict[str, Any]:
+    """The zombie automation as flows/automations.yaml declares it."""
+    (automation,) = yaml.safe_load((REPO_ROOT / "flows" / "automations.yaml").read_text())
+    return dict(automation)
+
+
 @pytest.fixture
 def api(prefect_server: dict[str, str]) -> Iterator[httpx.Client]:
     """The server's REST API with the shipped zombie automation on it, watching runs tagged WATCH_TAG."""
-    (automation,) = yaml.safe_load((REPO_ROOT / "flows" / "automations.yaml").read_text())
+    automation = shipped_automation()
     automation["trigger"].update(within=WITHIN_SECONDS,
                                  match_related={"prefect.resource.role": "tag",
                                                 "prefect.resource.id": f"prefect.tag.{WATCH_TAG}"})
@@ -57,8 +63,7 @@ def shard_run(api: httpx.Client, tmp_path: Path) -> dict[str, Any]:
 
 
 def test_shard_runs_carry_the_tag_the_shipped_automation_watches(api: httpx.Client, tmp_path: Path) -> None:
-    (automation,) = yaml.safe_load((REPO_ROOT / "flows" / "automations.yaml").read_text())
-    watched = automation["trigger"]["match_related"]["prefect.resource.id"].removeprefix("prefect.tag.")
+    watched = shipped_automation()["trigger"]["match_related"]["prefect.resource.id"].removeprefix("prefect.tag.")
     run = shard_run(api, tmp_path)
     api.post(f"/flow_runs/{run['id']}/set_state", json={"state": {"type": "CANCELLED"}, "force": True})
     assert watched in run["tags"]
