@@ -16,7 +16,7 @@ from prefect.runtime import flow_run
 from flows.artifacts import publish_reports, publish_summary
 from flows.runtime import flow_runtime
 from flows.tasks import load_source, task_scorer, write_reports
-from memscore_core.engine import ScoringConfig, Strategy
+from memscore_core.engine import Ablation, ScoringConfig, Strategy
 from memscore_core.formats import InputFormat, InputOptions
 from memscore_core.lifecycle import run_scoring, shard_of
 from memscore_core.runner import Outcome
@@ -40,7 +40,8 @@ async def score_conversations(source: str = "data/conversations", db: str = "dat
                               input_format: InputFormat = "auto", memory_tools: list[str] | None = None,
                               memory_key_arg: str = "key", masks: int = DEFAULT_MASKS,
                               noise_floor: float | None = None,
-                              floor_quantile: float = DEFAULT_QUANTILE) -> dict[str, Any]:
+                              floor_quantile: float = DEFAULT_QUANTILE,
+                              ablation: Ablation = "remove") -> dict[str, Any]:
     """Score every conversation under ``source`` into the store ``db``.
 
     Invalid conversations go to ``ingest_errors`` and the rest go on; the run fails at the end if any
@@ -51,10 +52,10 @@ async def score_conversations(source: str = "data/conversations", db: str = "dat
     scores only shard ``shard`` of the corpus (see the ``score-corpus`` flow). ``input_format``,
     ``memory_tools`` and ``memory_key_arg`` read OpenAI chat logs and Letta agent files as ``memscore score``
     does (docs/format-*.md). ``masks``, ``noise_floor`` and ``floor_quantile`` set the surrogate and screening
-    strategies (docs/strategies.md).
+    strategies, ``ablation`` whether memories are removed or replaced by fillers (docs/strategies.md).
     """
     config = ScoringConfig(strategy=strategy, chunk_tokens=chunk_tokens, window=window, masks=masks,
-                           noise_floor=noise_floor, floor_quantile=floor_quantile)
+                           noise_floor=noise_floor, floor_quantile=floor_quantile, ablation=ablation)
     settings = Settings.with_overrides(base_url=base_url, model=model, concurrency=concurrency)
     api_key = cast(Secret, await Secret.aload(api_key_secret)).get() if api_key_secret else None
     store = Store(db)

@@ -14,7 +14,7 @@ from prefect.artifacts import acreate_table_artifact
 
 from flows.score_conversations import DEFAULT_PART_TOKENS
 from flows.shards import run_shards
-from memscore_core.engine import Strategy
+from memscore_core.engine import Ablation, Strategy
 from memscore_core.formats import InputFormat
 from memscore_core.store import Store
 from memscore_core.strategies.noise_floor import DEFAULT_QUANTILE
@@ -32,7 +32,7 @@ async def score_corpus(source: str = "data/conversations", db: str = "data/memsc
                        deployment: str = SHARD_DEPLOYMENT, attempts: int = 3, poll_seconds: float = 5.0,
                        input_format: InputFormat = "auto", memory_tools: list[str] | None = None,
                        memory_key_arg: str = "key", masks: int = DEFAULT_MASKS, noise_floor: float | None = None,
-                       floor_quantile: float = DEFAULT_QUANTILE) -> dict[str, Any]:
+                       floor_quantile: float = DEFAULT_QUANTILE, ablation: Ablation = "remove") -> dict[str, Any]:
     """Score ``source`` into ``db`` as ``shards`` flow runs of ``deployment`` on its work pool.
 
     Every worker must reach the same ``source``, ``db`` (a ``ducklake:postgres:`` store for several
@@ -42,7 +42,7 @@ async def score_corpus(source: str = "data/conversations", db: str = "data/memsc
                   "chunk_tokens": chunk_tokens, "window": window, "concurrency": concurrency, "rescore": rescore,
                   "api_key_secret": api_key_secret, "part_tokens": part_tokens, "reports_dir": None,
                   "input_format": input_format, "memory_tools": memory_tools, "memory_key_arg": memory_key_arg,
-                  "masks": masks, "noise_floor": noise_floor, "floor_quantile": floor_quantile}
+                  "masks": masks, "noise_floor": noise_floor, "floor_quantile": floor_quantile, "ablation": ablation}
     finished = await run_shards(deployment, parameters, shards, attempts=attempts, poll_seconds=poll_seconds)
     runs = {str(run.flow_run_id): run for run in Store(db).runs() if run.flow_run_id is not None}
     rows: list[dict[str, Any]] = []

@@ -13,6 +13,11 @@ chunk. One more request per chunk that holds a memory removes all of them at onc
 system memories every chunk holds one.
 
 Requests per conversation = chunks + entry memories + system memories × chunks + chunks holding a memory.
+
+With *fillers* (``--ablation replace``, :mod:`memscore_core.fillers`) a memory is not removed but replaced by
+content-free text of the same number of tokens: nothing else changes, every later token keeps its position,
+and a divergence measures what the memory says, not where the tokens after it sit. Each scored response must
+then also start at the same token position as in the baseline.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ class PromptRequest:
     ``removed``: memory entries left out; ``removed_system``: system memories whose blocks were cut;
     ``trimmed``: kept assistant entries that lost tool calls, as (entry, call ids), because the tool results
     answering those calls were removed. Assistant turns left with nothing are simply not sent.
+    ``replaced`` / ``replaced_system``: (entry or system memory, filler text) for memories replaced rather
+    than removed; a replaced entry is sent (with the filler as its text) and listed in ``removed`` too.
     """
 
     kind: RequestKind
@@ -52,13 +59,25 @@ class PromptRequest:
     removed: tuple[int, ...] = ()
     removed_system: tuple[int, ...] = ()
     trimmed: tuple[tuple[int, tuple[str, ...]], ...] = ()
+    replaced: tuple[tuple[int, str], ...] = ()
+    replaced_system: tuple[tuple[int, str], ...] = ()
 
     def prompt(self, conversation: Conversation) -> ChatPrompt:
         """What this request sends: the prefix and the kept entries as chat messages, and the tools."""
-        entries, trimmed = conversation.entries, dict(self.trimmed)
-        messages = [(entries[i].without_calls(trimmed[i]) if i in trimmed else entries[i]).api_message()
-                    for i in self.entries]
-        return ChatPrompt(conversation.prefix_messages(self.removed_system) + messages, conversation.tools)
+        entries, trimmed, replaced = conversation.entries, dict(self.trimmed), dict(self.replaced)
+        messages = []
+        for i in self.entries:
+            entry = entries[i].without_calls(trimmed[i]) if i in trimmed else entries[i]
+            if i in replaced:
+                entry = entry.model_copy(update={"content": replaced[i], "reasoning": None})
+            messages.append(entry.api_message())
+        prefix = conversation.prefix_messages(self.removed_system, dict(self.replaced_system))
+        return ChatPrompt(prefix + messages, conversation.tools)
+
+    @property
+    def keeps_positions(self) -> bool:
+        """Whether memories were replaced by fillers (every later token in place) rather than removed."""
+        return bool(self.replaced or self.replaced_system)
 
     def roles(self, conversation: Conversation) -> list[str]:
         prefix = [m["role"] for m in conversation.prefix_messages()]
@@ -80,13 +99,17 @@ class PromptRequest:
 
 
 def removal_request(conversation: Conversation, kind: RequestKind, chunk: int, sent: Sequence[int],
-                    memories: Collection[int], window: int | None = None) -> PromptRequest:
+                    memories: Collection[int], window: int | None = None,
+                    fillers: Mapping[int, str] | None = None) -> PromptRequest:
     """The request that sends the entries ``sent`` of ``chunk`` without the memories ``memories`` (rows of
-    ``Conversation.memories``) and everything that goes with them.
+    ``Conversation.memories``) and everything that goes with them; with ``fillers`` (memory row → text of
+    the same token count), each memory's text replaced by its filler instead, and nothing else changed.
 
     With ``window`` N the request ends at the N-th response after the last entry memory removed (after the
     chunk's start when only system memories are removed).
     """
+    if fillers is not None:
+        return _replacement_request(conversation, kind, chunk, sent, memories, window, fillers)
     refs = conversation.memories
     removed = sorted(entry for entry in (refs[row].entry for row in memories) if entry is not None)
     removed_system = tuple(sorted(system for system in (refs[row].system for row in memories) if system is not None))
@@ -110,13 +133,30 @@ def removal_request(conversation: Conversation, kind: RequestKind, chunk: int, s
     return PromptRequest(kind, chunk, tuple(kept), tuple(removed), removed_system, trimmed)
 
 
+def _replacement_request(conversation: Conversation, kind: RequestKind, chunk: int, sent: Sequence[int],
+                         memories: Collection[int], window: int | None, fillers: Mapping[int, str]) -> PromptRequest:
+    """``removal_request`` with fillers: every entry sent, each memory's text replaced by its filler."""
+    refs = [(conversation.memories[row], fillers[row]) for row in memories]
+    entries = sorted((ref.entry, text) for ref, text in refs if ref.entry is not None)
+    systems = sorted((ref.system, text) for ref, text in refs if ref.system is not None)
+    kept = list(sent)
+    if window is not None:
+        anchor = entries[-1][0] if entries else (sent[0] - 1 if sent else -1)
+        kept = _truncate_after(conversation, kept, anchor, window)
+    return PromptRequest(kind, chunk, tuple(kept), tuple(entry for entry, _ in entries),
+                         tuple(system for system, _ in systems), replaced=tuple(entries),
+                         replaced_system=tuple(systems))
+
+
 @dataclass(frozen=True)
 class ResponseLogprobs:
-    """Token ids and log-probs of each scored response, by conversation entry index."""
+    """Token ids and log-probs of each scored response, by conversation entry index; ``starts``: the token
+    position where each response's message starts in the prompt."""
 
     token_ids: dict[int, npt.NDArray[np.int64]]
     logprobs: dict[int, npt.NDArray[np.float64]]
     prompt_tokens: int
+    starts: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -124,7 +164,7 @@ class AblationPlan:
     """Every request the exact strategy makes for one conversation.
 
     ``rows[m]`` are the requests that remove memory ``m`` (of ``Conversation.memories``) alone: one for an
-    entry memory, one per chunk for a system memory.
+    entry memory, one per chunk for a system memory. With ``fillers`` every request replaces its memories.
     """
 
     chunks: list[list[int]]
@@ -134,6 +174,12 @@ class AblationPlan:
     window: int | None = None
     chunk_of: dict[int, int] = field(default_factory=dict)
     responses: tuple[int, ...] = ()
+    fillers: Mapping[int, str] | None = None
+
+    def removal(self, conversation: Conversation, kind: RequestKind, chunk: int,
+                memories: Collection[int]) -> PromptRequest:
+        """The request taking ``memories`` out of ``chunk`` (removed, or replaced by their fillers)."""
+        return removal_request(conversation, kind, chunk, self.chunks[chunk], memories, self.window, self.fillers)
 
     @property
     def ablations(self) -> list[PromptRequest]:
@@ -144,33 +190,40 @@ class AblationPlan:
         return self.baseline + self.ablations + self.drop_all
 
 
-def plan_exact(conversation: Conversation, chunk_tokens: int, window: int | None = None) -> AblationPlan:
+def plan_exact(conversation: Conversation, chunk_tokens: int, window: int | None = None,
+               fillers: Mapping[int, str] | None = None) -> AblationPlan:
     """Plan the baseline, the removal of each memory, and one drop-all per chunk holding a memory.
 
     A conversation without memories needs no request. With ``window`` N, a request ends at the N-th response
     after its memory (a system memory's at the N-th response of each chunk), and a drop-all request at the
-    N-th after the chunk's last memory entry.
+    N-th after the chunk's last memory entry. With ``fillers`` memories are replaced instead of removed.
     """
-    chunks = plan_chunks(conversation.entries, chunk_budget(conversation, chunk_tokens))
+    return plan_over(conversation, plan_chunks(conversation.entries, chunk_budget(conversation, chunk_tokens)),
+                     window, fillers)
+
+
+def plan_over(conversation: Conversation, chunks: list[list[int]], window: int | None = None,
+              fillers: Mapping[int, str] | None = None) -> AblationPlan:
+    """:func:`plan_exact` over given ``chunks`` (e.g. a plan's own, again with fillers)."""
     chunk_of = {entry: number for number, chunk in enumerate(chunks) for entry in chunk}
     responses = tuple(conversation.response_indices)
     refs = conversation.memories
+    plan = AblationPlan(chunks, [], [], [], window, chunk_of, responses, fillers)
     if not refs:
-        return AblationPlan(chunks, [], [], [], window, chunk_of, responses)
+        return plan
     baseline = [PromptRequest("baseline", number, tuple(chunk)) for number, chunk in enumerate(chunks)]
     rows: list[tuple[PromptRequest, ...]] = []
     for row, ref in enumerate(refs):
         numbers = range(len(chunks)) if ref.entry is None else [chunk_of[ref.entry]]
-        rows.append(tuple(removal_request(conversation, "ablate", number, chunks[number], [row], window)
-                          for number in numbers))
+        rows.append(tuple(plan.removal(conversation, "ablate", number, [row]) for number in numbers))
     system_rows = [row for row, ref in enumerate(refs) if ref.system is not None]
     drop_all = []
-    for number, chunk in enumerate(chunks):
+    for number in range(len(chunks)):
         held = system_rows + [row for row, ref in enumerate(refs) if ref.entry is not None and
                               chunk_of[ref.entry] == number]
         if held:
-            drop_all.append(removal_request(conversation, "drop_all", number, chunk, held, window))
-    return AblationPlan(chunks, baseline, rows, drop_all, window, chunk_of, responses)
+            drop_all.append(plan.removal(conversation, "drop_all", number, held))
+    return AblationPlan(chunks, baseline, rows, drop_all, window, chunk_of, responses, fillers)
 
 
 def _truncate_after(conversation: Conversation, kept: list[int], anchor: int, window: int) -> list[int]:
@@ -188,12 +241,13 @@ def read_responses(conversation: Conversation, request: PromptRequest, scored: S
     """Split a scored prompt into the responses of the entries it sent."""
     spans = message_spans(scored, request.roles(conversation))
     offset = len(conversation.prefix_messages())
-    token_ids, logprobs = {}, {}
+    token_ids, logprobs, starts = {}, {}, {}
     for span, entry in zip(spans[offset:], request.entries, strict=True):
         if span.role == "assistant":
             token_ids[entry] = scored.token_ids[span.response]
             logprobs[entry] = scored.logprobs[span.response]
-    return ResponseLogprobs(token_ids, logprobs, scored.prompt_tokens)
+            starts[entry] = span.start
+    return ResponseLogprobs(token_ids, logprobs, scored.prompt_tokens, starts)
 
 
 def aggregate_exact(conversation: Conversation, plan: AblationPlan,
@@ -231,12 +285,14 @@ def merged(answers: Iterable[ResponseLogprobs]) -> ResponseLogprobs:
     """The responses of several answers as one (e.g. every chunk's baseline); prompt tokens summed."""
     token_ids: dict[int, npt.NDArray[np.int64]] = {}
     logprobs: dict[int, npt.NDArray[np.float64]] = {}
+    starts: dict[int, int] = {}
     tokens = 0
     for answer in answers:
         token_ids.update(answer.token_ids)
         logprobs.update(answer.logprobs)
+        starts.update(answer.starts)
         tokens += answer.prompt_tokens
-    return ResponseLogprobs(token_ids, logprobs, tokens)
+    return ResponseLogprobs(token_ids, logprobs, tokens, starts)
 
 
 def window_end(plan: AblationPlan, memory: int) -> int:
@@ -285,7 +341,15 @@ def removal_row(conversation: Conversation, requests: Sequence[PromptRequest], r
 
 def _check_aligned(conversation: Conversation, request: PromptRequest, answer: ResponseLogprobs,
                    baseline: ResponseLogprobs, scored: list[int]) -> None:
-    """Each scored response must be the same tokens as in the baseline."""
+    """Each scored response must be the same tokens as in the baseline (and, with fillers, in the same place)."""
+    if request.keeps_positions:
+        moved = next((r for r in scored if answer.starts.get(r) != baseline.starts.get(r)), None)
+        if moved is not None:
+            raise AlignmentError(
+                f"conversation {conversation.id!r}: the fillers of entries {list(request.removed)} and system "
+                f"memories {list(request.removed_system)} moved the response at entry {moved} from token "
+                f"{baseline.starts.get(moved)} to {answer.starts.get(moved)}: they did not keep the memories' "
+                f"token counts")
     same_lengths = all(len(baseline.token_ids[r]) == len(answer.token_ids[r]) for r in scored)
     if same_lengths and np.array_equal(np.concatenate([baseline.token_ids[r] for r in scored]),
                                        np.concatenate([answer.token_ids[r] for r in scored])):

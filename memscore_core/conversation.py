@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -170,20 +170,25 @@ class Conversation(BaseModel):
                 raise ValueError(f"the slot {memory_slot(key)} appears more than once in system_prompt")
         return self
 
-    def system_message(self, without: Collection[int] = ()) -> str:
-        """The system prompt with every system memory's block in place except those at ``without``."""
+    def system_message(self, without: Collection[int] = (), replaced: Mapping[int, str] | None = None) -> str:
+        """The system prompt with every system memory's block in place except those at ``without`` (cut) and
+        those at ``replaced`` (its text instead)."""
         if not self.system_memories:
             return self.system_prompt
-        blocks = {memory_slot(memory.key): "" if i in without else memory.content
+        replaced = replaced or {}
+        blocks = {memory_slot(memory.key): replaced.get(i, "" if i in without else memory.content)
                   for i, memory in enumerate(self.system_memories)}
         pattern = re.compile("|".join(re.escape(slot) for slot in blocks))
         text = pattern.sub(lambda match: blocks[match.group(0)], self.system_prompt)
         appended = [content for slot, content in blocks.items() if slot not in self.system_prompt]
         return BLOCK_SEPARATOR.join(part for part in [text, *appended] if part)
 
-    def prefix_messages(self, without_system: Collection[int] = ()) -> list[dict[str, Any]]:
-        """System message (its memories but ``without_system``), then the context when non-empty (a user message)."""
-        prefix: list[dict[str, Any]] = [{"role": "system", "content": self.system_message(without_system)}]
+    def prefix_messages(self, without_system: Collection[int] = (),
+                        replaced_system: Mapping[int, str] | None = None) -> list[dict[str, Any]]:
+        """System message (its memories but ``without_system``, ``replaced_system`` by their text), then the
+        context when non-empty (a user message)."""
+        prefix: list[dict[str, Any]] = [{"role": "system",
+                                         "content": self.system_message(without_system, replaced_system)}]
         if self.context:
             prefix.append({"role": "user", "content": self.context})
         return prefix

@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from memscore_core.ablation import (
     AblationPlan,
@@ -24,6 +24,7 @@ from memscore_core.ablation import (
     ResponseLogprobs,
     aggregate_exact,
     plan_exact,
+    plan_over,
     read_responses,
 )
 from memscore_core.backends.base import PromptBackend
@@ -31,6 +32,7 @@ from memscore_core.backends.vllm import RequestOptions
 from memscore_core.chunking import CHARS_PER_TOKEN, DEFAULT_CHUNK_TOKENS, chunk_budget
 from memscore_core.conversation import Conversation
 from memscore_core.errors import ContextLengthError
+from memscore_core.fillers import memory_fillers
 from memscore_core.parsing import ScoredPrompt
 from memscore_core.pool import RequestPool
 from memscore_core.prompt import ChatPrompt
@@ -44,6 +46,7 @@ from memscore_core.strategies.scope import chunk_scopes
 from memscore_core.strategies.surrogate import DEFAULT_MASKS, MIN_MASKS
 
 Strategy = Literal["exact", "seed", "hierarchical", "surrogate", "auto"]
+Ablation = Literal["remove", "replace"]
 CHUNKED: tuple[Strategy, ...] = ("hierarchical", "surrogate", "auto")
 _SCREENING = ("noise_floor", "floor_quantile")
 
@@ -53,6 +56,8 @@ class ScoringConfig(BaseModel):
 
     ``masks``: random masks per chunk (surrogate); ``noise_floor``: a fixed floor in nats for screening
     (hierarchical), ``None`` to measure it per conversation at ``floor_quantile`` of its null samples.
+    ``ablation``: ``remove`` takes a memory out of the prompt (the seed's semantics); ``replace`` puts
+    content-free filler of the same token count in its place (:mod:`memscore_core.fillers`).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -63,10 +68,21 @@ class ScoringConfig(BaseModel):
     masks: int = Field(default=DEFAULT_MASKS, ge=MIN_MASKS)
     noise_floor: float | None = Field(default=None, ge=0)
     floor_quantile: float = Field(default=DEFAULT_QUANTILE, gt=0, le=1)
+    ablation: Ablation = "remove"
+
+    @model_validator(mode="after")
+    def _seed_removes(self) -> ScoringConfig:
+        if self.strategy == "seed" and self.ablation != "remove":
+            raise ValueError("the seed strategy removes memories, as the original did: "
+                             "ablation 'replace' needs exact, hierarchical, surrogate or auto")
+        return self
 
     def result_config(self) -> dict[str, Any]:
-        """The settings the strategy uses (so exact and seed configurations hash as they always have)."""
+        """The settings the strategy uses (so exact and seed configurations hash as they always have; the
+        ablation only when it is ``replace``)."""
         config = self.model_dump()
+        if self.ablation == "remove":
+            del config["ablation"]
         unused = {"exact": ("masks", *_SCREENING), "seed": ("masks", *_SCREENING),
                   "hierarchical": ("masks",), "surrogate": _SCREENING, "auto": ()}[self.strategy]
         for name in unused:
@@ -142,15 +158,31 @@ async def score_conversation(conversation: Conversation, send: Send, config: Sco
             return await send(ModelCall(prompt, RequestOptions(), label))
 
         async def chunked(plan: AblationPlan) -> ConversationScore:
-            return await score_chunked(conversation, plan, send_prompt, settings, model=model)
+            plan, answered = await _ablation_plan(conversation, plan, send, config)
+            return await score_chunked(conversation, plan, send_prompt, settings, model=model, answered=answered)
 
         return await _rechunked(conversation, config, chunked)
 
     async def exact(plan: AblationPlan) -> ConversationScore:
-        answers = await asyncio.gather(*(_run(conversation, send, request) for request in plan.requests))
-        return aggregate_exact(conversation, plan, dict(zip(plan.requests, answers, strict=True)), model=model)
+        plan, answered = await _ablation_plan(conversation, plan, send, config)
+        rest = [request for request in plan.requests if request not in answered]
+        answers = await asyncio.gather(*(_run(conversation, send, request) for request in rest))
+        results = answered | dict(zip(rest, answers, strict=True))
+        return aggregate_exact(conversation, plan, results, model=model)
 
     return await _rechunked(conversation, config, exact)
+
+
+async def _ablation_plan(conversation: Conversation, plan: AblationPlan, send: Send, config: ScoringConfig
+                         ) -> tuple[AblationPlan, dict[PromptRequest, ResponseLogprobs]]:
+    """``plan`` as ``config.ablation`` needs it, with the requests already answered: for ``replace``, the
+    baselines are sent first and each memory's filler is measured in them."""
+    if config.ablation == "remove" or not conversation.memories:
+        return plan, {}
+    scored = await asyncio.gather(*(_send(conversation, send, request) for request in plan.baseline))
+    filled = plan_over(conversation, plan.chunks, plan.window, memory_fillers(conversation, plan, scored))
+    return filled, {request: read_responses(conversation, request, answer)
+                    for request, answer in zip(plan.baseline, scored, strict=True)}
 
 
 async def _rechunked(conversation: Conversation, config: ScoringConfig,
@@ -174,6 +206,9 @@ def smaller_chunks(conversation: Conversation, chunk_tokens: int, error: Context
 
 
 async def _run(conversation: Conversation, send: Send, request: PromptRequest) -> ResponseLogprobs:
+    return read_responses(conversation, request, await _send(conversation, send, request))
+
+
+async def _send(conversation: Conversation, send: Send, request: PromptRequest) -> ScoredPrompt:
     label = f"{conversation.id}-{request.label()}"
-    scored = await send(ModelCall(request.prompt(conversation), RequestOptions(), label))
-    return read_responses(conversation, request, scored)
+    return await send(ModelCall(request.prompt(conversation), RequestOptions(), label))

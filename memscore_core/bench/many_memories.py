@@ -17,7 +17,7 @@ from memscore_core.backends.base import PromptBackend
 from memscore_core.backends.factory import EMBEDDED_BASE_URL
 from memscore_core.backends.vllm import RetryPolicy, VllmBackend
 from memscore_core.bench.strategies import StrategyComparison, compare_strategies
-from memscore_core.engine import ScoringConfig
+from memscore_core.engine import Ablation, ScoringConfig
 from memscore_core.synth.many import ManyShape, corpus_chunk_tokens, generate_many_corpus
 
 DEFAULT_STRATEGIES = ("exact", "hierarchical", "surrogate", "auto")
@@ -39,7 +39,7 @@ class ManyMemoryReport(BaseModel):
 
 
 def strategy_configs(strategies: list[str], chunk_tokens: int, *, window: int | None, masks: int,
-                     floor_quantile: float) -> dict[str, ScoringConfig]:
+                     floor_quantile: float, ablation: Ablation = "remove") -> dict[str, ScoringConfig]:
     """Each strategy by name, and with ``window`` each again as ``<name> --window N``."""
     configs = {}
     for span in [None] if window is None else [None, window]:
@@ -47,18 +47,21 @@ def strategy_configs(strategies: list[str], chunk_tokens: int, *, window: int | 
             name = strategy if span is None else f"{strategy} --window {span}"
             configs[name] = ScoringConfig.model_validate({"strategy": strategy, "chunk_tokens": chunk_tokens,
                                                           "window": span, "masks": masks,
-                                                          "floor_quantile": floor_quantile})
+                                                          "floor_quantile": floor_quantile,
+                                                          "ablation": ablation})
     return configs
 
 
 def run_many_memory_bench(shape: ManyShape, *, conversations: int, seed: int, strategies: list[str],
                           window: int | None, masks: int, floor_quantile: float, model_dir: Path,
-                          base_url: str | None = None, concurrency: int = 4) -> ManyMemoryReport:
+                          base_url: str | None = None, concurrency: int = 4,
+                          ablation: Ablation = "remove") -> ManyMemoryReport:
     """Generate the corpus, score it with every strategy, and report them side by side."""
     corpus = list(generate_many_corpus(conversations, seed, shape))
     chunk_tokens = corpus_chunk_tokens(corpus)
     assert chunk_tokens is not None
-    configs = strategy_configs(strategies, chunk_tokens, window=window, masks=masks, floor_quantile=floor_quantile)
+    configs = strategy_configs(strategies, chunk_tokens, window=window, masks=masks, floor_quantile=floor_quantile,
+                               ablation=ablation)
 
     async def compare() -> StrategyComparison:
         backend = _backend(model_dir, base_url)

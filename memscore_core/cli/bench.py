@@ -24,6 +24,7 @@ from memscore_core.cli.consoles import stdout_console
 from memscore_core.cli.strategy_options import (
     DEFAULT_MASKS,
     DEFAULT_QUANTILE,
+    AblationOption,
     FloorQuantileOption,
     MasksOption,
     strategy_names,
@@ -70,6 +71,7 @@ def bench(
     used: Annotated[int, typer.Option(min=0, help="--many-memories: memories asked about per chunk.")] = 4,
     masks: MasksOption = DEFAULT_MASKS,
     floor_quantile: FloorQuantileOption = DEFAULT_QUANTILE,
+    ablation: AblationOption = "remove",
     seed: Annotated[int, typer.Option(help="--many-memories: the corpus's seed.")] = 14,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
@@ -90,6 +92,7 @@ def bench(
         shaped = ManyShape(memories=many_memories, used=min(used, many_memories), chunks=chunks)
         compared = run_many_memory_bench(shaped, conversations=conversations, seed=seed, strategies=names,
                                          window=window, masks=masks, floor_quantile=floor_quantile,
+                                         ablation=ablation,
                                          model_dir=Settings().model_dir, base_url=joined_base_url(base_url),
                                          concurrency=concurrency or 4)
         finish(compared, check_many_memory_targets(compared), as_json, print_many_memory_report)

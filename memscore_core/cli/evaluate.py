@@ -17,6 +17,7 @@ from memscore_core.cli.inputs import InputFormatOption, MemoryKeyArgOption, Memo
 from memscore_core.cli.strategy_options import (
     DEFAULT_MASKS,
     DEFAULT_QUANTILE,
+    AblationOption,
     FloorQuantileOption,
     MasksOption,
     NoiseFloorOption,
@@ -42,6 +43,7 @@ def eval_command(
     masks: MasksOption = DEFAULT_MASKS,
     noise_floor: NoiseFloorOption = None,
     floor_quantile: FloorQuantileOption = DEFAULT_QUANTILE,
+    ablation: AblationOption = "remove",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (a list of them for several "
                                                          "strategies).")] = False,
     input_format: InputFormatOption = "auto",
@@ -53,7 +55,7 @@ def eval_command(
     settings = Settings.with_overrides(base_url=joined_base_url(base_url), model=model, chunk_tokens=chunk_tokens)
     names = strategy_names(strategy, several=True)
     configs = {name: scoring_config(name, chunk_tokens=settings.chunk_tokens, masks=masks, noise_floor=noise_floor,
-                                    floor_quantile=floor_quantile) for name in names}
+                                    floor_quantile=floor_quantile, ablation=ablation) for name in names}
     loaded = load_conversations(paths, input_options(input_format, memory_tool, memory_key_arg))
     if loaded.errors:
         for error in loaded.errors:
@@ -72,7 +74,7 @@ def eval_command(
 def strategy_report(row: StrategyRow) -> dict[str, Any]:
     """One strategy's evaluation: quality (precision@1 and two-memory recall on each cell's best value, every
     other statistic on exact cells only), then its cost and how its cells were obtained."""
-    return {"strategy": row.name, **row.quality, "precision_at_1": row.precision_at_1,
+    return {"strategy": row.name, "ablation": row.config.ablation, **row.quality, "precision_at_1": row.precision_at_1,
             "recall_two_memory": row.recall_two_memory, "requests": row.requests, "prompt_tokens": row.prompt_tokens,
             "wall_s": row.wall_s, "tokens_vs_exact": row.tokens_vs_exact, "requests_vs_exact": row.requests_vs_exact,
             "top1_agreement_with_exact": row.top1_agreement,

@@ -12,6 +12,7 @@ import typer
 from memscore_core.cli.consoles import stderr_console
 from memscore_core.cli.render import print_result, print_top_memories
 from memscore_core.errors import StoreError
+from memscore_core.report import run_config
 from memscore_core.settings import Settings
 from memscore_core.store import Store
 from memscore_core.store.targets import parse_target
@@ -64,11 +65,12 @@ def show(
 ) -> None:
     """One conversation's latest memories × responses matrix (screened estimates as ~1.23) and each response's
     top memories."""
-    result = open_store(db, data_path).latest_result(conversation_id)
+    store = open_store(db, data_path)
+    result = store.latest_result(conversation_id)
     if result is None:
         stderr_console().print(f"[red]error:[/red] no scores for conversation {conversation_id!r}", highlight=False)
         raise typer.Exit(1)
     if as_json:
         sys.stdout.write(orjson.dumps(result.model_dump(mode="json")).decode() + "\n")
     else:
-        print_result(result)
+        print_result(result, ablation=(run_config(store, result) or {}).get("ablation", "remove"))

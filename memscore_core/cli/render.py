@@ -58,12 +58,15 @@ def print_top_memories(rows: Sequence[MemoryImportance], title: str) -> None:
     stdout_console().print(table)
 
 
-def print_result(result: StoredResult, limit: int = 3) -> None:
+def print_result(result: StoredResult, limit: int = 3, *, ablation: str = "remove") -> None:
     """One conversation's stored matrix: exact cells as numbers, screened estimates as ``~1.23`` (dim italic),
-    unmeasured cells as ``—``; then each response with its top memories (exact cells only)."""
+    unmeasured cells as ``—``; then each response with its top memories (exact cells only). ``ablation``: how
+    its run took memories out (``replace`` is said in the header)."""
     console = stdout_console()
-    console.print(f"[bold]{result.conversation_id}[/bold]  model {result.model}  strategy {result.strategy}  "
-                  f"scored {result.scored_at:%Y-%m-%d %H:%M:%S}  ({result.requests} requests)", highlight=False)
+    replaced = "  memories replaced by fillers" if ablation == "replace" else ""
+    console.print(f"[bold]{result.conversation_id}[/bold]  model {result.model}  strategy {result.strategy}"
+                  f"{replaced}  scored {result.scored_at:%Y-%m-%d %H:%M:%S}  ({result.requests} requests)",
+                  highlight=False)
     if result.noise_floor is not None:
         console.print(f"noise floor {result.noise_floor:.3f} nats ({floor_method(result.noise_floor_method)})",
                       highlight=False)

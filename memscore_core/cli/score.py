@@ -19,6 +19,7 @@ from memscore_core.cli.render import print_conversation_tops, print_top_memories
 from memscore_core.cli.strategy_options import (
     DEFAULT_MASKS,
     DEFAULT_QUANTILE,
+    AblationOption,
     FloorQuantileOption,
     MasksOption,
     NoiseFloorOption,
@@ -62,6 +63,7 @@ def score(
     masks: MasksOption = DEFAULT_MASKS,
     noise_floor: NoiseFloorOption = None,
     floor_quantile: FloorQuantileOption = DEFAULT_QUANTILE,
+    ablation: AblationOption = "remove",
 ) -> None:
     """Score each memory's importance to each assistant response; results go to the DuckDB store."""
     settings = Settings.with_overrides(base_url=joined_base_url(base_url), model=model, api_key_env=api_key_env, db=db,
@@ -69,7 +71,7 @@ def score(
     if not cache:
         settings = settings.model_copy(update={"request_cache": None})
     config = scoring_config(strategy_names(strategy)[0], chunk_tokens=settings.chunk_tokens, window=window,
-                            masks=masks, noise_floor=noise_floor, floor_quantile=floor_quantile)
+                            masks=masks, noise_floor=noise_floor, floor_quantile=floor_quantile, ablation=ablation)
     loaded = load_conversations(paths, input_options(input_format, memory_tool, memory_key_arg))
     for error in loaded.errors:
         stderr.print(f"[red]error:[/red] {error}", highlight=False, markup=True)

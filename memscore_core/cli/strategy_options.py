@@ -7,12 +7,12 @@ from typing import Annotated, get_args
 import typer
 from pydantic import ValidationError
 
-from memscore_core.engine import ScoringConfig, Strategy
+from memscore_core.engine import Ablation, ScoringConfig, Strategy
 from memscore_core.strategies.noise_floor import DEFAULT_QUANTILE
 from memscore_core.strategies.surrogate import DEFAULT_MASKS, MIN_MASKS
 
-__all__ = ["DEFAULT_MASKS", "DEFAULT_QUANTILE", "STRATEGIES", "FloorQuantileOption", "MasksOption", "NoiseFloorOption",
-           "StrategyOption", "scoring_config", "strategy_names"]
+__all__ = ["DEFAULT_MASKS", "DEFAULT_QUANTILE", "STRATEGIES", "AblationOption", "FloorQuantileOption", "MasksOption",
+           "NoiseFloorOption", "StrategyOption", "scoring_config", "strategy_names"]
 
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
 
@@ -25,6 +25,9 @@ NoiseFloorOption = Annotated[float | None, typer.Option(
     min=0, help="hierarchical/auto: a fixed noise floor in nats (default: measured per conversation).")]
 FloorQuantileOption = Annotated[float, typer.Option(
     min=0, max=1, help="hierarchical/auto: the quantile of the null samples the measured floor is at.")]
+AblationOption = Annotated[Ablation, typer.Option(
+    help="remove (default): take each memory out of the prompt; replace: put content-free filler of the same "
+         "token count in its place, so later tokens keep their positions (not with seed).")]
 
 
 def strategy_names(text: str, *, several: bool = False) -> list[str]:
@@ -38,12 +41,14 @@ def strategy_names(text: str, *, several: bool = False) -> list[str]:
 
 
 def scoring_config(strategy: str, *, chunk_tokens: int, window: int | None = None, masks: int = DEFAULT_MASKS,
-                   noise_floor: float | None = None, floor_quantile: float = DEFAULT_QUANTILE) -> ScoringConfig:
+                   noise_floor: float | None = None, floor_quantile: float = DEFAULT_QUANTILE,
+                   ablation: Ablation = "remove") -> ScoringConfig:
     """The configuration the options describe; an invalid value is a usage error naming its option."""
     try:
         return ScoringConfig.model_validate({"strategy": strategy, "chunk_tokens": chunk_tokens, "window": window,
                                              "masks": masks, "noise_floor": noise_floor,
-                                             "floor_quantile": floor_quantile})
+                                             "floor_quantile": floor_quantile, "ablation": ablation})
     except ValidationError as exc:
-        field = str(exc.errors()[0]["loc"][0]).replace("_", "-")
+        location = exc.errors()[0]["loc"]
+        field = str(location[0]).replace("_", "-") if location else "ablation"
         raise typer.BadParameter(exc.errors()[0]["msg"], param_hint=f"--{field}") from exc

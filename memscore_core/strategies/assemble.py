@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from memscore_core.ablation import AblationPlan, ResponseLogprobs, removal_request, window_end
+from memscore_core.ablation import AblationPlan, ResponseLogprobs, window_end
 from memscore_core.conversation import Conversation
 from memscore_core.divergence import column_sums, row_sums
 from memscore_core.result import ConversationScore, content_hash
@@ -81,7 +81,7 @@ def assemble(conversation: Conversation, plan: AblationPlan, scopes: Sequence[Ch
 
 def _own_reach(conversation: Conversation, plan: AblationPlan, scope: ChunkScope, row: int) -> list[bool]:
     """Which of the chunk's columns the removal of ``row`` alone scores (its window; not changed or removed)."""
-    request = removal_request(conversation, "ablate", scope.number, scope.entries, [row], plan.window)
+    request = plan.removal(conversation, "ablate", scope.number, [row])
     sent = set(request.entries) - set(request.removed) - request.changed
     return [r in sent for r in plan.responses[scope.lo:scope.hi]]
 

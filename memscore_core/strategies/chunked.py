@@ -9,7 +9,7 @@ from one filler request per hierarchical chunk unless the configuration fixes it
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 
 from memscore_core.ablation import AblationPlan, PromptRequest, ResponseLogprobs, merged
@@ -41,9 +41,11 @@ def chunk_strategies(strategy: str, plan_scopes: list[ChunkScope]) -> list[str]:
 
 
 async def score_chunked(conversation: Conversation, plan: AblationPlan, send: SendPrompt, settings: ChunkedSettings,
-                        *, model: str) -> ConversationScore:
-    """Score ``conversation`` over ``plan``'s chunks with ``settings.strategy`` (hierarchical, surrogate or auto)."""
-    asker = Asker(conversation, send)
+                        *, model: str, answered: Mapping[PromptRequest, ResponseLogprobs] | None = None
+                        ) -> ConversationScore:
+    """Score ``conversation`` over ``plan``'s chunks with ``settings.strategy`` (hierarchical, surrogate or auto);
+    ``answered``: requests already sent (the baselines, when fillers were measured in them)."""
+    asker = Asker(conversation, send, answered)
     try:
         return await _Run(conversation, plan, asker, settings).score(model)
     finally:

@@ -9,7 +9,7 @@ the response (outside its window, removed, or changed by cut tool calls).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -22,7 +22,6 @@ from memscore_core.ablation import (
     ResponseLogprobs,
     chunk_columns,
     read_responses,
-    removal_request,
     removal_row,
 )
 from memscore_core.conversation import Conversation, MemoryRef
@@ -42,12 +41,18 @@ class Asker:
     Requests that differ only in kind send the same prompt (a chunk's only memory: its removal is the
     drop-all), so they are sent once. ``conversation`` names a conversation derived from the one scored
     (a null ablation's, with a filler inserted); its requests never share answers with the original's.
+    ``answered``: requests already sent for this conversation, with their responses (counted as sent).
     """
 
-    def __init__(self, conversation: Conversation, send: SendPrompt) -> None:
+    def __init__(self, conversation: Conversation, send: SendPrompt,
+                 answered: Mapping[PromptRequest, ResponseLogprobs] | None = None) -> None:
         self.conversation = conversation
         self._send = send
         self._answers: dict[tuple[bool, PromptRequest], asyncio.Future[ResponseLogprobs]] = {}
+        for request, answer in (answered or {}).items():
+            future = asyncio.get_running_loop().create_future()
+            future.set_result(answer)
+            self._answers[(False, replace(request, kind="ablate"))] = future
 
     def __call__(self, request: PromptRequest, label: str,
                  conversation: Conversation | None = None) -> asyncio.Future[ResponseLogprobs]:
@@ -128,8 +133,7 @@ class ChunkContext:
 
     def removal(self, rows: Collection[int], kind: RequestKind = "ablate") -> PromptRequest:
         """The request removing memory ``rows`` from this chunk (for one row, the exact strategy's own)."""
-        return removal_request(self.conversation, kind, self.scope.number, self.scope.entries, sorted(rows),
-                               self.plan.window)
+        return self.plan.removal(self.conversation, kind, self.scope.number, sorted(rows))
 
     def effect(self, request: PromptRequest, answer: ResponseLogprobs) -> Effect:
         """The divergence of each of the chunk's responses in ``answer`` (checked token for token); only once

@@ -69,6 +69,16 @@ def test_the_bench_compares_strategies_on_the_embedded_model_and_reports_each_ta
     assert result.exit_code == (0 if all(targets.values()) else 1)
 
 
+def test_the_bench_with_replacement_runs_every_strategy_replacing() -> None:
+    result = CliRunner().invoke(app, ["bench", "--many-memories", "8", "--used", "2", "--chunks", "1",
+                                      "--conversations", "1", "--strategies", "exact,hierarchical", "--ablation",
+                                      "replace", "--json"])
+    rows = json.loads(result.output)["comparison"]["rows"]
+    assert [(row["name"], row["config"]["ablation"]) for row in rows] == [("exact", "replace"),
+                                                                           ("hierarchical", "replace")]
+    assert rows[0]["requests"] == 8 + 2 and rows[0]["failed"] == rows[1]["failed"] == 0
+
+
 def test_a_windowed_strategy_is_judged_against_exact_with_the_same_window() -> None:
     configs = {"exact": ScoringConfig(), "hierarchical": ScoringConfig(strategy="hierarchical"),
                "exact --window 4": ScoringConfig(window=4),

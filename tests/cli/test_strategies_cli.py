@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from memscore_core.store import Store
 from memscore_core.synth.many import ManyShape, corpus_chunk_tokens, generate_many_corpus
 from tests.cli.test_cli import memscore
 
@@ -41,6 +42,41 @@ def test_score_hierarchical_stores_screened_cells_and_a_rerun_prints_the_same_st
     assert again.returncode == 0, again.stderr
     assert "scored 0, skipped 1 already scored" in " ".join(again.stderr.split())
     assert json.loads(again.stdout) == result
+
+
+def test_score_with_replacement_records_it_with_the_run_and_stores_apart_from_removal(
+        many: tuple[Path, int], tmp_path: Path) -> None:
+    path, chunk_tokens = many
+    db = tmp_path / "r.duckdb"
+    args = ("score", str(path), "--chunk-tokens", str(chunk_tokens), "--db", str(db), "--no-cache", "--json")
+    removed = memscore(*args)
+    assert removed.returncode == 0, removed.stderr
+    replaced = memscore(*args, "--ablation", "replace")
+    assert replaced.returncode == 0, replaced.stderr
+    assert "scored 1," in " ".join(replaced.stderr.split())
+    assert sorted(run.config.get("ablation", "remove") for run in Store(db).runs()) == ["remove", "replace"]
+    result = json.loads(replaced.stdout)
+    assert result["matrix"] != json.loads(removed.stdout)["matrix"]
+    shown = memscore("show", result["conversation_id"], "--db", str(db), env={"COLUMNS": "400"})
+    assert shown.returncode == 0, shown.stderr
+    assert "memories replaced by fillers" in " ".join(shown.stdout.split())
+
+
+def test_eval_with_replacement_compares_strategies_that_all_replace(many: tuple[Path, int]) -> None:
+    done = memscore("eval", str(many[0]), "--strategy", "exact,hierarchical", "--ablation", "replace", "--json",
+                    "--chunk-tokens", str(many[1]))
+    assert done.returncode == 0, done.stderr
+    exact, hierarchical = json.loads(done.stdout)
+    assert exact["ablation"] == hierarchical["ablation"] == "replace"
+    assert exact["requests"] == 24 + 2 and exact["top1_agreement_with_exact"] == 1.0
+    assert 0 < hierarchical["tokens_vs_exact"] < 1 and hierarchical["estimated_cells"] > 0
+
+
+def test_score_seed_with_replacement_exits_2_naming_the_option(many: tuple[Path, int]) -> None:
+    done = memscore("score", str(many[0]), "--strategy", "seed", "--ablation", "replace", env={"COLUMNS": "200"})
+    assert done.returncode == 2
+    stderr = " ".join(done.stderr.split())
+    assert "--ablation" in stderr and "the seed strategy removes memories" in stderr
 
 
 def test_score_with_an_unknown_strategy_exits_2_naming_the_choices(many: tuple[Path, int]) -> None:

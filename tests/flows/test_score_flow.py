@@ -154,21 +154,24 @@ def test_the_flow_reads_openai_logs_with_a_memory_tool_as_the_cli_does(tmp_path:
             assert got_row == pytest.approx(want_row, abs=1e-9)
 
 
-def test_the_flow_scores_a_screening_strategy_as_the_cli_does(tmp_path: Path, server: str) -> None:
+@pytest.mark.parametrize("ablation", ["remove", "replace"])
+def test_the_flow_scores_a_screening_strategy_as_the_cli_does(tmp_path: Path, server: str, ablation: str) -> None:
     conversations = list(generate_many_corpus(1, 14, ManyShape(memories=24, used=3, chunks=1)))
     source = tmp_path / "many.jsonl"
     source.write_text("".join(c.model_dump_json(exclude_none=True) + "\n" for c in conversations))
     chunk_tokens = corpus_chunk_tokens(conversations)
     assert chunk_tokens is not None
     run_flow(source=str(source), db=str(tmp_path / "flow.duckdb"), base_url=server, strategy="hierarchical",
-             chunk_tokens=chunk_tokens, reports_dir=None)
+             chunk_tokens=chunk_tokens, reports_dir=None, ablation=ablation)
     cli = subprocess.run([sys.executable, "-m", "memscore_core.cli", "score", str(source), "--strategy", "hierarchical",
-                          "--chunk-tokens", str(chunk_tokens), "--base-url", server,
+                          "--chunk-tokens", str(chunk_tokens), "--base-url", server, "--ablation", ablation,
                           "--db", str(tmp_path / "cli.duckdb"), "--json"],
                          capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
     assert cli.returncode == 0, cli.stderr
     want = json.loads(cli.stdout)
-    stored = Store(tmp_path / "flow.duckdb").latest_result(want["conversation_id"])
+    store = Store(tmp_path / "flow.duckdb")
+    assert [run.config.get("ablation", "remove") for run in store.runs()] == [ablation]
+    stored = store.latest_result(want["conversation_id"])
     assert stored is not None
     got = stored.to_score().model_dump()
     assert got["chunk_strategies"] == want["chunk_strategies"] == ["hierarchical"]

@@ -22,8 +22,10 @@ STAND_IN = ServerOptions(forward_pass=False)
 
 
 def score(conversation: Conversation, config: ScoringConfig, *, options: ServerOptions | None = None,
-          calls: list[ModelCall] | None = None, model_dir: Path = DEFAULT_MODEL_DIR) -> ConversationScore:
-    """``conversation`` scored with ``config`` through a pool of 4; each call sent is appended to ``calls``."""
+          calls: list[ModelCall] | None = None, answers: list[tuple[ModelCall, ScoredPrompt]] | None = None,
+          model_dir: Path = DEFAULT_MODEL_DIR) -> ConversationScore:
+    """``conversation`` scored with ``config`` through a pool of 4; each call sent is appended to ``calls``,
+    with its answer to ``answers``."""
     app = build_app(load_model(model_dir), options or ServerOptions(max_model_len=8192))
     backend = VllmBackend(base_url="http://embedded/v1", transport=httpx.ASGITransport(app=app),
                           retry=RetryPolicy(attempts=1))
@@ -35,7 +37,10 @@ def score(conversation: Conversation, config: ScoringConfig, *, options: ServerO
             async def recording(call: ModelCall) -> ScoredPrompt:
                 if calls is not None:
                     calls.append(call)
-                return await send(call)
+                answer = await send(call)
+                if answers is not None:
+                    answers.append((call, answer))
+                return answer
 
             return await score_conversation(conversation, recording, config, model=await backend.model())
 

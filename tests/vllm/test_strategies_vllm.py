@@ -9,28 +9,34 @@ import sys
 import pytest
 
 from memscore_core.bench.strategies import best_cells, top_memory
+from memscore_core.engine import ScoringConfig
 from memscore_core.result import ConversationScore
 from memscore_core.settings import REPO_ROOT
 from memscore_core.synth.many import ManyShape, corpus_chunk_tokens, generate_many_corpus
+from tests.support.embedded_scoring import score
+from tests.vllm.test_formats_vllm import assert_same_numbers
 
 TOLERANCE = 1e-3
 CONVERSATIONS = list(generate_many_corpus(1, 14, ManyShape(memories=24, used=3, chunks=1)))
+CHUNK_TOKENS = corpus_chunk_tokens(CONVERSATIONS)
 
 
 @pytest.fixture(scope="module")
 def scored(vllm_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, ConversationScore]:
-    """One conversation of 24 memories in one chunk (3 asked about) scored by exact and by hierarchical on vLLM."""
+    """One conversation of 24 memories in one chunk (3 asked about) scored by exact and by hierarchical on vLLM, and
+    by exact with ``--ablation replace``."""
     folder = tmp_path_factory.mktemp("strategies-vllm")
     path = folder / "many.jsonl"
     path.write_text("".join(c.model_dump_json(exclude_none=True) + "\n" for c in CONVERSATIONS))
     results = {}
-    for strategy in ("exact", "hierarchical"):
+    for name, strategy, ablation in (("exact", "exact", "remove"), ("hierarchical", "hierarchical", "remove"),
+                                     ("exact-replace", "exact", "replace")):
         done = subprocess.run([sys.executable, "-m", "memscore_core.cli", "score", str(path), "--strategy", strategy,
-                               "--chunk-tokens", str(corpus_chunk_tokens(CONVERSATIONS)), "--base-url", vllm_url,
-                               "--model", "memscore-tiny", "--db", str(folder / f"{strategy}.duckdb"), "--no-cache",
+                               "--ablation", ablation, "--chunk-tokens", str(CHUNK_TOKENS), "--base-url", vllm_url,
+                               "--model", "memscore-tiny", "--db", str(folder / f"{name}.duckdb"), "--no-cache",
                                "--json"], capture_output=True, text=True, timeout=900, cwd=REPO_ROOT)
         assert done.returncode == 0, done.stderr[-2000:]
-        results[strategy] = ConversationScore.model_validate(json.loads(done.stdout))
+        results[name] = ConversationScore.model_validate(json.loads(done.stdout))
     return results
 
 
@@ -50,6 +56,14 @@ def test_every_memory_hierarchical_descends_into_on_vllm_has_exacts_cells(
     assert measured
     for row, column in measured:
         assert screened.matrix[row][column] == pytest.approx(exact.matrix[row][column], abs=TOLERANCE)
+
+
+def test_replacement_on_vllm_keeps_positions_and_scores_the_embedded_defaults_numbers(
+        scored: dict[str, ConversationScore]) -> None:
+    assert CHUNK_TOKENS is not None
+    embedded = score(CONVERSATIONS[0], ScoringConfig(chunk_tokens=CHUNK_TOKENS, ablation="replace"))
+    assert_same_numbers(scored["exact-replace"], embedded)
+    assert scored["exact-replace"].matrix != scored["exact"].matrix
 
 
 def test_hierarchical_on_vllm_sends_fewer_tokens_than_exact(scored: dict[str, ConversationScore]) -> None:
