@@ -15,7 +15,7 @@ from memscore_core.engine import ModelCall, ScoringConfig
 from memscore_core.errors import AlignmentError
 from memscore_core.fillers import filler_text, spanned_tokens
 from memscore_core.parsing import ScoredPrompt
-from tests.core.test_hierarchical import CHUNK_TOKENS, EXACT, MANY, hierarchical
+from tests.core.test_hierarchical import CHUNK_TOKENS, EXACT, MANY, hierarchical, with_system_memories
 from tests.core.test_removal import AGENT, ALL, row_of
 from tests.support.embedded_scoring import score
 
@@ -100,6 +100,15 @@ def test_every_replaced_prompt_has_as_many_tokens_as_its_chunks_baseline() -> No
     assert len(lengths) == len(result.chunks) == 2
     assert all(len(scored) == lengths[chunk_of_call(call)[1]] for call, scored in answers)
     assert result.requests == len(answers) == 2 + len(result.memory_keys) + 2
+
+
+def test_system_memories_are_replaced_in_place_in_every_chunk() -> None:
+    answers: list[tuple[ModelCall, ScoredPrompt]] = []
+    result = score(with_system_memories(MANY), REPLACE, answers=answers)
+    lengths = {chunk_of_call(call)[1]: len(scored) for call, scored in answers if chunk_of_call(call)[0] == "baseline"}
+    assert all(len(scored) == lengths[chunk_of_call(call)[1]] for call, scored in answers)
+    assert result.memory_entry_indices[:2] == [None, None]
+    assert all(cell is not None for row in result.matrix[:2] for cell in row)
 
 
 def test_replaced_cells_differ_from_removed_ones() -> None:
