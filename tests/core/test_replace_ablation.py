@@ -36,6 +36,10 @@ def test_a_text_that_starts_or_ends_inside_a_token_has_no_count() -> None:
     assert spanned_tokens(tokens, "Recalled", 0) is None
 
 
+def test_tokens_of_an_incomplete_character_count_with_the_text_they_begin() -> None:
+    assert spanned_tokens(["user", "\n", "", "é", "t", "", "é", "<|im_end|>"], "été", 0) == 5
+
+
 def test_the_text_is_looked_for_from_its_messages_first_token_on() -> None:
     tokens = ["cat", " is", ".", "\n", "cat", ".", "\n"]
     assert spanned_tokens(tokens, "cat.", 0) == 2
