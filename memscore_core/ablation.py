@@ -123,10 +123,8 @@ def removal_request(conversation: Conversation, kind: RequestKind, chunk: int, s
             cut.setdefault(caller, set()).add(call_id)
     emptied = {caller for caller, ids in cut.items() if not conversation.entries[caller].has_text()
                and all(call.id in ids for call in conversation.entries[caller].tool_calls or ())}
-    kept = [entry for entry in sent if entry not in gone and entry not in emptied]
-    if window is not None:
-        anchor = removed[-1] if removed else (sent[0] - 1 if sent else -1)
-        kept = _truncate_after(conversation, kept, anchor, window)
+    kept = _windowed(conversation, [entry for entry in sent if entry not in gone and entry not in emptied], sent,
+                     removed, window)
     sent_now = set(kept)
     trimmed = tuple((caller, tuple(sorted(ids))) for caller, ids in sorted(cut.items())
                     if caller not in emptied and caller in sent_now)
@@ -139,12 +137,9 @@ def _replacement_request(conversation: Conversation, kind: RequestKind, chunk: i
     refs = [(conversation.memories[row], fillers[row]) for row in memories]
     entries = sorted((ref.entry, text) for ref, text in refs if ref.entry is not None)
     systems = sorted((ref.system, text) for ref, text in refs if ref.system is not None)
-    kept = list(sent)
-    if window is not None:
-        anchor = entries[-1][0] if entries else (sent[0] - 1 if sent else -1)
-        kept = _truncate_after(conversation, kept, anchor, window)
-    return PromptRequest(kind, chunk, tuple(kept), tuple(entry for entry, _ in entries),
-                         tuple(system for system, _ in systems), replaced=tuple(entries),
+    removed = [entry for entry, _ in entries]
+    return PromptRequest(kind, chunk, tuple(_windowed(conversation, list(sent), sent, removed, window)),
+                         tuple(removed), tuple(system for system, _ in systems), replaced=tuple(entries),
                          replaced_system=tuple(systems))
 
 
@@ -226,8 +221,13 @@ def plan_over(conversation: Conversation, chunks: list[list[int]], window: int |
     return AblationPlan(chunks, baseline, rows, drop_all, window, chunk_of, responses, fillers)
 
 
-def _truncate_after(conversation: Conversation, kept: list[int], anchor: int, window: int) -> list[int]:
-    """``kept`` up to its ``window``-th response after entry ``anchor``."""
+def _windowed(conversation: Conversation, kept: list[int], sent: Sequence[int], removed: Sequence[int],
+              window: int | None) -> list[int]:
+    """``kept`` up to the ``window``-th response after the last of the (sorted) ``removed`` entries, or after
+    the chunk's start (``sent``) when no entry was removed; all of it without a window."""
+    if window is None:
+        return kept
+    anchor = removed[-1] if removed else (sent[0] - 1 if sent else -1)
     seen = 0
     for position, entry in enumerate(kept):
         if entry > anchor and conversation.entries[entry].is_response:
