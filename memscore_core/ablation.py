@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -73,6 +73,13 @@ class PromptRequest:
             messages.append(entry.api_message())
         prefix = conversation.prefix_messages(self.removed_system, dict(self.replaced_system))
         return ChatPrompt(prefix + messages, conversation.tools)
+
+    def ending_at(self, entry: int) -> PromptRequest:
+        """This request sending only the entries up to ``entry``: the responses before it score the same (a
+        response sees only what precedes it)."""
+        return replace(self, entries=tuple(e for e in self.entries if e <= entry),
+                       trimmed=tuple((e, ids) for e, ids in self.trimmed if e <= entry),
+                       replaced=tuple((e, text) for e, text in self.replaced if e <= entry))
 
     @property
     def keeps_positions(self) -> bool:

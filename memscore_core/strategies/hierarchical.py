@@ -1,8 +1,8 @@
 """Hierarchical screening (AttriBoT-style): remove groups of memories, refine only groups that can matter.
 
 Per chunk, the root group is every memory of the chunk, removed by the drop-all request. Refining a group
-removes its two contiguous halves (the second only when it cannot be inferred, below). A group is *live*
-for a response when
+removes its two contiguous halves, or, for a group of more than :data:`TOP` memories, its contiguous parts of
+at most that many (the last part only when it cannot be inferred, below). A group is *live* for a response when
 
 - the response comes after the group's first memory (responses see only what precedes them) and inside the
   group request's window,
@@ -15,19 +15,24 @@ for a response when
 Screening goes in rounds: each round refines, for every response, the live group that moved it most, all
 such groups at once; it stops when no group is live. The rounds make the requests sent a function of the
 answers only, never of their timing. A measured single memory is a leaf: its request is the exact strategy's,
-and so are its cells. Every other memory keeps the value of the smallest group measured or inferred that
-holds it.
+and so are its cells. Every other memory keeps, for each response, the value of the smallest group measured
+or inferred that holds it and scored the response.
 
-Refining a group removes its first half first. The second half is then *inferred*, not sent, when for every
-response the group moved above the floor the first half either explains the move (it moved the response to
-within the floor of the group) or plainly holds none of it (it moved the response at most the floor, and the
-group at least twice the floor): as in binary splitting, a move the first half does not explain is in the
-second. Its inferred value is the group's less the first half's, and an inferred group that stays live is
-refined like a measured one; a live inferred single memory is sent, so every leaf is measured. Otherwise the
-second half is sent too.
+Refining a group removes its other parts first. The last part is then *inferred*, not sent, when for every
+response the group is live for the other parts together either explain the move (they moved the response to
+within the floor of the group) or plainly hold none of it (they moved it at most the floor, and the group at
+least twice the floor): as in binary splitting, a move the others do not explain is in the last part. Its
+inferred value is the group's less the others', and an inferred group that stays live is refined like a
+measured one; a live inferred single memory is sent, so every leaf is measured. Otherwise the last part is
+sent too.
 
-Cost: finding the memory a response uses among ``n`` takes about ``log2(n)`` to ``2·log2(n)`` requests, and
-responses that use the same groups share them; a response no group moves above the floor costs nothing beyond
+A part's request ends at the last response its group is live for: the screen follows a part only for the
+responses its group moved, and a response sees only what precedes it, so the rest of the chunk is not sent.
+A single memory's request is sent whole, as exact sends it.
+
+Cost: finding the memory a response uses among ``n`` takes about ``log2(m)`` to ``2·log2(m)`` requests for
+``m = min(n, TOP)``, plus ``n / TOP − 1`` for the first parts when ``n > TOP`` (every response shares those),
+and responses that use the same groups share them; a response no group moves above the floor costs nothing beyond
 the drop-all. A floor of 0 refines every group, so every memory becomes a leaf.
 """
 
@@ -38,12 +43,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from memscore_core.ablation import PromptRequest
 from memscore_core.strategies.outcome import ChunkOutcome
 from memscore_core.strategies.scope import BoolArray, ChunkContext, Effect, FloatArray
 
 Group = tuple[int, ...]
 SECOND = 0.5
 """A group that could hold a memory moving a response this fraction of its best memory's value stays live."""
+TOP = 32
+"""A larger group is refined straight into parts of at most this many memories: with many memories a chunk's
+groups of more are nearly always refined (their halves, and those halves' halves, all sent), so the levels
+between are skipped."""
 MARGIN = 2.0
 """A second half is inferred to hold a group's move only where the group moved the response this many floors."""
 
@@ -62,15 +72,19 @@ async def screen_chunk(context: ChunkContext, drop_all: Effect, floor: float) ->
             outcome.exact[group[0]] = effect
     for row in rows:
         if row not in outcome.exact:
-            smallest = min((group for group in screen.measured if row in group), key=len)
-            outcome.estimated[row] = screen.measured[smallest].clipped
+            outcome.estimated[row] = screen.estimate(row)
     return outcome
 
 
-def halves(group: Group) -> tuple[Group, Group]:
-    """A group's two contiguous halves (the first one larger when the size is odd)."""
-    half = (len(group) + 1) // 2
-    return group[:half], group[half:]
+def parts(group: Group) -> tuple[Group, ...]:
+    """A group's contiguous parts when it is refined: its two halves (the first one larger when the size is
+    odd), or as many near-equal parts of at most :data:`TOP` memories as a larger group needs."""
+    count = max(2, -(-len(group) // TOP))
+    size, extra = divmod(len(group), count)
+    bounds = [0]
+    for k in range(count):
+        bounds.append(bounds[-1] + size + (k < extra))
+    return tuple(group[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if b > a)
 
 
 class _Screen:
@@ -81,6 +95,8 @@ class _Screen:
         self.refined: set[Group] = set()
         self.inferred: set[Group] = set()
         self._judged: dict[Group, BoolArray] = {}
+        self._needed: dict[Group, BoolArray] = {}
+        self._ends: dict[Group, int] = {}
 
     def live(self) -> list[Group]:
         """The groups to refine this round: per response, the live group that moved it most (every group that
@@ -95,47 +111,70 @@ class _Screen:
         values = np.where(live, values, -np.inf)
         chosen = {frontier[int(np.argmax(values[:, column]))] for column in range(values.shape[1])
                   if live[:, column].any()}
+        self._needed.update((group, needed) for group, needed in zip(frontier, live, strict=True) if group in chosen)
         return sorted(chosen)
 
     async def refine(self, groups: Sequence[Group]) -> None:
-        """Measure the first half of every group in ``groups``, then the second halves not inferred; a single
-        inferred memory is measured itself."""
+        """Measure every part of every group in ``groups`` but its last, then the last parts not inferred; a
+        single inferred memory is measured itself."""
         self.refined.update(groups)
+        for group in groups:
+            self._end_parts(group)
         await self._measure_all([group for group in groups if len(group) == 1]
-                                + [halves(group)[0] for group in groups if len(group) > 1])
-        seconds = []
+                                + [part for group in groups if len(group) > 1 for part in parts(group)[:-1]])
+        lasts = []
         for group in (group for group in groups if len(group) > 1):
-            first, second = halves(group)
-            if self.floor > 0.0 and (inferred := self._infer(group, first)) is not None:
-                self.measured[second] = inferred
-                self.inferred.add(second)
+            *firsts, last = parts(group)
+            if self.floor > 0.0 and (inferred := self._infer(group, firsts)) is not None:
+                self.measured[last] = inferred
+                self.inferred.add(last)
             else:
-                seconds.append(second)
-        await self._measure_all(seconds)
+                lasts.append(last)
+        await self._measure_all(lasts)
 
     async def _measure_all(self, groups: Sequence[Group]) -> None:
-        """Send the removal of each of ``groups`` (new halves, or inferred single memories), all at once."""
+        """Send the removal of each of ``groups`` (new parts, or inferred single memories), all at once."""
         effects = await asyncio.gather(*(self._measure(group) for group in groups))
         self.measured.update(zip(groups, effects, strict=True))
         self.inferred.difference_update(groups)
 
-    def _infer(self, group: Group, first: Group) -> Effect | None:
-        """The second half's effect as the group's less the first half's, where every response the group moved
-        above the floor is explained by the first half or plainly not moved by it; None where not."""
-        moved, held = self._value(group), np.nan_to_num(self._value(first), nan=0.0)
-        above = moved > self.floor
+    def estimate(self, row: int) -> FloatArray:
+        """A memory's value per response: that of the smallest group holding it that scored the response."""
+        estimate = np.full(self.context.scope.hi - self.context.scope.lo, np.nan)
+        for group in sorted((group for group in self.measured if row in group), key=len):
+            estimate = np.where(np.isnan(estimate), self.measured[group].clipped, estimate)
+        return estimate
+
+    def _end_parts(self, group: Group) -> None:
+        """End the requests of a group's parts of two or more memories at the last response the group is live
+        for (single memories are sent whole, as exact sends them)."""
+        needed = self._needed.get(group)
+        if needed is None or not needed.any():
+            return
+        end = self.context.responses[int(np.flatnonzero(needed)[-1])]
+        for part in parts(group):
+            if len(part) > 1:
+                self._ends[part] = end
+
+    def _infer(self, group: Group, firsts: Sequence[Group]) -> Effect | None:
+        """The last part's effect as the group's less the other parts', where every response the group is live
+        for is explained by the other parts or plainly not moved by them; None where not."""
+        moved = self._value(group)
+        held = np.sum([np.nan_to_num(self._value(first), nan=0.0) for first in firsts], axis=0)
+        above = (moved > self.floor) & self._needed[group]
         explained = held >= moved - self.floor
         elsewhere = (held <= self.floor) & (moved >= MARGIN * self.floor)
         if not np.all(explained[above] | elsewhere[above]):
             return None
-        effect, part = self.measured[group], self.measured[first]
-        return Effect(np.maximum(effect.clipped - np.nan_to_num(part.clipped, nan=0.0), 0.0),
-                      effect.signed - np.nan_to_num(part.signed, nan=0.0))
+        effect = self.measured[group]
+        clipped = np.sum([np.nan_to_num(self.measured[first].clipped, nan=0.0) for first in firsts], axis=0)
+        signed = np.sum([np.nan_to_num(self.measured[first].signed, nan=0.0) for first in firsts], axis=0)
+        return Effect(np.maximum(effect.clipped - clipped, 0.0), effect.signed - signed)
 
     def _value(self, group: Group) -> FloatArray:
         """The group's clipped effect where it can move a response, NaN elsewhere."""
         if group not in self._judged:
-            self._judged[group] = self.context.after(group) & self.context.reach(self.context.removal(group))
+            self._judged[group] = self.context.after(group) & self.context.reach(self._request(group))
         return np.where(self._judged[group], self.measured[group].clipped, np.nan)
 
     def _best_leaves(self) -> FloatArray:
@@ -146,7 +185,10 @@ class _Screen:
             return np.full(width, -np.inf)
         return np.nan_to_num(np.fmax.reduce(np.stack(leaves), axis=0), nan=-np.inf)
 
+    def _request(self, group: Group) -> PromptRequest:
+        return self.context.removal(group, until=self._ends.get(group))
+
     async def _measure(self, group: Group) -> Effect:
-        request = self.context.removal(group)
+        request = self._request(group)
         label = request.label() if len(group) == 1 else f"group-{self.context.scope.number}-{group[0]}-{group[-1]}"
         return await self.context.measure(request, label)

@@ -131,9 +131,11 @@ class ChunkContext:
     baseline: asyncio.Future[ResponseLogprobs]
     ask: Asker
 
-    def removal(self, rows: Collection[int], kind: RequestKind = "ablate") -> PromptRequest:
-        """The request removing memory ``rows`` from this chunk (for one row, the exact strategy's own)."""
-        return self.plan.removal(self.conversation, kind, self.scope.number, sorted(rows))
+    def removal(self, rows: Collection[int], kind: RequestKind = "ablate", until: int | None = None) -> PromptRequest:
+        """The request removing memory ``rows`` from this chunk (for one row, the exact strategy's own); with
+        ``until``, ending at that entry."""
+        request = self.plan.removal(self.conversation, kind, self.scope.number, sorted(rows))
+        return request if until is None else request.ending_at(until)
 
     def effect(self, request: PromptRequest, answer: ResponseLogprobs) -> Effect:
         """The divergence of each of the chunk's responses in ``answer`` (checked token for token); only once

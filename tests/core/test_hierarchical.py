@@ -124,6 +124,17 @@ def test_with_a_window_every_group_request_ends_n_responses_after_its_last_memor
                 assert result.matrix[row][j] is None and (result.screened or [[None]])[row][j] is None
 
 
+def test_a_group_request_ends_at_the_last_response_its_group_moved_above_the_floor() -> None:
+    calls: list[ModelCall] = []
+    result = score(MANY, hierarchical(noise_floor=0.5, ablation="replace"), calls=calls)
+    sent = {call.label.rsplit("-baseline-", 1)[1]: len(call.prompt.messages) for call in calls
+            if "-baseline-" in call.label}
+    groups = [call for call in calls if "-group-" in call.label]
+    assert groups and all(call.prompt.messages[-1]["role"] == "assistant" for call in groups)
+    assert any(len(call.prompt.messages) < sent[call.label.split("-group-")[1].split("-")[0]] for call in groups)
+    assert result.screened is not None
+
+
 def test_with_a_window_and_a_floor_of_zero_screening_equals_windowed_exact() -> None:
     exact = score(MANY, ScoringConfig(chunk_tokens=CHUNK_TOKENS, window=2))
     refined = score(MANY, hierarchical(noise_floor=0.0, window=2))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from memscore_core.strategies.hierarchical import screen_chunk
+from memscore_core.strategies.hierarchical import parts, screen_chunk
 from memscore_core.strategies.scope import BoolArray, ChunkScope, Effect
 
 FLOOR = 1.0
@@ -22,6 +22,7 @@ FLOOR = 1.0
 @dataclass(frozen=True)
 class Removal:
     rows: tuple[int, ...]
+    until: int | None = None
 
     def label(self) -> str:
         return f"ablate-{self.rows[0]}"
@@ -34,24 +35,32 @@ class AdditiveChunk:
 
     moves: np.ndarray
     sent: list[tuple[int, ...]] = field(default_factory=list)
+    ends: list[int | None] = field(default_factory=list)
 
     @property
     def scope(self) -> ChunkScope:
         rows, columns = self.moves.shape
         return ChunkScope(0, (), tuple(range(rows)), 0, columns)
 
-    def removal(self, rows: Collection[int]) -> Removal:
-        return Removal(tuple(sorted(rows)))
+    @property
+    def responses(self) -> tuple[int, ...]:
+        return tuple(range(self.moves.shape[1]))
+
+    def removal(self, rows: Collection[int], until: int | None = None) -> Removal:
+        return Removal(tuple(sorted(rows)), until)
 
     def reach(self, request: Removal) -> BoolArray:
-        return np.ones(self.moves.shape[1], dtype=bool)
+        columns = np.arange(self.moves.shape[1])
+        return columns <= (columns[-1] if request.until is None else request.until)
 
     def after(self, rows: Collection[int]) -> BoolArray:
         return np.ones(self.moves.shape[1], dtype=bool)
 
     async def measure(self, request: Removal, label: str) -> Effect:
         self.sent.append(request.rows)
-        return self.effect(request.rows)
+        self.ends.append(request.until)
+        moved = np.where(self.reach(request), self.effect(request.rows).clipped, np.nan)
+        return Effect(moved, moved)
 
     def effect(self, rows: tuple[int, ...]) -> Effect:
         moved = self.moves[list(rows)].sum(axis=0)
@@ -101,3 +110,32 @@ def test_moves_below_the_floor_are_not_searched() -> None:
     chunk, leaves = screen(used(64, 2, {0: [(9, 0.5)], 1: [(50, 0.4)]}))
     assert chunk.sent == []
     assert leaves == {}
+
+
+def test_group_requests_end_at_the_last_response_their_group_is_live_for() -> None:
+    chunk, leaves = screen(used(64, 6, {1: [(45, 20.0)]}))
+    groups = [end for rows, end in zip(chunk.sent, chunk.ends, strict=True) if len(rows) > 1]
+    assert groups and set(groups) == {1}
+    assert chunk.ends[chunk.sent.index((45,))] is None
+    assert leaves[45].clipped[5] == 0.0
+
+
+def test_a_memory_takes_the_value_of_the_smallest_group_that_scored_the_response() -> None:
+    chunk = AdditiveChunk(used(64, 4, {0: [(45, 20.0)], 3: [(20, 0.6), (50, 0.6)]}))
+    outcome = asyncio.run(screen_chunk(chunk, chunk.effect(tuple(range(64))), FLOOR))  # type: ignore[arg-type]
+    assert chunk.ends[chunk.sent.index(tuple(range(32, 48)))] == 0
+    assert outcome.estimated[40][3] == 0.6
+
+
+def test_a_group_is_refined_into_halves_or_into_parts_of_at_most_32_memories() -> None:
+    assert [len(part) for part in parts(tuple(range(5)))] == [3, 2]
+    assert [len(part) for part in parts(tuple(range(64)))] == [32, 32]
+    assert [len(part) for part in parts(tuple(range(65)))] == [22, 22, 21]
+    assert [len(part) for part in parts(tuple(range(256)))] == [32] * 8
+
+
+def test_among_256_memories_the_first_requests_are_parts_of_32_and_the_last_part_is_inferred() -> None:
+    chunk, leaves = screen(used(256, 1, {0: [(200, 20.0)]}))
+    first_level = [rows for rows in chunk.sent if len(rows) == 32]
+    assert first_level == [tuple(range(start, start + 32)) for start in range(0, 224, 32)]
+    assert len(chunk.sent) == 7 + 5 and 200 in leaves
