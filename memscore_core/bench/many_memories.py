@@ -2,13 +2,15 @@
 
 Synthetic conversations of ``chunks`` chunks holding ``M`` memories each (``used`` of them asked about, the
 rest distractors of the same form) are scored by each strategy (and, with a window, each strategy again with
-it) through one backend: the embedded model in ``model_dir`` by default, or a server. Cost, quality and
-agreement with ``exact`` come from :func:`memscore_core.bench.strategies.compare_strategies`.
+it; with several ablations, all of it under each) through one backend: the embedded model in ``model_dir``
+by default, or a server. Cost, quality and agreement with ``exact`` come from
+:func:`memscore_core.bench.strategies.compare_strategies`.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -39,35 +41,39 @@ class ManyMemoryReport(BaseModel):
 
 
 def strategy_configs(strategies: list[str], chunk_tokens: int, *, window: int | None, masks: int,
-                     floor_quantile: float, ablation: Ablation = "remove") -> dict[str, ScoringConfig]:
-    """Each strategy by name, and with ``window`` each again as ``<name> --window N``."""
+                     floor_quantile: float, ablations: Sequence[Ablation] = ("remove",)) -> dict[str, ScoringConfig]:
+    """Each strategy by name, and with ``window`` each again as ``<name> --window N``; with several
+    ``ablations``, all of them under each, named ``<name> --ablation A``."""
     configs = {}
-    for span in [None] if window is None else [None, window]:
-        for strategy in strategies:
-            name = strategy if span is None else f"{strategy} --window {span}"
-            configs[name] = ScoringConfig.model_validate({"strategy": strategy, "chunk_tokens": chunk_tokens,
-                                                          "window": span, "masks": masks,
-                                                          "floor_quantile": floor_quantile,
-                                                          "ablation": ablation})
+    for ablation in ablations:
+        for span in [None] if window is None else [None, window]:
+            for strategy in strategies:
+                name = strategy if span is None else f"{strategy} --window {span}"
+                if len(ablations) > 1:
+                    name = f"{name} --ablation {ablation}"
+                configs[name] = ScoringConfig.model_validate({"strategy": strategy, "chunk_tokens": chunk_tokens,
+                                                              "window": span, "masks": masks,
+                                                              "floor_quantile": floor_quantile,
+                                                              "ablation": ablation})
     return configs
 
 
 def run_many_memory_bench(shape: ManyShape, *, conversations: int, seed: int, strategies: list[str],
                           window: int | None, masks: int, floor_quantile: float, model_dir: Path,
                           base_url: str | None = None, concurrency: int = 4,
-                          ablation: Ablation = "remove") -> ManyMemoryReport:
+                          ablations: Sequence[Ablation] = ("remove",)) -> ManyMemoryReport:
     """Generate the corpus, score it with every strategy, and report them side by side."""
     corpus = list(generate_many_corpus(conversations, seed, shape))
     chunk_tokens = corpus_chunk_tokens(corpus)
     assert chunk_tokens is not None
     configs = strategy_configs(strategies, chunk_tokens, window=window, masks=masks, floor_quantile=floor_quantile,
-                               ablation=ablation)
+                               ablations=ablations)
 
     async def compare() -> StrategyComparison:
         backend = _backend(model_dir, base_url)
         try:
-            return await compare_strategies(corpus, backend, configs, concurrency=concurrency,
-                                            reference="exact" if "exact" in configs else None)
+            reference = next((name for name, config in configs.items() if config.strategy == "exact"), None)
+            return await compare_strategies(corpus, backend, configs, concurrency=concurrency, reference=reference)
         finally:
             await backend.aclose()
 

@@ -147,7 +147,8 @@ async def compare_strategies(conversations: Sequence[Conversation], backend: Pro
                              configs: Mapping[str, ScoringConfig], *, concurrency: int = 4,
                              reference: str | None = "exact") -> StrategyComparison:
     """Score ``conversations`` with each of ``configs`` (by name) and compare them; ``reference`` names the exact
-    configuration agreement and ratios are judged against (none when it is not among ``configs``)."""
+    configuration agreement and ratios are judged against (none when it is not among ``configs``); each
+    configuration is judged against exact with its window and ablation (:func:`reference_of`)."""
     measured = {name: await score_corpus(conversations, backend, config, concurrency)
                 for name, config in configs.items()}
     by_id = {name: {score.conversation_id: score for score in scores} for name, (scores, _, _) in measured.items()}
@@ -166,15 +167,18 @@ async def compare_strategies(conversations: Sequence[Conversation], backend: Pro
 
 
 def reference_of(name: str, configs: Mapping[str, ScoringConfig], reference: str | None) -> str | None:
-    """The exact configuration ``name`` is judged against: ``reference`` itself, or for a windowed configuration
-    the exact one with the same window and chunks, if there is one (a window changes what exact measures)."""
+    """The exact configuration ``name`` is judged against: ``reference`` with ``name``'s window and ablation if it
+    ran (a window or a replacement changes what exact measures), else with its ablation and ``reference``'s
+    window; none where exact did not run with that ablation."""
     if reference is None or reference not in configs:
         return None
     config = configs[name]
-    if config.window is None or config.window == configs[reference].window:
-        return reference
-    same = configs[reference].model_copy(update={"window": config.window})
-    return next((other for other, candidate in configs.items() if candidate == same), reference)
+    for update in ({"window": config.window, "ablation": config.ablation}, {"ablation": config.ablation}):
+        same = configs[reference].model_copy(update=update)
+        found = next((other for other, candidate in configs.items() if candidate == same), None)
+        if found is not None:
+            return found
+    return None
 
 
 def _floor(conversation_id: str, by_id: Mapping[str, Mapping[str, ConversationScore]]) -> float:

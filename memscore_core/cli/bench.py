@@ -24,9 +24,9 @@ from memscore_core.cli.consoles import stdout_console
 from memscore_core.cli.strategy_options import (
     DEFAULT_MASKS,
     DEFAULT_QUANTILE,
-    AblationOption,
     FloorQuantileOption,
     MasksOption,
+    ablation_names,
     strategy_names,
 )
 from memscore_core.engine import ScoringConfig
@@ -71,7 +71,9 @@ def bench(
     used: Annotated[int, typer.Option(min=0, help="--many-memories: memories asked about per chunk.")] = 4,
     masks: MasksOption = DEFAULT_MASKS,
     floor_quantile: FloorQuantileOption = DEFAULT_QUANTILE,
-    ablation: AblationOption = "remove",
+    ablation: Annotated[str, typer.Option(help="--many-memories: remove (default) or replace (see `memscore score "
+                                          "--help`); comma-separated, every strategy under each, judged "
+                                          "against exact under the same.")] = "remove",
     seed: Annotated[int, typer.Option(help="--many-memories: the corpus's seed.")] = 14,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
@@ -92,7 +94,7 @@ def bench(
         shaped = ManyShape(memories=many_memories, used=min(used, many_memories), chunks=chunks)
         compared = run_many_memory_bench(shaped, conversations=conversations, seed=seed, strategies=names,
                                          window=window, masks=masks, floor_quantile=floor_quantile,
-                                         ablation=ablation,
+                                         ablations=ablation_names(ablation),
                                          model_dir=Settings().model_dir, base_url=joined_base_url(base_url),
                                          concurrency=concurrency or 4)
         finish(compared, check_many_memory_targets(compared), as_json, print_many_memory_report)

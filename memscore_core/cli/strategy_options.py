@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, get_args
+from typing import Annotated, cast, get_args
 
 import typer
 from pydantic import ValidationError
@@ -11,10 +11,11 @@ from memscore_core.engine import Ablation, ScoringConfig, Strategy
 from memscore_core.strategies.noise_floor import DEFAULT_QUANTILE
 from memscore_core.strategies.surrogate import DEFAULT_MASKS, MIN_MASKS
 
-__all__ = ["DEFAULT_MASKS", "DEFAULT_QUANTILE", "STRATEGIES", "AblationOption", "FloorQuantileOption", "MasksOption",
-           "NoiseFloorOption", "StrategyOption", "scoring_config", "strategy_names"]
+__all__ = ["ABLATIONS", "DEFAULT_MASKS", "DEFAULT_QUANTILE", "STRATEGIES", "AblationOption", "FloorQuantileOption",
+           "MasksOption", "NoiseFloorOption", "StrategyOption", "ablation_names", "scoring_config", "strategy_names"]
 
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
+ABLATIONS: tuple[str, ...] = get_args(Ablation)
 
 StrategyOption = Annotated[str, typer.Option(
     help="exact (default), seed (the original algorithm), hierarchical (screen groups of memories, refine "
@@ -28,6 +29,15 @@ FloorQuantileOption = Annotated[float, typer.Option(
 AblationOption = Annotated[Ablation, typer.Option(
     help="remove (default): take each memory out of the prompt; replace: put content-free filler of the same "
          "token count in its place, so later tokens keep their positions (not with seed).")]
+
+
+def ablation_names(text: str) -> list[Ablation]:
+    """The ablations named in ``text`` (comma-separated, each once, in order); an unknown one is a usage error."""
+    names = list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    if not names or any(name not in ABLATIONS for name in names):
+        raise typer.BadParameter(f"must be one or more of {', '.join(ABLATIONS)} (comma-separated)",
+                                 param_hint="--ablation")
+    return [cast(Ablation, name) for name in names]
 
 
 def strategy_names(text: str, *, several: bool = False) -> list[str]:

@@ -79,6 +79,42 @@ def test_the_bench_with_replacement_runs_every_strategy_replacing() -> None:
     assert rows[0]["requests"] == 8 + 2 and rows[0]["failed"] == rows[1]["failed"] == 0
 
 
+def test_the_bench_under_several_ablations_runs_every_strategy_under_each_against_its_own_exact() -> None:
+    result = CliRunner().invoke(app, ["bench", "--many-memories", "8", "--used", "2", "--chunks", "1",
+                                      "--conversations", "1", "--strategies", "exact,hierarchical", "--ablation",
+                                      "replace,remove", "--json"])
+    document = json.loads(result.output)
+    rows = {row["name"]: row for row in document["comparison"]["rows"]}
+    assert {name: row["config"]["ablation"] for name, row in rows.items()} == {
+        "exact --ablation replace": "replace", "hierarchical --ablation replace": "replace",
+        "exact --ablation remove": "remove", "hierarchical --ablation remove": "remove"}
+    replaced, removed = rows["exact --ablation replace"], rows["exact --ablation remove"]
+    assert replaced["tokens_vs_exact"] == removed["tokens_vs_exact"] == 1
+    assert replaced["prompt_tokens"] > removed["prompt_tokens"]
+    targets = {target["name"] for target in document["targets"]}
+    assert {"hierarchical --ablation replace top-1 agreement with exact --ablation replace (above the floor)",
+            "hierarchical --ablation remove top-1 agreement with exact --ablation remove (above the floor)"} <= targets
+
+
+def test_an_unknown_ablation_is_a_usage_error_naming_the_option() -> None:
+    result = CliRunner().invoke(app, ["bench", "--many-memories", "8", "--ablation", "replace,erase"])
+    assert result.exit_code == 2 and "--ablation" in result.output
+
+
+def test_each_strategy_is_judged_against_exact_under_its_own_ablation() -> None:
+    configs = {"exact --ablation replace": ScoringConfig(ablation="replace"),
+               "surrogate --ablation replace": ScoringConfig(strategy="surrogate", ablation="replace"),
+               "exact --ablation remove": ScoringConfig(),
+               "hierarchical --window 4 --ablation remove": ScoringConfig(strategy="hierarchical", window=4)}
+    assert {name: reference_of(name, configs, "exact --ablation replace") for name in configs} == {
+        "exact --ablation replace": "exact --ablation replace",
+        "surrogate --ablation replace": "exact --ablation replace",
+        "exact --ablation remove": "exact --ablation remove",
+        "hierarchical --window 4 --ablation remove": "exact --ablation remove"}
+    assert reference_of("surrogate", {"exact": ScoringConfig(), "surrogate": ScoringConfig(
+        strategy="surrogate", ablation="replace")}, "exact") is None
+
+
 def test_a_windowed_strategy_is_judged_against_exact_with_the_same_window() -> None:
     configs = {"exact": ScoringConfig(), "hierarchical": ScoringConfig(strategy="hierarchical"),
                "exact --window 4": ScoringConfig(window=4),
