@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 
@@ -84,7 +85,7 @@ def parts(group: Group) -> tuple[Group, ...]:
     bounds = [0]
     for k in range(count):
         bounds.append(bounds[-1] + size + (k < extra))
-    return tuple(group[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if b > a)
+    return tuple(group[a:b] for a, b in pairwise(bounds) if b > a)
 
 
 class _Screen:
