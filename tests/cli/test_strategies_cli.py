@@ -62,6 +62,22 @@ def test_score_with_replacement_records_it_with_the_run_and_stores_apart_from_re
     assert "memories replaced by fillers" in " ".join(shown.stdout.split())
 
 
+def test_a_stored_hierarchical_replacement_has_every_cell_a_memory_can_see_exact_or_screened(
+        many: tuple[Path, int], tmp_path: Path) -> None:
+    path, chunk_tokens = many
+    db = tmp_path / "h.duckdb"
+    scored = memscore("score", str(path), "--strategy", "hierarchical", "--ablation", "replace", "--chunk-tokens",
+                      str(chunk_tokens), "--db", str(db), "--no-cache", "--json")
+    assert scored.returncode == 0, scored.stderr
+    shown = memscore("show", json.loads(scored.stdout)["conversation_id"], "--db", str(db), "--json")
+    result = json.loads(shown.stdout)
+    seen = [(result["matrix"][m][j], result["screened"][m][j])
+            for m, memory in enumerate(result["memory_entry_indices"])
+            for j, response in enumerate(result["response_entry_indices"]) if response > memory]
+    assert any(exact is None for exact, _ in seen) and any(exact is not None for exact, _ in seen)
+    assert all((exact is None) != (estimate is None) for exact, estimate in seen)
+
+
 def test_eval_with_replacement_compares_strategies_that_all_replace(many: tuple[Path, int]) -> None:
     done = memscore("eval", str(many[0]), "--strategy", "exact,hierarchical", "--ablation", "replace", "--json",
                     "--chunk-tokens", str(many[1]))
