@@ -72,8 +72,7 @@ def run_many_memory_bench(shape: ManyShape, *, conversations: int, seed: int, st
     async def compare() -> StrategyComparison:
         backend = _backend(model_dir, base_url)
         try:
-            reference = next((name for name, config in configs.items() if config.strategy == "exact"), None)
-            return await compare_strategies(corpus, backend, configs, concurrency=concurrency, reference=reference)
+            return await compare_strategies(corpus, backend, configs, concurrency=concurrency)
         finally:
             await backend.aclose()
 

@@ -144,15 +144,15 @@ async def score_corpus(conversations: Sequence[Conversation], backend: PromptBac
 
 
 async def compare_strategies(conversations: Sequence[Conversation], backend: PromptBackend,
-                             configs: Mapping[str, ScoringConfig], *, concurrency: int = 4,
-                             reference: str | None = "exact") -> StrategyComparison:
-    """Score ``conversations`` with each of ``configs`` (by name) and compare them; ``reference`` names the exact
-    configuration agreement and ratios are judged against (none when it is not among ``configs``); each
-    configuration is judged against exact with its window and ablation (:func:`reference_of`)."""
+                             configs: Mapping[str, ScoringConfig], *, concurrency: int = 4) -> StrategyComparison:
+    """Score ``conversations`` with each of ``configs`` (by name) and compare them; agreement and ratios are
+    judged against the first exact configuration (none without one), with each configuration's window and
+    ablation (:func:`reference_of`)."""
     measured = {name: await score_corpus(conversations, backend, config, concurrency)
                 for name, config in configs.items()}
     by_id = {name: {score.conversation_id: score for score in scores} for name, (scores, _, _) in measured.items()}
     floors = {conversation.id: _floor(conversation.id, by_id) for conversation in conversations}
+    reference = next((name for name, config in configs.items() if config.strategy == "exact"), None)
     references = {name: reference_of(name, configs, reference) for name in configs}
     rows = [_row(name, configs[name], conversations, scores, failed, wall,
                  by_id.get(references[name] or ""), floors)

@@ -110,7 +110,6 @@ async def _compare(settings: Settings, configs: dict[str, ScoringConfig],
                    conversations: list[Conversation]) -> StrategyComparison:
     backend = open_backend(settings)
     try:
-        return await compare_strategies(conversations, backend, configs, concurrency=request_capacity(settings),
-                                        reference="exact" if "exact" in configs else None)
+        return await compare_strategies(conversations, backend, configs, concurrency=request_capacity(settings))
     finally:
         await backend.aclose()

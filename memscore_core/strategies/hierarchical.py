@@ -39,8 +39,7 @@ the drop-all. A floor of 0 refines every group, so every memory becomes a leaf.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from itertools import pairwise
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -81,11 +80,7 @@ def parts(group: Group) -> tuple[Group, ...]:
     """A group's contiguous parts when it is refined: its two halves (the first one larger when the size is
     odd), or as many near-equal parts of at most :data:`TOP` memories as a larger group needs."""
     count = max(2, -(-len(group) // TOP))
-    size, extra = divmod(len(group), count)
-    bounds = [0]
-    for k in range(count):
-        bounds.append(bounds[-1] + size + (k < extra))
-    return tuple(group[a:b] for a, b in pairwise(bounds) if b > a)
+    return tuple(group[part[0]:part[-1] + 1] for part in np.array_split(np.arange(len(group)), count) if part.size)
 
 
 class _Screen:
@@ -160,16 +155,15 @@ class _Screen:
     def _infer(self, group: Group, firsts: Sequence[Group]) -> Effect | None:
         """The last part's effect as the group's less the other parts', where every response the group is live
         for is explained by the other parts or plainly not moved by them; None where not."""
-        moved = self._value(group)
-        held = np.sum([np.nan_to_num(self._value(first), nan=0.0) for first in firsts], axis=0)
+        moved, held = self._value(group), _total(self._value(first) for first in firsts)
         above = (moved > self.floor) & self._needed[group]
         explained = held >= moved - self.floor
         elsewhere = (held <= self.floor) & (moved >= MARGIN * self.floor)
         if not np.all(explained[above] | elsewhere[above]):
             return None
         effect = self.measured[group]
-        clipped = np.sum([np.nan_to_num(self.measured[first].clipped, nan=0.0) for first in firsts], axis=0)
-        signed = np.sum([np.nan_to_num(self.measured[first].signed, nan=0.0) for first in firsts], axis=0)
+        clipped = _total(self.measured[first].clipped for first in firsts)
+        signed = _total(self.measured[first].signed for first in firsts)
         return Effect(np.maximum(effect.clipped - clipped, 0.0), effect.signed - signed)
 
     def _value(self, group: Group) -> FloatArray:
@@ -193,3 +187,8 @@ class _Screen:
         request = self._request(group)
         label = request.label() if len(group) == 1 else f"group-{self.context.scope.number}-{group[0]}-{group[-1]}"
         return await self.context.measure(request, label)
+
+
+def _total(effects: Iterable[FloatArray]) -> FloatArray:
+    """The sum of ``effects``, NaN (not scored) counting as 0."""
+    return np.sum([np.nan_to_num(effect, nan=0.0) for effect in effects], axis=0)
