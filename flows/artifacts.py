@@ -9,8 +9,8 @@ from typing import Any
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 
 from memscore_core.errors import InputError
-from memscore_core.result import ConversationScore
-from memscore_core.runner import Outcome
+from memscore_core.model.result import ConversationScore
+from memscore_core.scoring.outcome import Outcome
 
 
 async def publish_summary(summary: dict[str, Any], scores: list[ConversationScore], errors: list[InputError],

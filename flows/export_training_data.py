@@ -10,7 +10,7 @@ from prefect.artifacts import acreate_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from memscore_core.backends.factory import open_backend
-from memscore_core.exports.export import DEFAULT_THRESHOLD, ExportOptions, export_dataset
+from memscore_core.downstream.export import DEFAULT_THRESHOLD, ExportOptions, export_dataset
 from memscore_core.settings import Settings
 from memscore_core.store import Store
 

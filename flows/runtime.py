@@ -11,19 +11,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from memscore_core.backends.factory import open_backend, request_capacity
-from memscore_core.engine import ScoringConfig, pool_sender, request_concurrency
-from memscore_core.pool import RequestPool
-from memscore_core.runner import ScorePart, direct_scorer
+from memscore_core.config import ScoringConfig
+from memscore_core.scoring.batch import ScorePart
+from memscore_core.scoring.opening import open_scorer
 from memscore_core.settings import Settings
 
 
 @dataclass(frozen=True)
 class FlowRuntime:
-    """One flow run's model name and in-process scorer."""
+    """One flow run's model name, recorded backend and in-process scorer."""
 
     id: str
     model: str
+    backend: str
     score: ScorePart
 
 
@@ -34,18 +34,13 @@ _RUNTIMES: dict[str, FlowRuntime] = {}
 async def flow_runtime(settings: Settings, config: ScoringConfig,
                        api_key: str | None = None) -> AsyncIterator[FlowRuntime]:
     """Open the backend (behind the request cache ``settings`` name) and its bounded pool for one flow run."""
-    backend = open_backend(settings, api_key=api_key)
-    try:
-        model = await backend.model()
-        async with RequestPool(backend, request_concurrency(config, request_capacity(settings))) as pool:
-            runtime = FlowRuntime(uuid.uuid4().hex, model, direct_scorer(pool_sender(pool), config, model, pool.hungry))
-            _RUNTIMES[runtime.id] = runtime
-            try:
-                yield runtime
-            finally:
-                _RUNTIMES.pop(runtime.id, None)
-    finally:
-        await backend.aclose()
+    async with open_scorer(config, settings, api_key=api_key) as scorer:
+        runtime = FlowRuntime(uuid.uuid4().hex, scorer.model, scorer.backend, scorer.score)
+        _RUNTIMES[runtime.id] = runtime
+        try:
+            yield runtime
+        finally:
+            _RUNTIMES.pop(runtime.id, None)
 
 
 def runtime_for(runtime_id: str) -> FlowRuntime:

@@ -12,39 +12,24 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_table_artifact
 
-from flows.score_conversations import DEFAULT_PART_TOKENS
+from flows.parameters import DEFAULT_RUN, ScoringRun
 from flows.shards import run_shards
-from memscore_core.engine import Ablation, Strategy
-from memscore_core.formats import InputFormat
 from memscore_core.store import Store
-from memscore_core.strategies.noise_floor import DEFAULT_QUANTILE
-from memscore_core.strategies.surrogate import DEFAULT_MASKS
 
 SHARD_DEPLOYMENT = "score-conversations/shard"
 
 
 @flow(name="score-corpus", flow_run_name="score-corpus-{shards}-shards")
-async def score_corpus(source: str = "data/conversations", db: str = "data/memscore.duckdb",
-                       base_url: str | None = None, model: str | None = None, strategy: Strategy = "exact",
-                       chunk_tokens: int = 50_000, window: int | None = None, concurrency: int = 8,
-                       rescore: bool = False, api_key_secret: str | None = None,
-                       part_tokens: int = DEFAULT_PART_TOKENS, shards: int = 4,
-                       deployment: str = SHARD_DEPLOYMENT, attempts: int = 3, poll_seconds: float = 5.0,
-                       input_format: InputFormat = "auto", memory_tools: list[str] | None = None,
-                       memory_key_arg: str = "key", masks: int = DEFAULT_MASKS, noise_floor: float | None = None,
-                       floor_quantile: float = DEFAULT_QUANTILE, ablation: Ablation = "remove") -> dict[str, Any]:
-    """Score ``source`` into ``db`` as ``shards`` flow runs of ``deployment`` on its work pool.
+async def score_corpus(run: ScoringRun = DEFAULT_RUN, shards: int = 4, deployment: str = SHARD_DEPLOYMENT,
+                       attempts: int = 3, poll_seconds: float = 5.0) -> dict[str, Any]:
+    """Score ``run.source`` into ``run.db`` as ``shards`` flow runs of ``deployment`` on its work pool.
 
     Every worker must reach the same ``source``, ``db`` (a ``ducklake:postgres:`` store for several
     hosts), request cache (``MEMSCORE_REQUEST_CACHE``) and model servers; see docs/scaling.md.
     """
-    parameters = {"source": source, "db": db, "base_url": base_url, "model": model, "strategy": strategy,
-                  "chunk_tokens": chunk_tokens, "window": window, "concurrency": concurrency, "rescore": rescore,
-                  "api_key_secret": api_key_secret, "part_tokens": part_tokens, "reports_dir": None,
-                  "input_format": input_format, "memory_tools": memory_tools, "memory_key_arg": memory_key_arg,
-                  "masks": masks, "noise_floor": noise_floor, "floor_quantile": floor_quantile, "ablation": ablation}
+    parameters = {"run": run.model_dump(mode="json"), "reports_dir": None}
     finished = await run_shards(deployment, parameters, shards, attempts=attempts, poll_seconds=poll_seconds)
-    runs = {str(run.flow_run_id): run for run in Store(db).runs() if run.flow_run_id is not None}
+    runs = {str(run.flow_run_id): run for run in Store(run.db).runs() if run.flow_run_id is not None}
     rows: list[dict[str, Any]] = []
     for shard in finished:
         stored = runs.get(str(shard.run.id))

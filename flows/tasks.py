@@ -22,11 +22,12 @@ from prefect.tasks import exponential_backoff
 from prefect.utilities.annotations import quote
 
 from flows.runtime import runtime_for
+from memscore_core.downstream.report import render_html, run_config
 from memscore_core.errors import TransientBackendError
 from memscore_core.formats import InputOptions
-from memscore_core.loading import LoadedConversation, LoadResult, load_conversations
-from memscore_core.report import render_html, run_config
-from memscore_core.runner import Outcome, ScorePart
+from memscore_core.formats.loading import LoadedConversation, LoadResult, load_conversations
+from memscore_core.scoring.batch import ScorePart
+from memscore_core.scoring.outcome import Outcome
 from memscore_core.store import Store
 
 PART_RETRIES = 4

@@ -10,10 +10,10 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from memscore_core.memory_graph import update_memory_weights as update
+from memscore_core.downstream.memory_graph import update_memory_weights as update
+from memscore_core.downstream.weights import ALPHA_DOWN, ALPHA_UP
 from memscore_core.store import Store
 from memscore_core.store.downstream import stale_memories
-from memscore_core.weights import ALPHA_DOWN, ALPHA_UP
 
 
 @task(name="fold-importance", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)

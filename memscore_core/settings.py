@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from memscore_core.chunking import DEFAULT_CHUNK_TOKENS
+from memscore_core.ablation.chunking import DEFAULT_CHUNK_TOKENS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL_DIR = REPO_ROOT / "data" / "models" / "memscore-tiny"

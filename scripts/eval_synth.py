@@ -17,17 +17,18 @@ import json
 import time
 from pathlib import Path
 
+from memscore_core.ablation.chunking import DEFAULT_CHUNK_TOKENS
 from memscore_core.backends.factory import EMBEDDED_BASE_URL
 from memscore_core.backends.vllm import RetryPolicy, VllmBackend
-from memscore_core.chunking import DEFAULT_CHUNK_TOKENS
-from memscore_core.conversation import Conversation
-from memscore_core.engine import ScoringConfig, pooled_sender
-from memscore_core.evaluation import evaluate
-from memscore_core.loading import load_conversations
-from memscore_core.local.app import ServerOptions
-from memscore_core.local.serve import embedded_transport, load_model
-from memscore_core.result import ConversationScore
-from memscore_core.runner import Outcome, direct_scorer, score_batch
+from memscore_core.config import ScoringConfig
+from memscore_core.embedded.app import ServerOptions
+from memscore_core.embedded.serve import embedded_transport, load_model
+from memscore_core.formats.loading import load_conversations
+from memscore_core.model.conversation import Conversation
+from memscore_core.model.result import ConversationScore
+from memscore_core.scoring.opening import open_scorer
+from memscore_core.scoring.outcome import Outcome
+from memscore_core.synth.evaluation import evaluate
 from memscore_core.synth.many import corpus_chunk_tokens
 
 
@@ -44,10 +45,8 @@ async def score(paths: list[Path], model_dir: Path, max_model_len: int, chunk_to
     backend = VllmBackend(base_url=EMBEDDED_BASE_URL, model=None, transport=transport, timeout=3600.0,
                           retry=RetryPolicy(attempts=1))
     try:
-        model = await backend.model()
-        async with pooled_sender(backend, config, 1) as send:
-            scorer = direct_scorer(send, config, model)
-            return [outcome async for outcome in score_batch(loaded.conversations, scorer, config)], tokens
+        async with open_scorer(config, backend=backend, concurrency=1) as scorer:
+            return await scorer.outcomes(loaded.conversations), tokens
     finally:
         await backend.aclose()
 

@@ -25,11 +25,11 @@ import numpy as np
 from memscore_core.backends.factory import EMBEDDED_BASE_URL
 from memscore_core.backends.vllm import RetryPolicy, VllmBackend
 from memscore_core.bench.strategies import score_corpus
-from memscore_core.conversation import Conversation, Entry
-from memscore_core.engine import Ablation, ScoringConfig
-from memscore_core.local.app import ServerOptions
-from memscore_core.local.serve import embedded_transport
-from memscore_core.result import ConversationScore
+from memscore_core.config import Ablation, ScoringConfig
+from memscore_core.embedded.app import ServerOptions
+from memscore_core.embedded.serve import embedded_transport
+from memscore_core.model.conversation import Conversation, Entry
+from memscore_core.model.result import ConversationScore
 from memscore_core.strategies.noise_floor import DEFAULT_QUANTILE, FILLER
 from memscore_core.synth.many import ManyShape, corpus_chunk_tokens, generate_many_corpus
 

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
 
-from memscore_core.ablation import plan_exact
-from memscore_core.conversation import Conversation, Entry
+from memscore_core.ablation.requests import plan_exact
+from memscore_core.model.conversation import Conversation, Entry
 from memscore_core.synth.many import ManyShape, corpus_chunk_tokens, generate_many_corpus
 
 FILLER_WORDS = ("to", "is", "a")

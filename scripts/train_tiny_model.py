@@ -40,7 +40,7 @@ from transformers import (
     Qwen2ForCausalLM,
 )
 
-from memscore_core.conversation import Conversation
+from memscore_core.model.conversation import Conversation
 from memscore_core.synth.facts import CONTACT_KINDS
 from memscore_core.synth.generator import SynthShape, generate_conversation
 from memscore_core.synth.many import ManyShape, generate_many

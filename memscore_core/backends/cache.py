@@ -23,11 +23,9 @@ import numpy as np
 import orjson
 from fsspec.implementations.local import LocalFileSystem
 
-from memscore_core.backends.base import PromptBackend
-from memscore_core.backends.vllm import RequestOptions
-from memscore_core.parsing import ScoredPrompt
-from memscore_core.prompt import ChatPrompt, Message
-from memscore_core.result import canonical_json
+from memscore_core.backends.protocol import PromptBackend
+from memscore_core.model.prompt import ChatPrompt, Message, RequestOptions, ScoredPrompt
+from memscore_core.model.result import canonical_json
 
 
 def request_key(model: str, prompt: ChatPrompt, options: RequestOptions) -> str:

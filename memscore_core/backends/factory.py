@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
-from memscore_core.backends.base import PromptBackend
 from memscore_core.backends.cache import CachedBackend
 from memscore_core.backends.fleet import FleetBackend
+from memscore_core.backends.protocol import PromptBackend
 from memscore_core.backends.vllm import RetryPolicy, VllmBackend
 from memscore_core.errors import ConfigError
 from memscore_core.settings import Settings
@@ -66,7 +66,7 @@ def _open_server(settings: Settings, api_key: str | None) -> VllmBackend | Fleet
     if urls:
         return VllmBackend(base_url=urls[0], model=settings.model,
                            api_key=api_key, timeout=settings.timeout, retry=retry)
-    from memscore_core.local.serve import embedded_transport
+    from memscore_core.embedded.serve import embedded_transport
 
     transport = embedded_transport(model_dir=settings.model_dir, threads=settings.torch_threads)
     return VllmBackend(base_url=EMBEDDED_BASE_URL, model=settings.model, transport=transport,

@@ -21,10 +21,9 @@ from typing import TypeVar
 
 import httpx
 
-from memscore_core.backends.vllm import RequestOptions, RetryPolicy, VllmBackend
+from memscore_core.backends.vllm import RetryPolicy, VllmBackend
 from memscore_core.errors import BackendError, ConfigError, TransientBackendError
-from memscore_core.parsing import ScoredPrompt
-from memscore_core.prompt import ChatPrompt, Message
+from memscore_core.model.prompt import ChatPrompt, Message, RequestOptions, ScoredPrompt
 
 T = TypeVar("T")
 LOG = logging.getLogger("memscore.fleet")

@@ -17,6 +17,7 @@ import httpx
 import orjson
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
+from memscore_core.backends.parsing import parse_chat_body
 from memscore_core.errors import (
     BackendError,
     ContextLengthError,
@@ -24,24 +25,12 @@ from memscore_core.errors import (
     ResponseFormatError,
     TransientBackendError,
 )
-from memscore_core.parsing import ScoredPrompt, parse_chat_body
-from memscore_core.prompt import ChatPrompt, Message
+from memscore_core.model.prompt import ChatPrompt, Message, RequestOptions, ScoredPrompt
 
 
 @dataclass(frozen=True)
-class RequestOptions:
-    """How a prompt is scored. ``seed()`` is the seed's exact request; the default is memscore's."""
-
-    top_k: int = 0
-    add_generation_prompt: bool | None = False
-    return_token_ids: bool = True
-
-    @classmethod
-    def seed(cls) -> RequestOptions:
-        return cls(top_k=1, add_generation_prompt=None, return_token_ids=False)
 
 
-@dataclass(frozen=True)
 class RetryPolicy:
     """Bounded retries of transient failures: exponential backoff with jitter, honouring Retry-After."""
 

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel
 
-from memscore_core.divergence import response_divergences
-from memscore_core.parsing import ScoredPrompt, parse_chat_body
+from memscore_core.ablation.divergence import response_divergences
+from memscore_core.backends.parsing import parse_chat_body
+from memscore_core.model.prompt import ScoredPrompt
 from memscore_core.settings import REPO_ROOT
 
 CAPTURE = REPO_ROOT / "tests" / "data" / "vllm-0.32-captures" / "t_2k_prompt_logprobs_1.json"

@@ -10,7 +10,7 @@ import random
 
 from pydantic import BaseModel, Field
 
-from memscore_core.conversation import Conversation, Entry
+from memscore_core.model.conversation import Conversation, Entry
 from memscore_core.synth.facts import invented_word
 
 SYSTEM_PROMPT = "You are a helpful assistant with a long-term memory."

@@ -15,11 +15,11 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from memscore_core.backends.base import PromptBackend
 from memscore_core.backends.factory import EMBEDDED_BASE_URL
+from memscore_core.backends.protocol import PromptBackend
 from memscore_core.backends.vllm import RetryPolicy, VllmBackend
 from memscore_core.bench.strategies import StrategyComparison, compare_strategies
-from memscore_core.engine import Ablation, ScoringConfig
+from memscore_core.config import Ablation, ScoringConfig
 from memscore_core.synth.many import ManyShape, corpus_chunk_tokens, generate_many_corpus
 
 DEFAULT_STRATEGIES = ("exact", "hierarchical", "surrogate", "auto")
@@ -85,8 +85,8 @@ def _backend(model_dir: Path, base_url: str | None) -> PromptBackend:
     """A server without retries (a failure shows in the report), or the embedded model with long contexts."""
     if base_url:
         return VllmBackend(base_url=base_url, timeout=TIMEOUT_S, retry=RetryPolicy(attempts=1))
-    from memscore_core.local.app import ServerOptions
-    from memscore_core.local.serve import embedded_transport
+    from memscore_core.embedded.app import ServerOptions
+    from memscore_core.embedded.serve import embedded_transport
 
     transport = embedded_transport(model_dir, 1, ServerOptions(max_model_len=MAX_MODEL_LEN))
     return VllmBackend(base_url=EMBEDDED_BASE_URL, transport=transport, timeout=TIMEOUT_S,

@@ -21,13 +21,14 @@ import httpx
 from pydantic import BaseModel, computed_field
 
 from memscore_core.bench.targets import Target
-from memscore_core.local.loopback import free_port, wait_healthy
+from memscore_core.embedded.loopback import free_port, wait_healthy
 from memscore_core.synth.generator import generate_corpus
 
 FLOW_WALL_VS_CLI = 1.5
 FLOW_CPU_MS_PER_REQUEST = 10.0
-RUN_FLOW = ("import asyncio, sys; from flows.score_conversations import score_conversations; "
-            "asyncio.run(score_conversations(source=sys.argv[1], db=sys.argv[2], base_url=sys.argv[3], "
+RUN_FLOW = ("import asyncio, sys; from flows.parameters import ScoringRun; "
+            "from flows.score_conversations import score_conversations; "
+            "asyncio.run(score_conversations(ScoringRun(source=sys.argv[1], db=sys.argv[2], base_url=sys.argv[3]), "
             "reports_dir=None))")
 SCORES = ("SELECT conversation_id, memory_entry_idx, response_entry_idx, divergence, signed, tokens "
           "FROM scores ORDER BY ALL")

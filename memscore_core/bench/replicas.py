@@ -24,8 +24,8 @@ from pydantic import BaseModel
 from memscore_core.bench.corpus import BenchShape, bench_corpus
 from memscore_core.bench.run import emulated_servers, run_strategy
 from memscore_core.bench.worker import Measurement
-from memscore_core.engine import ScoringConfig
-from memscore_core.local.loopback import free_port
+from memscore_core.config import ScoringConfig
+from memscore_core.embedded.loopback import free_port
 
 RUNNING = "vllm:num_requests_running"
 PROMPT_TOKENS, SLOT_SECONDS = "vllm:prompt_tokens_total", "memscore:busy_slot_seconds_total"

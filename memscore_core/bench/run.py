@@ -15,8 +15,8 @@ from pydantic import BaseModel
 from memscore_core.bench.client import ClientCost, client_cost
 from memscore_core.bench.corpus import BenchShape, bench_corpus, predicted_token_ratio
 from memscore_core.bench.worker import Measurement, WorkerSpec
-from memscore_core.engine import ScoringConfig
-from memscore_core.local.loopback import wait_healthy
+from memscore_core.config import ScoringConfig
+from memscore_core.embedded.loopback import wait_healthy
 
 
 class StrategyRow(BaseModel):

@@ -2,7 +2,7 @@
 
 Each strategy scores the whole corpus through the same backend (no request cache, so none answers from
 another's requests), one strategy after the other. Per strategy: requests, prompt tokens, wall seconds,
-precision@1 and two-memory recall (:func:`memscore_core.evaluation.evaluate`, on each cell's best value:
+precision@1 and two-memory recall (:func:`memscore_core.synth.evaluation.evaluate`, on each cell's best value:
 exact where scored, else the screened or surrogate estimate; every other statistic of ``quality`` reads exact
 cells only), and top-1 agreement with ``exact``: on each response whose exact top cell is above the
 conversation's noise floor, whether the strategy's top memory is exact's, and how many of those responses the
@@ -19,13 +19,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from pydantic import BaseModel
 
-from memscore_core.backends.base import PromptBackend
-from memscore_core.conversation import Conversation
-from memscore_core.engine import ScoringConfig, pooled_sender
-from memscore_core.evaluation import evaluate
-from memscore_core.loading import LoadedConversation
-from memscore_core.result import ConversationScore
-from memscore_core.runner import direct_scorer, score_batch
+from memscore_core.backends.protocol import PromptBackend
+from memscore_core.config import ScoringConfig
+from memscore_core.formats.loading import LoadedConversation
+from memscore_core.model.conversation import Conversation
+from memscore_core.model.result import ConversationScore
+from memscore_core.scoring.opening import open_scorer
+from memscore_core.synth.evaluation import evaluate
 
 
 class StrategyRow(BaseModel):
@@ -134,10 +134,9 @@ async def score_corpus(conversations: Sequence[Conversation], backend: PromptBac
     """Every conversation's score under ``config`` (in input order), the failures and the wall seconds."""
     loaded = [LoadedConversation(conversation, "<bench>", index + 1)
               for index, conversation in enumerate(conversations)]
-    model = await backend.model()
-    began = time.perf_counter()
-    async with pooled_sender(backend, config, concurrency) as send:
-        outcomes = [outcome async for outcome in score_batch(loaded, direct_scorer(send, config, model), config)]
+    async with open_scorer(config, backend=backend, concurrency=concurrency) as scorer:
+        began = time.perf_counter()
+        outcomes = await scorer.outcomes(loaded)
     wall = time.perf_counter() - began
     scores = [outcome.score for outcome in outcomes if outcome.score is not None]
     return scores, len(outcomes) - len(scores), wall

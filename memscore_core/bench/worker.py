@@ -17,13 +17,12 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
-from memscore_core import engine, seed
 from memscore_core.backends import vllm
-from memscore_core.backends.factory import open_backend, request_capacity
-from memscore_core.engine import ScoringConfig, pooled_sender
-from memscore_core.loading import load_conversations
-from memscore_core.runner import direct_scorer, score_batch
+from memscore_core.config import ScoringConfig
+from memscore_core.formats.loading import load_conversations
+from memscore_core.scoring.opening import open_scorer
 from memscore_core.settings import Settings
+from memscore_core.strategies import exact, planned, seed
 
 
 class WorkerSpec(BaseModel):
@@ -70,7 +69,7 @@ class CpuMeter:
 def meter_parse_and_math() -> CpuMeter:
     """Time the client's hot path where it is called: body parsing, response spans and the divergence math."""
     meter = CpuMeter()
-    for module, name in [(vllm, "parse_chat_body"), (engine, "read_responses"), (engine, "aggregate_exact"),
+    for module, name in [(vllm, "parse_chat_body"), (planned, "read_responses"), (exact, "aggregate_exact"),
                          (seed, "seed_walk"), (seed, "seed_row")]:
         setattr(module, name, meter.wrap(getattr(module, name)))
     return meter
@@ -79,21 +78,17 @@ def meter_parse_and_math() -> CpuMeter:
 async def measure(spec: WorkerSpec) -> Measurement:
     settings = Settings(base_url=spec.base_url, request_cache=None, concurrency=spec.concurrency)
     loaded = load_conversations([spec.corpus]).conversations
-    backend = open_backend(settings)
-    model = await backend.model()
     requests = prompt_tokens = failed = 0
     meter = meter_parse_and_math()
-    cpu, wall = time.process_time(), time.perf_counter()
-    try:
-        async with pooled_sender(backend, spec.config, request_capacity(settings)) as send:
-            async for outcome in score_batch(loaded, direct_scorer(send, spec.config, model), spec.config):
-                if outcome.score is None:
-                    failed += 1
-                    continue
-                requests += outcome.score.requests
-                prompt_tokens += outcome.score.prompt_tokens
-    finally:
-        await backend.aclose()
+    async with open_scorer(spec.config, settings) as scorer:
+        cpu, wall = time.process_time(), time.perf_counter()
+        outcomes = await scorer.outcomes(loaded)
+    for outcome in outcomes:
+        if outcome.score is None:
+            failed += 1
+            continue
+        requests += outcome.score.requests
+        prompt_tokens += outcome.score.prompt_tokens
     return Measurement(requests=requests, prompt_tokens=prompt_tokens, wall_s=time.perf_counter() - wall,
                        client_cpu_s=time.process_time() - cpu, parse_math_cpu_s=meter.seconds, failed=failed,
                        peak_rss_mb=peak_rss_mb())

@@ -29,8 +29,8 @@ from memscore_core.cli.strategy_options import (
     ablation_names,
     strategy_names,
 )
-from memscore_core.engine import ScoringConfig
-from memscore_core.local.loopback import free_port
+from memscore_core.config import ScoringConfig
+from memscore_core.embedded.loopback import free_port
 from memscore_core.settings import Settings
 from memscore_core.synth.many import ManyShape
 

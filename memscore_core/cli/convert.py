@@ -10,8 +10,8 @@ import typer
 
 from memscore_core.cli.consoles import stderr_console
 from memscore_core.cli.inputs import InputFormatOption, MemoryKeyArgOption, MemoryToolOption, input_options
-from memscore_core.conversation import Conversation
-from memscore_core.loading import load_conversations
+from memscore_core.formats.loading import load_conversations
+from memscore_core.model.conversation import Conversation
 
 stderr = stderr_console()
 

@@ -15,9 +15,9 @@ from rich.table import Table
 from memscore_core.backends.factory import joined_base_url, open_backend
 from memscore_core.cli.consoles import stderr_console, stdout_console
 from memscore_core.cli.query import DataPathOption, DbOption, open_store
-from memscore_core.exports.export import DEFAULT_THRESHOLD, ExportOptions, Manifest, export_dataset
-from memscore_core.memory_graph import update_memory_weights
-from memscore_core.report import figure, png_bytes, render_html, run_config
+from memscore_core.downstream.export import DEFAULT_THRESHOLD, ExportOptions, Manifest, export_dataset
+from memscore_core.downstream.memory_graph import update_memory_weights
+from memscore_core.downstream.report import figure, png_bytes, render_html, run_config
 from memscore_core.settings import Settings
 from memscore_core.store import Store
 from memscore_core.store.downstream import Status, list_candidates, refresh_candidates, set_status, stale_memories

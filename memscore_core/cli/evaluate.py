@@ -24,9 +24,9 @@ from memscore_core.cli.strategy_options import (
     scoring_config,
     strategy_names,
 )
-from memscore_core.conversation import Conversation
-from memscore_core.engine import ScoringConfig
-from memscore_core.loading import load_conversations
+from memscore_core.config import ScoringConfig
+from memscore_core.formats.loading import load_conversations
+from memscore_core.model.conversation import Conversation
 from memscore_core.settings import Settings
 
 

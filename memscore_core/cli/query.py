@@ -11,8 +11,8 @@ import typer
 
 from memscore_core.cli.consoles import stderr_console
 from memscore_core.cli.render import print_result, print_top_memories
+from memscore_core.downstream.report import run_config
 from memscore_core.errors import StoreError
-from memscore_core.report import run_config
 from memscore_core.settings import Settings
 from memscore_core.store import Store
 from memscore_core.store.targets import parse_target

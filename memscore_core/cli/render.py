@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.table import Table
 
 from memscore_core.cli.consoles import stdout_console
-from memscore_core.result import ConversationScore, NoiseFloorMethod
+from memscore_core.model.result import ConversationScore, NoiseFloorMethod
 from memscore_core.store import MemoryImportance, StoredResult
 from memscore_core.store.records import EXTRA_SEED_COLUMN
 

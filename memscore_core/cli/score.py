@@ -11,7 +11,7 @@ import orjson
 import typer
 from rich.progress import Progress
 
-from memscore_core.backends.factory import backend_name, joined_base_url, open_backend, request_capacity
+from memscore_core.backends.factory import joined_base_url
 from memscore_core.cli.consoles import stderr_console
 from memscore_core.cli.inputs import InputFormatOption, MemoryKeyArgOption, MemoryToolOption, input_options
 from memscore_core.cli.query import DataPathOption, DbOption
@@ -27,12 +27,11 @@ from memscore_core.cli.strategy_options import (
     scoring_config,
     strategy_names,
 )
-from memscore_core.engine import ScoringConfig, pool_sender, request_concurrency
-from memscore_core.lifecycle import RunSummary, run_scoring
-from memscore_core.loading import LoadResult, load_conversations
-from memscore_core.pool import RequestPool
-from memscore_core.result import ConversationScore, content_hash
-from memscore_core.runner import direct_scorer
+from memscore_core.config import ScoringConfig
+from memscore_core.formats.loading import LoadResult, load_conversations
+from memscore_core.model.result import ConversationScore, content_hash
+from memscore_core.scoring.opening import open_scorer
+from memscore_core.scoring.run import RunSummary, run_scoring
 from memscore_core.settings import Settings
 from memscore_core.store import Store
 
@@ -115,18 +114,13 @@ def _every_result(loaded: LoadResult, fresh: list[ConversationScore], store: Sto
 
 async def _run(settings: Settings, config: ScoringConfig, loaded: LoadResult, store: Store,
                rescore: bool) -> RunSummary:
-    backend = open_backend(settings)
-    try:
-        model = await backend.model()
+    async with open_scorer(config, settings) as scorer:
         with Progress(console=stderr, transient=True) as progress:
             task = progress.add_task("scoring", total=len(loaded.conversations))
 
             async def advance(*_: object) -> None:
                 progress.advance(task)
 
-            async with RequestPool(backend, request_concurrency(config, request_capacity(settings))) as pool:
-                return await run_scoring(loaded, store, config, direct_scorer(pool_sender(pool), config, model),
-                                         model=model, backend_name=backend_name(settings), rescore=rescore,
-                                         hungry=pool.hungry, on_outcome=advance)
-    finally:
-        await backend.aclose()
+            return await run_scoring(loaded, store, config, scorer.score, model=scorer.model,
+                                     backend_name=scorer.backend, rescore=rescore, hungry=scorer.hungry,
+                                     on_outcome=advance)

@@ -31,8 +31,8 @@ def serve(
                                                "log-probabilities (benchmarks of many emulated servers).")] = True,
 ) -> None:
     """Serve prompt log-probabilities like vLLM (/v1/chat/completions, /v1/completions, /tokenize, ...)."""
-    from memscore_core.local.app import ServerOptions
-    from memscore_core.local.serve import run_server
+    from memscore_core.embedded.app import ServerOptions
+    from memscore_core.embedded.serve import run_server
 
     options = ServerOptions(api_key=api_key or os.environ.get("MEMSCORE_SERVE_API_KEY"),
                             max_model_len=max_model_len, max_logprobs=max_logprobs, emulate_gpu=emulate_gpu,

@@ -7,14 +7,15 @@ from typing import Annotated, cast, get_args
 import typer
 from pydantic import ValidationError
 
-from memscore_core.engine import Ablation, ScoringConfig, Strategy
+from memscore_core.config import Ablation, ScoringConfig
+from memscore_core.strategies import registry
 from memscore_core.strategies.noise_floor import DEFAULT_QUANTILE
 from memscore_core.strategies.surrogate import DEFAULT_MASKS, MIN_MASKS
 
 __all__ = ["ABLATIONS", "DEFAULT_MASKS", "DEFAULT_QUANTILE", "STRATEGIES", "AblationOption", "FloorQuantileOption",
            "MasksOption", "NoiseFloorOption", "StrategyOption", "ablation_names", "scoring_config", "strategy_names"]
 
-STRATEGIES: tuple[str, ...] = get_args(Strategy)
+STRATEGIES: tuple[str, ...] = tuple(registry.STRATEGIES)
 ABLATIONS: tuple[str, ...] = get_args(Ablation)
 
 StrategyOption = Annotated[str, typer.Option(

@@ -9,7 +9,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from memscore_core.conversation import Conversation
+from memscore_core.model.conversation import Conversation
 from memscore_core.synth.generator import generate_corpus
 from memscore_core.synth.many import ManyShape, generate_many_corpus
 

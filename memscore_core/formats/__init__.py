@@ -1,7 +1,7 @@
 """Input formats, each read into memscore's schema: memscore's own, OpenAI chat, Letta agent files.
 
 :func:`convert_record` turns one JSON record into converted conversations (or the errors that stopped
-them); :mod:`memscore_core.loading` validates them into :class:`~memscore_core.conversation.Conversation`.
+them); :mod:`memscore_core.formats.loading` validates them into :class:`~memscore_core.model.conversation.Conversation`.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from memscore_core.conversation import memory_slot
+from memscore_core.model.conversation import memory_slot
 
 _SECTION_OPEN, _SECTION_CLOSE = "<memory_blocks>", "</memory_blocks>"
 

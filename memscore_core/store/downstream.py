@@ -9,8 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from memscore_core.conversation import Conversation
 from memscore_core.errors import StoreError
+from memscore_core.model.conversation import Conversation
 from memscore_core.store import queries as q
 from memscore_core.store.store import Store
 

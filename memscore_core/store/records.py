@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from memscore_core.conversation import Conversation, Entry
-from memscore_core.result import ConversationScore, NoiseFloorMethod
+from memscore_core.model.conversation import Conversation, Entry
+from memscore_core.model.result import ConversationScore, NoiseFloorMethod
 
 
 class MemoryImportance(BaseModel):

@@ -35,9 +35,9 @@ from typing import Any, TypeVar
 import duckdb
 from filelock import FileLock, Timeout
 
-from memscore_core.conversation import Conversation
 from memscore_core.errors import InputError, StoreError
-from memscore_core.result import ConversationScore
+from memscore_core.model.conversation import Conversation
+from memscore_core.model.result import ConversationScore
 from memscore_core.settings import Settings
 from memscore_core.store import queries as q
 from memscore_core.store.extensions import connection_config, extension_directory

@@ -1,7 +1,7 @@
 """Scoring strategies that scale with what matters rather than with the number of memories.
 
-Every strategy works chunk by chunk over the requests of :mod:`memscore_core.ablation` (each request is a
-:func:`~memscore_core.ablation.removal_request`), sent through the engine's one request path:
+Every strategy works chunk by chunk over the requests of :mod:`memscore_core.ablation.requests` (each request is a
+:func:`~memscore_core.ablation.requests.removal_request`), sent through the engine's one request path:
 
 - :mod:`.hierarchical` removes contiguous groups of memories and refines only groups whose removal moved
   a response above the noise floor; its single-memory leaves are the exact strategy's requests;

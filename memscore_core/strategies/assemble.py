@@ -13,10 +13,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from memscore_core.ablation import AblationPlan, ResponseLogprobs, window_end
-from memscore_core.conversation import Conversation
-from memscore_core.divergence import column_sums, row_sums
-from memscore_core.result import ConversationScore, content_hash
+from memscore_core.ablation.divergence import column_sums, row_sums
+from memscore_core.ablation.effects import window_end
+from memscore_core.ablation.requests import AblationPlan
+from memscore_core.ablation.responses import ResponseLogprobs
+from memscore_core.model.conversation import Conversation
+from memscore_core.model.result import ConversationScore, content_hash
 from memscore_core.strategies.noise_floor import NoiseFloor
 from memscore_core.strategies.outcome import ChunkOutcome
 from memscore_core.strategies.scope import Asker, ChunkScope

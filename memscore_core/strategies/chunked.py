@@ -9,18 +9,26 @@ from one filler request per hierarchical chunk unless the configuration fixes it
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from memscore_core.ablation import AblationPlan, PromptRequest, ResponseLogprobs, merged
-from memscore_core.conversation import Conversation
-from memscore_core.result import ConversationScore, content_hash
+from memscore_core.ablation.chunking import CHARS_PER_TOKEN
+from memscore_core.ablation.requests import AblationPlan, PromptRequest, plan_exact
+from memscore_core.ablation.responses import ResponseLogprobs, merged
+from memscore_core.model.conversation import Conversation
+from memscore_core.model.prompt import ChatPrompt, ModelCall, RequestOptions, ScoredPrompt, Send
+from memscore_core.model.result import ConversationScore, content_hash
 from memscore_core.strategies.assemble import assemble
 from memscore_core.strategies.auto import chunk_strategy
+from memscore_core.strategies.cost import estimated_chunk_tokens
+from memscore_core.strategies.exact import exact_chunk
 from memscore_core.strategies.hierarchical import screen_chunk
 from memscore_core.strategies.noise_floor import NoiseFloor, fixed_floor, measured_floor, null_probe, null_samples
 from memscore_core.strategies.outcome import ChunkOutcome
-from memscore_core.strategies.scope import Asker, ChunkContext, ChunkScope, Effect, SendPrompt, chunk_scopes
+from memscore_core.strategies.planned import Answered, over_plan
+from memscore_core.strategies.scope import Asker, ChunkContext, ChunkScope, SendPrompt, chunk_scopes
+from memscore_core.strategies.spec import StrategySettings, StrategySpec
 from memscore_core.strategies.surrogate import fit_chunk
 
 
@@ -33,6 +41,29 @@ class ChunkedSettings:
     masks: int
     noise_floor: float | None
     floor_quantile: float
+
+
+def chunkwise(name: str, *, reads: tuple[str, ...], hashed: Callable[[], dict[str, Any]] = dict) -> StrategySpec:
+    """A strategy that scores chunk by chunk (:func:`score_chunked`): ``hierarchical``, ``surrogate`` or ``auto``."""
+    async def score(conversation: Conversation, send: Send, settings: StrategySettings, model: str
+                    ) -> ConversationScore:
+        chunked = ChunkedSettings(name, settings.masks, settings.noise_floor, settings.floor_quantile)
+
+        async def send_prompt(prompt: ChatPrompt, label: str) -> ScoredPrompt:
+            return await send(ModelCall(prompt, RequestOptions(), label))
+
+        async def over(plan: AblationPlan, answered: Answered) -> ConversationScore:
+            return await score_chunked(conversation, plan, send_prompt, chunked, model=model, answered=answered)
+
+        return await over_plan(conversation, send, settings, over)
+
+    def estimate(conversation: Conversation, settings: StrategySettings) -> int:
+        plan = plan_exact(conversation, settings.chunk_tokens, settings.window)
+        scopes = chunk_scopes(conversation, plan)
+        return sum(estimated_chunk_tokens(conversation, plan, scope, strategy, settings.masks)
+                   for scope, strategy in zip(scopes, chunk_strategies(name, scopes), strict=True)) // CHARS_PER_TOKEN
+
+    return StrategySpec(name, score, estimate, reads=reads, hashed=hashed)
 
 
 def chunk_strategies(strategy: str, plan_scopes: list[ChunkScope]) -> list[str]:
@@ -96,7 +127,7 @@ class _Run:
         drop_request = self.drop_all[scope.number]
         drop_all = asyncio.ensure_future(context.measure(drop_request, drop_request.label()))
         if strategy == "exact":
-            return await _exact_chunk(context, drop_all)
+            return await exact_chunk(context, drop_all)
         if strategy == "surrogate":
             seed = f"{content_hash(self.conversation)}:{scope.number}"
             return await fit_chunk(context, drop_all, self.settings.masks, seed)
@@ -114,11 +145,3 @@ class _Run:
         samples = [sample for (scope, probe), answer in zip(probes, scored, strict=True)
                    for sample in null_samples(probe, answer, await baselines[scope.number])]
         return measured_floor(samples, self.settings.floor_quantile)
-
-
-async def _exact_chunk(context: ChunkContext, drop_all: Awaitable[Effect]) -> ChunkOutcome:
-    """Every memory of the chunk removed alone: the exact strategy's requests, so its cells."""
-    rows = context.scope.rows
-    requests = [context.removal([row]) for row in rows]
-    effects = await asyncio.gather(*(context.measure(request, request.label()) for request in requests))
-    return ChunkOutcome("exact", exact=dict(zip(rows, effects, strict=True)), drop_all=await drop_all)

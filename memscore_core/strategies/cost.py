@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 
-from memscore_core.ablation import AblationPlan
-from memscore_core.conversation import Conversation
+from memscore_core.ablation.requests import AblationPlan
+from memscore_core.model.conversation import Conversation
 from memscore_core.strategies.scope import ChunkScope
 
 EXPECTED_USED = 4

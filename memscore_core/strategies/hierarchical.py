@@ -43,7 +43,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from memscore_core.ablation import PromptRequest
+from memscore_core.ablation.requests import PromptRequest
 from memscore_core.strategies.outcome import ChunkOutcome
 from memscore_core.strategies.scope import BoolArray, ChunkContext, Effect, FloatArray
 

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from memscore_core.ablation import PromptRequest, ResponseLogprobs
-from memscore_core.conversation import Conversation, Entry
-from memscore_core.divergence import response_divergences
-from memscore_core.result import NoiseFloorMethod
+from memscore_core.ablation.divergence import response_divergences
+from memscore_core.ablation.requests import PromptRequest
+from memscore_core.ablation.responses import ResponseLogprobs
+from memscore_core.model.conversation import Conversation, Entry
+from memscore_core.model.result import NoiseFloorMethod
 from memscore_core.strategies.scope import ChunkScope
 
 FILLER = "Nothing new to remember here."

@@ -15,18 +15,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from memscore_core.ablation import (
-    AblationPlan,
-    PromptRequest,
-    RequestKind,
-    ResponseLogprobs,
-    chunk_columns,
-    read_responses,
-    removal_row,
-)
-from memscore_core.conversation import Conversation, MemoryRef
-from memscore_core.parsing import ScoredPrompt
-from memscore_core.prompt import ChatPrompt
+from memscore_core.ablation.effects import chunk_columns, removal_row
+from memscore_core.ablation.requests import AblationPlan, PromptRequest, RequestKind
+from memscore_core.ablation.responses import ResponseLogprobs, read_responses
+from memscore_core.model.conversation import Conversation, MemoryRef
+from memscore_core.model.prompt import ChatPrompt, ScoredPrompt
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]

@@ -11,7 +11,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from memscore_core.conversation import Conversation, Entry
+from memscore_core.model.conversation import Conversation, Entry
 from memscore_core.synth.facts import Fact, invented_word, sample_facts
 
 SYSTEM_PROMPTS = (

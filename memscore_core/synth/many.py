@@ -17,8 +17,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import accumulate
 
-from memscore_core.chunking import CHARS_PER_TOKEN, chunk_budget, entry_bytes
-from memscore_core.conversation import Conversation, Entry
+from memscore_core.ablation.chunking import CHARS_PER_TOKEN, chunk_budget, entry_bytes
+from memscore_core.model.conversation import Conversation, Entry
 from memscore_core.synth.facts import (
     CONTACT_KINDS,
     Fact,

@@ -10,9 +10,9 @@ from typing import TypeVar
 import pytest
 
 from memscore_core.backends.fleet import FleetBackend, FleetPolicy
-from memscore_core.backends.vllm import RequestOptions, RetryPolicy
+from memscore_core.backends.vllm import RetryPolicy
 from memscore_core.errors import ConfigError, RequestRejectedError, TransientBackendError
-from memscore_core.prompt import ChatPrompt
+from memscore_core.model.prompt import ChatPrompt, RequestOptions
 from memscore_core.settings import REPO_ROOT
 from tests.support.scripted_server import Reply, ScriptedServer, models_body, scripted_server
 

@@ -9,9 +9,7 @@ import numpy as np
 import pytest
 
 from memscore_core.backends.cache import CachedBackend, CacheEntries
-from memscore_core.backends.vllm import RequestOptions
-from memscore_core.parsing import ScoredPrompt
-from memscore_core.prompt import ChatPrompt
+from memscore_core.model.prompt import ChatPrompt, RequestOptions, ScoredPrompt
 
 PROMPT = ChatPrompt([{"role": "user", "content": "hello"}])
 

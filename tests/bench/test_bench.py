@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from memscore_core.ablation.chunking import chunk_budget, plan_chunks
 from memscore_core.bench.corpus import BenchShape, bench_corpus, predicted_token_ratio
 from memscore_core.bench.run import BenchReport, run_bench
-from memscore_core.chunking import chunk_budget, plan_chunks
-from memscore_core.engine import ScoringConfig
+from memscore_core.config import ScoringConfig
 
 SHAPE = BenchShape(conversations=1, memories=8, chunks=4, responses_per_chunk=24)
 

@@ -10,8 +10,8 @@ from memscore_core.bench.many_memories import ManyMemoryReport
 from memscore_core.bench.strategies import StrategyComparison, StrategyRow, reference_of, top1_agreement, unreachable
 from memscore_core.bench.targets import check_many_memory_targets
 from memscore_core.cli import app
-from memscore_core.engine import ScoringConfig
-from memscore_core.result import ConversationScore
+from memscore_core.config import ScoringConfig
+from memscore_core.model.result import ConversationScore
 
 
 def row(name: str, tokens: int, *, precision: float = 1.0, agreement: float | None = 1.0) -> StrategyRow:

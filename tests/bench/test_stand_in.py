@@ -6,11 +6,10 @@ import asyncio
 
 import numpy as np
 
-from memscore_core.backends.vllm import RequestOptions, VllmBackend
-from memscore_core.local.app import STAND_IN_CONTEXT, ServerOptions
-from memscore_core.local.serve import embedded_transport
-from memscore_core.parsing import ScoredPrompt
-from memscore_core.prompt import ChatPrompt
+from memscore_core.backends.vllm import VllmBackend
+from memscore_core.embedded.app import STAND_IN_CONTEXT, ServerOptions
+from memscore_core.embedded.serve import embedded_transport
+from memscore_core.model.prompt import ChatPrompt, RequestOptions, ScoredPrompt
 from memscore_core.settings import DEFAULT_MODEL_DIR
 
 MEMORY = {"role": "user", "content": "Recalled memory: the vault code is 4711."}

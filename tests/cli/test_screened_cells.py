@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from memscore_core.cli import app
-from memscore_core.engine import ScoringConfig
+from memscore_core.config import ScoringConfig
 from memscore_core.store import Store, StoredResult
 from tests.store.conftest import conversation, score_of
 from tests.store.test_screening_store import hierarchical_score

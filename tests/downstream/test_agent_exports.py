@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from memscore_core.exports.export import ExportOptions, export_dataset
+from memscore_core.downstream.export import ExportOptions, export_dataset
 from memscore_core.store import Store
 from tests.store.test_shared_store import AGENT, agent_score
 

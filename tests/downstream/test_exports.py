@@ -13,8 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from memscore_core.cli import app
+from memscore_core.downstream.export import ExportOptions, export_dataset
+from memscore_core.downstream.weights import asymmetric_update, fold_observations
 from memscore_core.errors import StoreError
-from memscore_core.exports.export import ExportOptions, export_dataset
 from memscore_core.store import Store
 from memscore_core.store.downstream import (
     WeightRow,
@@ -25,7 +26,6 @@ from memscore_core.store.downstream import (
     save_memory_weights,
     set_status,
 )
-from memscore_core.weights import asymmetric_update, fold_observations
 from tests.store.conftest import conversation, score_of
 
 

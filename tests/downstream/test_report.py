@@ -14,9 +14,9 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from memscore_core.cli import app
-from memscore_core.conversation import Conversation
-from memscore_core.report import figure, png_bytes
-from memscore_core.result import ConversationScore, content_hash
+from memscore_core.downstream.report import figure, png_bytes
+from memscore_core.model.conversation import Conversation
+from memscore_core.model.result import ConversationScore, content_hash
 from memscore_core.store import Store, StoredResult
 
 CONFIG = {"strategy": "exact", "chunk_tokens": 2048, "window": None}

@@ -13,11 +13,12 @@ from typer.testing import CliRunner
 
 from memscore_core.backends.factory import backend_name, open_backend
 from memscore_core.cli import app
-from memscore_core.conversation import Conversation
-from memscore_core.engine import ScoringConfig, pooled_sender
-from memscore_core.lifecycle import RunSummary, run_scoring
-from memscore_core.loading import load_conversations
-from memscore_core.runner import direct_scorer
+from memscore_core.config import ScoringConfig
+from memscore_core.formats.loading import load_conversations
+from memscore_core.model.conversation import Conversation
+from memscore_core.scoring.batch import direct_scorer
+from memscore_core.scoring.run import RunSummary, run_scoring
+from memscore_core.scoring.sending import pooled_sender
 from memscore_core.settings import REPO_ROOT, Settings
 from memscore_core.store import Store
 

@@ -48,7 +48,7 @@ def table_rows(db: Path) -> dict[str, list[tuple[object, ...]]]:
 def test_an_adhoc_run_scores_into_duckdb_and_a_second_run_sends_nothing(
         prefect_server: dict[str, str], tmp_path: Path, corpus: Path, server: str) -> None:
     db = tmp_path / "deployed.duckdb"
-    params = (f"source={corpus}", f"db={db}", f"base_url={server}", f"concurrency={json.dumps(4)}")
+    params = ("run=" + json.dumps({"source": str(corpus), "db": str(db), "base_url": server, "concurrency": 4}),)
     run_deployment(prefect_server, *params)
     store = Store(db)
     assert (store.count("results"), store.count("ingest_errors")) == (3, 1)
@@ -64,7 +64,8 @@ def test_an_adhoc_run_scores_into_duckdb_and_a_second_run_sends_nothing(
 def test_the_export_and_memory_weight_deployments_run_on_the_scored_file(
         prefect_server: dict[str, str], tmp_path: Path, corpus: Path, server: str) -> None:
     db = tmp_path / "downstream.duckdb"
-    run_deployment(prefect_server, f"source={corpus}", f"db={db}", f"base_url={server}", "reports_dir=null")
+    run_deployment(prefect_server, "run=" + json.dumps({"source": str(corpus), "db": str(db), "base_url": server}),
+                   "reports_dir=null")
     exports = tmp_path / "exports"
     run_deployment(prefect_server, f"db={db}", f"out={exports}", "threshold=0", "name=nightly",
                    name="export-training-data/daily")
@@ -90,7 +91,7 @@ def test_four_concurrent_deployment_runs_on_one_duckdb_file_all_land(
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         runs = [subprocess.Popen([PREFECT, "deployment", "run", "score-conversations/adhoc", "--param",
-                                  f"source={source}", "--param", f"db={db}", "--param", f"base_url={server}",
+                                  "run=" + json.dumps({"source": str(source), "db": str(db), "base_url": server}),
                                   "--param", "reports_dir=null", "--watch", "--watch-timeout", "500"],
                                  cwd=REPO, env=prefect_server, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
                 for source in sources]

@@ -25,9 +25,10 @@ from tests.support.servers import local_server, metric
 pytestmark = pytest.mark.prefect
 REQUESTS = "vllm:request_success_total"
 CONCURRENCY = 2
-RUN_FLOW = ("import asyncio, sys; from flows.score_conversations import score_conversations; "
-            "asyncio.run(score_conversations(source=sys.argv[1], db=sys.argv[2], base_url=sys.argv[3], "
-            f"concurrency={CONCURRENCY}, reports_dir=None))")
+RUN_FLOW = ("import asyncio, sys; from flows.parameters import ScoringRun; "
+            "from flows.score_conversations import score_conversations; "
+            "asyncio.run(score_conversations(ScoringRun(source=sys.argv[1], db=sys.argv[2], base_url=sys.argv[3], "
+            f"concurrency={CONCURRENCY}), reports_dir=None))")
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from prefect.logging.handlers import APILogHandler
 from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL, PREFECT_RESULTS_LOCAL_STORAGE_PATH
 from prefect.states import Failed
 
+from flows.parameters import ScoringRun
 from flows.score_conversations import score_conversations
 from flows.tasks import is_transient
 from memscore_core.errors import ContextLengthError, RequestRejectedError, TransientBackendError
@@ -51,13 +52,14 @@ def test_the_flow_through_a_faulty_proxy_equals_a_clean_run(keyed_server: str, s
     source.write_text("".join(c.model_dump_json() + "\n" for c in generate_corpus(4, seed=808)))
     monkeypatch.setenv("MEMSCORE_TIMEOUT", "3")
     with fault_proxy(keyed_server.removesuffix("/v1"), every=5, stall_seconds=6) as proxy:
-        faulty = asyncio.run(score_conversations(source=str(source), db=str(tmp_path / "faulty.duckdb"),
-                                                 base_url=f"http://127.0.0.1:{proxy.port}/v1",
-                                                 api_key_secret=secret_block, reports_dir=None))
+        faulty = asyncio.run(score_conversations(ScoringRun(
+            source=str(source), db=str(tmp_path / "faulty.duckdb"), base_url=f"http://127.0.0.1:{proxy.port}/v1",
+            api_key_secret=secret_block), reports_dir=None))
     assert all(proxy.seen[fault] >= 1 for fault in FAULTS), proxy.seen
     monkeypatch.setenv("MEMSCORE_REQUEST_CACHE", str(tmp_path / "clean-cache"))
-    clean = asyncio.run(score_conversations(source=str(source), db=str(tmp_path / "clean.duckdb"),
-                                            base_url=keyed_server, api_key_secret=secret_block, reports_dir=None))
+    clean = asyncio.run(score_conversations(ScoringRun(
+        source=str(source), db=str(tmp_path / "clean.duckdb"), base_url=keyed_server, api_key_secret=secret_block),
+        reports_dir=None))
     assert faulty["scored"] == clean["scored"] == 4
     assert rows(tmp_path / "faulty.duckdb") == rows(tmp_path / "clean.duckdb")
 
@@ -67,8 +69,9 @@ def test_a_secret_block_key_never_reaches_the_database_results_or_artifacts(keye
     source = tmp_path / "secret.jsonl"
     source.write_text("".join(c.model_dump_json() + "\n" for c in generate_corpus(2, seed=809)))
     db = tmp_path / "secret.duckdb"
-    summary = asyncio.run(score_conversations(source=str(source), db=str(db), base_url=keyed_server,
-                                              api_key_secret=secret_block, reports_dir=str(tmp_path / "reports")))
+    summary = asyncio.run(score_conversations(ScoringRun(
+        source=str(source), db=str(db), base_url=keyed_server, api_key_secret=secret_block),
+        reports_dir=str(tmp_path / "reports")))
     assert summary["scored"] == 2
     stored = [p for p in tmp_path.rglob("*") if p.is_file()]
     stored += [p for p in Path(os.environ["MEMSCORE_REQUEST_CACHE"]).rglob("*") if p.is_file()]
@@ -83,8 +86,9 @@ def test_no_prefect_log_database_or_result_file_holds_the_secret_block_key(keyed
                                                                             tmp_path: Path) -> None:
     source = tmp_path / "logged.jsonl"
     source.write_text("".join(c.model_dump_json() + "\n" for c in generate_corpus(2, seed=810)))
-    asyncio.run(score_conversations(source=str(source), db=str(tmp_path / "logged.duckdb"), base_url=keyed_server,
-                                    api_key_secret=secret_block, reports_dir=None))
+    asyncio.run(score_conversations(ScoringRun(
+        source=str(source), db=str(tmp_path / "logged.duckdb"), base_url=keyed_server, api_key_secret=secret_block),
+        reports_dir=None))
     logs = _shipped_logs()
     assert logs and not [log for log in logs if API_KEY in log]
     database = Path(PREFECT_API_DATABASE_CONNECTION_URL.value().split("///", 1)[1])

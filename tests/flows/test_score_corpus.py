@@ -32,8 +32,9 @@ def test_a_sharded_run_on_two_workers_stores_what_one_process_stores(
     env = {**prefect_server, "MEMSCORE_REQUEST_CACHE": str(tmp_path / "shared-cache")}
     workers = [start_worker(env, tmp_path / f"worker-{n}.log") for n in range(2)]
     try:
-        prefect(env, "deployment", "run", "score-corpus/adhoc", "--param", f"source={source}", "--param",
-                f"db={tmp_path / 'sharded.duckdb'}", "--param", f"base_url={server}", "--param", "shards=3",
+        prefect(env, "deployment", "run", "score-corpus/adhoc", "--param", "run=" + json.dumps(
+                    {"source": str(source), "db": str(tmp_path / "sharded.duckdb"), "base_url": server}),
+                "--param", "shards=3",
                 "--param", f"poll_seconds={json.dumps(1.0)}", "--watch", "--watch-timeout", "500", timeout=560)
     finally:
         for worker in workers:

@@ -12,12 +12,15 @@ from typing import Any
 import pytest
 from prefect.client.orchestration import get_client
 
+from flows.parameters import ScoringRun
 from flows.score_conversations import score_conversations
+from memscore_core.backends.pool import RequestPool
 from memscore_core.backends.vllm import VllmBackend
-from memscore_core.engine import ScoringConfig, pool_sender, score_conversation
+from memscore_core.config import ScoringConfig
 from memscore_core.errors import StoreError
-from memscore_core.loading import load_conversations
-from memscore_core.pool import RequestPool
+from memscore_core.formats.loading import load_conversations
+from memscore_core.scoring.conversation import score_conversation
+from memscore_core.scoring.sending import pool_sender
 from memscore_core.settings import REPO_ROOT
 from memscore_core.store import Store
 from memscore_core.synth.generator import generate_corpus
@@ -30,7 +33,9 @@ REQUESTS = "vllm:request_success_total"
 
 
 def run_flow(**parameters: Any) -> dict[str, Any]:
-    return asyncio.run(score_conversations(**parameters))  # type: ignore[no-any-return]
+    """The flow with ``parameters``: its own (``reports_dir``, ``shard``, ``shards``) and the run's."""
+    own = {name: parameters.pop(name) for name in ("reports_dir", "shard", "shards") if name in parameters}
+    return asyncio.run(score_conversations(ScoringRun(**parameters), **own))  # type: ignore[no-any-return]
 
 
 def test_flow_scores_valid_conversations_and_records_invalid_ones(corpus: Path, tmp_path: Path,

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from memscore_core.formats import InputOptions
-from memscore_core.loading import LoadResult, load_conversations
+from memscore_core.formats.loading import LoadResult, load_conversations
 from memscore_core.settings import REPO_ROOT
 
 EXAMPLES = REPO_ROOT / "data" / "examples"

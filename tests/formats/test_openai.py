@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from memscore_core.loading import load_conversations
+from memscore_core.formats.loading import load_conversations
 from tests.formats.conftest import EXAMPLES, load, write_jsonl
 
 CALL = {"id": "c1", "type": "function", "function": {"name": "recall", "arguments": '{"key": "home/city"}'}}

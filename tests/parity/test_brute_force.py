@@ -19,10 +19,12 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from memscore_core.backends.vllm import RetryPolicy, VllmBackend
-from memscore_core.conversation import Conversation
-from memscore_core.engine import ScoringConfig, pooled_sender, score_conversation
-from memscore_core.local.app import ServerOptions, build_app
-from memscore_core.local.serve import load_model
+from memscore_core.config import ScoringConfig
+from memscore_core.embedded.app import ServerOptions, build_app
+from memscore_core.embedded.serve import load_model
+from memscore_core.model.conversation import Conversation
+from memscore_core.scoring.conversation import score_conversation
+from memscore_core.scoring.sending import pooled_sender
 from memscore_core.settings import DEFAULT_MODEL_DIR, REPO_ROOT
 from memscore_core.synth.generator import generate_corpus
 

@@ -11,14 +11,16 @@ from typing import Any
 
 import pytest
 
+from memscore_core.ablation.chunking import chunk_budget, plan_chunks
+from memscore_core.backends.pool import RequestPool
 from memscore_core.backends.vllm import VllmBackend
 from memscore_core.bench.corpus import BenchShape, bench_conversation
-from memscore_core.chunking import chunk_budget, plan_chunks
-from memscore_core.conversation import Conversation
-from memscore_core.engine import ScoringConfig, pool_sender, score_conversation
+from memscore_core.config import ScoringConfig
 from memscore_core.errors import ConfigError
-from memscore_core.pool import RequestPool
-from memscore_core.result import ConversationScore
+from memscore_core.model.conversation import Conversation
+from memscore_core.model.result import ConversationScore
+from memscore_core.scoring.conversation import score_conversation
+from memscore_core.scoring.sending import pool_sender
 from memscore_core.synth.generator import generate_corpus
 from tests.support.seed_reference import score_memories
 from tests.support.servers import metric

@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from memscore_core.local.loopback import free_port
+from memscore_core.embedded.loopback import free_port
 from memscore_core.settings import REPO_ROOT
 from tests.support.fault_proxy import fault_proxy
 from tests.support.scripted_server import Reply, models_body, scripted_server

@@ -8,10 +8,9 @@ import time
 
 import pytest
 
-from memscore_core.backends.vllm import RequestOptions, RetryPolicy, VllmBackend
+from memscore_core.backends.vllm import RetryPolicy, VllmBackend
 from memscore_core.errors import ContextLengthError, RequestRejectedError, TransientBackendError
-from memscore_core.parsing import ScoredPrompt
-from memscore_core.prompt import ChatPrompt
+from memscore_core.model.prompt import ChatPrompt, RequestOptions, ScoredPrompt
 from memscore_core.settings import REPO_ROOT
 from tests.support.scripted_server import Reply, scripted_server
 

@@ -23,10 +23,10 @@ from typing import Any
 import httpx
 import pytest
 
-from memscore_core.ablation import plan_exact
+from memscore_core.ablation.chunking import DEFAULT_CHUNK_TOKENS
+from memscore_core.ablation.requests import plan_exact
 from memscore_core.backends.cache import CacheEntries
-from memscore_core.chunking import DEFAULT_CHUNK_TOKENS
-from memscore_core.local.loopback import wait_healthy
+from memscore_core.embedded.loopback import wait_healthy
 from memscore_core.settings import REPO_ROOT
 from memscore_core.store import Store
 from memscore_core.synth.generator import generate_corpus
@@ -153,8 +153,8 @@ def test_two_workers_and_two_model_servers_losing_one_of_each_store_what_one_pro
     db = f"ducklake:postgres:{pg.create_database('memscore')}"
     fleet = ",".join(f"http://{net.address(gpu)}:{PROXY_PORT}/v1" for gpu in ("gpu1", "gpu2"))
     logs = [tmp / "gpu1.requests", tmp / "gpu2.requests"]
-    run = ("import asyncio, sys; from flows.score_corpus import score_corpus; "
-           "asyncio.run(score_corpus(source=sys.argv[1], db=sys.argv[2], base_url=sys.argv[3], "
+    run = ("import asyncio, sys; from flows.parameters import ScoringRun; from flows.score_corpus import score_corpus; "
+           "asyncio.run(score_corpus(ScoringRun(source=sys.argv[1], db=sys.argv[2], base_url=sys.argv[3]), "
            f"shards={SHARDS}, poll_seconds=2))")
     parent = started(net, "ctl", [sys.executable, "-c", run, str(source), db, fleet], tmp / "parent.log",
                      {**cluster["worker_env"], "PREFECT_HOME": str(tmp / "ctl-prefect")})

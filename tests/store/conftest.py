@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from memscore_core.conversation import Conversation
-from memscore_core.result import ConversationScore, content_hash
+from memscore_core.model.conversation import Conversation
+from memscore_core.model.result import ConversationScore, content_hash
 from memscore_core.store import Store
 from tests.support.postgres import PostgresServer, pg_conninfo, postgres
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from memscore_core.engine import ScoringConfig
-from memscore_core.loading import LoadResult
-from memscore_core.result import ConversationScore, NoiseFloorMethod
+from memscore_core.config import ScoringConfig
+from memscore_core.formats.loading import LoadResult
+from memscore_core.model.result import ConversationScore, NoiseFloorMethod
 from memscore_core.store import Store, migrations
 from memscore_core.store.downstream import memory_observations
 from memscore_core.store.store import baseline

@@ -9,9 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from memscore_core.conversation import Conversation
 from memscore_core.errors import StoreError
-from memscore_core.result import ConversationScore, content_hash
+from memscore_core.model.conversation import Conversation
+from memscore_core.model.result import ConversationScore, content_hash
 from memscore_core.store import Store, migrations
 from memscore_core.store.downstream import list_candidates, refresh_candidates
 from tests.store.conftest import conversation, rows, score_of

@@ -10,12 +10,13 @@ from typer.testing import CliRunner
 
 from memscore_core.backends.vllm import RetryPolicy, VllmBackend
 from memscore_core.cli import app
-from memscore_core.engine import ScoringConfig, pooled_sender
-from memscore_core.lifecycle import RunSummary, run_scoring
-from memscore_core.loading import LoadResult, load_conversations
-from memscore_core.local.app import ServerOptions, build_app
-from memscore_core.local.serve import load_model
-from memscore_core.runner import direct_scorer
+from memscore_core.config import ScoringConfig
+from memscore_core.embedded.app import ServerOptions, build_app
+from memscore_core.embedded.serve import load_model
+from memscore_core.formats.loading import LoadResult, load_conversations
+from memscore_core.scoring.batch import direct_scorer
+from memscore_core.scoring.run import RunSummary, run_scoring
+from memscore_core.scoring.sending import pooled_sender
 from memscore_core.settings import DEFAULT_MODEL_DIR
 from memscore_core.store import Store
 

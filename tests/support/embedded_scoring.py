@@ -7,14 +7,16 @@ from pathlib import Path
 
 import httpx
 
+from memscore_core.backends.pool import RequestPool
 from memscore_core.backends.vllm import RetryPolicy, VllmBackend
-from memscore_core.conversation import Conversation
-from memscore_core.engine import ModelCall, ScoringConfig, pool_sender, score_conversation
-from memscore_core.local.app import ServerOptions, build_app
-from memscore_core.local.serve import load_model
-from memscore_core.parsing import ScoredPrompt
-from memscore_core.pool import RequestPool
-from memscore_core.result import ConversationScore
+from memscore_core.config import ScoringConfig
+from memscore_core.embedded.app import ServerOptions, build_app
+from memscore_core.embedded.serve import load_model
+from memscore_core.model.conversation import Conversation
+from memscore_core.model.prompt import ModelCall, ScoredPrompt
+from memscore_core.model.result import ConversationScore
+from memscore_core.scoring.conversation import score_conversation
+from memscore_core.scoring.sending import pool_sender
 from memscore_core.settings import DEFAULT_MODEL_DIR
 
 STAND_IN = ServerOptions(forward_pass=False)

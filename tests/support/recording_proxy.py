@@ -17,8 +17,7 @@ import httpx
 import orjson
 
 from memscore_core.backends.cache import request_key
-from memscore_core.backends.vllm import RequestOptions
-from memscore_core.prompt import ChatPrompt
+from memscore_core.model.prompt import ChatPrompt, RequestOptions
 from tests.support.proxy_requests import read_request
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from memscore_core.local.loopback import free_port, wait_healthy
+from memscore_core.embedded.loopback import free_port, wait_healthy
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from memscore_core.local.loopback import free_port, wait_healthy
+from memscore_core.embedded.loopback import free_port, wait_healthy
 from tests.support.servers import REPO, stop
 
 VLLM_PYTHON = REPO / ".venv-vllm" / "bin" / "python"

@@ -14,15 +14,17 @@ import httpx
 import numpy as np
 import pytest
 
-from memscore_core.backends.vllm import RequestOptions, RetryPolicy, VllmBackend, chat_request_body
-from memscore_core.conversation import Conversation
-from memscore_core.engine import ScoringConfig, pooled_sender, score_conversation
+from memscore_core.backends.vllm import RetryPolicy, VllmBackend, chat_request_body
+from memscore_core.config import ScoringConfig
+from memscore_core.embedded.app import ServerOptions, build_app
+from memscore_core.embedded.serve import load_model
 from memscore_core.formats import InputOptions
-from memscore_core.loading import load_conversations
-from memscore_core.local.app import ServerOptions, build_app
-from memscore_core.local.serve import load_model
-from memscore_core.prompt import ChatPrompt
-from memscore_core.result import ConversationScore
+from memscore_core.formats.loading import load_conversations
+from memscore_core.model.conversation import Conversation
+from memscore_core.model.prompt import ChatPrompt, RequestOptions
+from memscore_core.model.result import ConversationScore
+from memscore_core.scoring.conversation import score_conversation
+from memscore_core.scoring.sending import pooled_sender
 from memscore_core.settings import DEFAULT_MODEL_DIR, REPO_ROOT
 
 EXAMPLES = REPO_ROOT / "data" / "examples"

@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from memscore_core.bench.strategies import best_cells, top_memory
-from memscore_core.engine import ScoringConfig
-from memscore_core.result import ConversationScore
+from memscore_core.config import ScoringConfig
+from memscore_core.model.result import ConversationScore
 from memscore_core.settings import REPO_ROOT
 from memscore_core.synth.many import ManyShape, corpus_chunk_tokens, generate_many_corpus
 from tests.support.embedded_scoring import score

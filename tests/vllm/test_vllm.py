@@ -12,8 +12,8 @@ import httpx
 import numpy as np
 import pytest
 
-from memscore_core.loading import load_conversations
-from memscore_core.local.model import LocalModel
+from memscore_core.embedded.model import LocalModel
+from memscore_core.formats.loading import load_conversations
 from memscore_core.settings import DEFAULT_MODEL_DIR, REPO_ROOT
 
 SAMPLE = REPO_ROOT / "data" / "conversations" / "sample.jsonl"

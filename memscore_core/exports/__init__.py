@@ -1,1 +1,0 @@
-"""Training-data exports built from stored scores."""
