@@ -19,7 +19,7 @@ install: $(STAMP)
 run: install
 	$(BIN)/memscore score data/conversations/
 
-## Install everything (the real vLLM tier included), lint, type-check and run the whole test suite.
+## Install everything (the real vLLM tier included), lint, type-check, check the import layers, run every test.
 test: install vllm check
 	MEMSCORE_REQUIRE_VLLM=1 $(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder
 
@@ -29,6 +29,7 @@ vllm:
 check: install
 	$(BIN)/ruff check memscore_core flows tests scripts
 	$(BIN)/mypy memscore_core flows
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .venv-vllm .pytest_cache

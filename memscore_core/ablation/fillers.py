@@ -9,7 +9,7 @@ token boundaries there cannot be replaced token for token, and fails its convers
 
 The filler repeats one word, ``a``: one token per word on the tokenizers of Qwen, Llama and memscore's own
 model. Every replaced request checks that its responses start at the baseline's positions
-(:func:`memscore_core.ablation.requests.removal_row`), so a tokenizer where this does not hold fails loudly.
+(:func:`memscore_core.ablation.effects.removal_row`), so a tokenizer where this does not hold fails loudly.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The exact strategy as pure functions: plan the requests, read their responses, aggregate.
+"""What is sent: the plan of chunks and the removal requests every strategy builds, as plain data.
 
 Chunk boundaries are fixed from the full conversation. Every request is a *removal*
 (:func:`removal_request`): a set of memories is taken out of one chunk's prompt together with everything
@@ -14,8 +14,8 @@ system memories every chunk holds one.
 
 Requests per conversation = chunks + entry memories + system memories × chunks + chunks holding a memory.
 
-With *fillers* (``--ablation replace``, :mod:`memscore_core.ablation.fillers`) a memory is not removed but replaced by
-content-free text of the same number of tokens: nothing else changes, every later token keeps its position,
+With *fillers* (``--ablation replace``, :mod:`memscore_core.ablation.fillers`) a memory is not removed but
+replaced by content-free text of the same number of tokens: nothing else changes, every later token keeps its position,
 and a divergence measures what the memory says, not where the tokens after it sit. Each scored response must
 then also start at the same token position as in the baseline.
 """

@@ -16,11 +16,16 @@ def _lint(root: Path) -> subprocess.CompletedProcess[str]:
                           env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, timeout=300)
 
 
-def _copy(tmp_path: Path) -> Path:
+def _lint_with(tmp_path: Path, module: str, imported: str) -> str:
+    """lint-imports' report on a copy of the repository in which ``module`` (a path) also imports ``imported``."""
     for name in ("memscore_core", "flows"):
         shutil.copytree(REPO / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
-    return tmp_path
+    source = tmp_path / module
+    source.write_text(source.read_text() + f"\nimport {imported}  # noqa\n")
+    done = _lint(tmp_path)
+    assert done.returncode == 1, done.stdout
+    return " ".join(done.stdout.split())
 
 
 def test_the_repository_keeps_every_import_contract() -> None:
@@ -30,27 +35,15 @@ def test_the_repository_keeps_every_import_contract() -> None:
 
 
 def test_the_model_importing_scoring_breaks_the_layers_contract(tmp_path: Path) -> None:
-    root = _copy(tmp_path)
-    conversation = root / "memscore_core" / "model" / "conversation.py"
-    conversation.write_text(conversation.read_text() + "\nimport memscore_core.scoring.run  # noqa\n")
-    done = _lint(root)
-    assert done.returncode == 1
-    assert "memscore_core.model.conversation -> memscore_core.scoring.run" in done.stdout
+    report = _lint_with(tmp_path, "memscore_core/model/conversation.py", "memscore_core.scoring.run")
+    assert "memscore_core.model.conversation -> memscore_core.scoring.run" in report
 
 
 def test_the_store_importing_a_strategy_breaks_its_contract(tmp_path: Path) -> None:
-    root = _copy(tmp_path)
-    store = root / "memscore_core" / "store" / "targets.py"
-    store.write_text(store.read_text() + "\nimport memscore_core.strategies.exact  # noqa\n")
-    done = _lint(root)
-    assert done.returncode == 1
-    assert "never import how scoring is done BROKEN" in " ".join(done.stdout.split())
+    report = _lint_with(tmp_path, "memscore_core/store/targets.py", "memscore_core.strategies.exact")
+    assert "never import how scoring is done BROKEN" in report
 
 
 def test_the_backend_protocol_importing_a_backend_breaks_its_contract(tmp_path: Path) -> None:
-    root = _copy(tmp_path)
-    protocol = root / "memscore_core" / "backends" / "protocol.py"
-    protocol.write_text(protocol.read_text() + "\nimport memscore_core.backends.vllm  # noqa\n")
-    done = _lint(root)
-    assert done.returncode == 1
-    assert "imports nothing concrete BROKEN" in " ".join(done.stdout.split())
+    report = _lint_with(tmp_path, "memscore_core/backends/protocol.py", "memscore_core.backends.vllm")
+    assert "imports nothing concrete BROKEN" in report
