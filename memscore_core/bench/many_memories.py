@@ -1,4 +1,4 @@
-"""``memscore bench --many-memories M``: every strategy on the same many-memory conversations, side by side.
+"""``memscore bench many-memories M``: every strategy on the same many-memory conversations, side by side.
 
 Synthetic conversations of ``chunks`` chunks holding ``M`` memories each (``used`` of them asked about, the
 rest distractors of the same form) are scored by each strategy (and, with a window, each strategy again with

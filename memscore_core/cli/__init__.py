@@ -33,7 +33,7 @@ app.add_typer(_downstream.review, name="review")
 app.command("export")(_downstream.export)
 app.command("weights")(_downstream.weights)
 app.command("report")(_downstream.report)
-app.command("bench")(_bench.bench)
+app.add_typer(_bench.bench, name="bench")
 
 
 def main() -> None:

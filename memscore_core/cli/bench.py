@@ -1,4 +1,5 @@
-"""``memscore bench``: strategies side by side against one server; ratios to ``seed`` from one run."""
+"""``memscore bench``: strategies side by side against one server (ratios to ``seed`` from one run), and its
+other modes as subcommands: ``many-memories``, ``orchestrated``, ``replicas``."""
 
 from __future__ import annotations
 
@@ -36,92 +37,118 @@ from memscore_core.synth.many import ManyShape
 
 R = TypeVar("R", BenchReport, ReplicaReport, OrchestratedReport, ManyMemoryReport)
 
+bench = typer.Typer(help="Measure requests, server-reported prompt tokens, wall time, client CPU and peak RSS per "
+                         "strategy; each mode ends with the targets it measured and exits 1 if any was missed.")
 
-def bench(
-    base_url: Annotated[list[str] | None, typer.Option(help="Server to measure (default: the embedded model); "
-                                                       "repeat it (or comma-separate) for replicas.")] = None,
+BaseUrlOption = Annotated[list[str] | None, typer.Option(help="Server to measure (default: the embedded model); "
+                                                         "repeat it (or comma-separate) for replicas.")]
+ConversationsOption = Annotated[int, typer.Option(help="Conversations in the corpus.")]
+ChunksOption = Annotated[int, typer.Option(help="Chunks per conversation.")]
+MemoriesOption = Annotated[int, typer.Option(help="Memories per conversation.")]
+ResponsesOption = Annotated[int, typer.Option(help="Responses per chunk.")]
+SlotsOption = Annotated[int, typer.Option(help="Emulated batch slots (requests in flight at once).")]
+PrefillOption = Annotated[float, typer.Option(help="Emulated prefill tokens per second per request.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
+
+
+@bench.callback(invoke_without_command=True)
+def strategies_vs_seed(
+    context: typer.Context,
+    base_url: BaseUrlOption = None,
     emulate_gpu: Annotated[bool, typer.Option(help="Start `memscore serve --emulate-gpu` and measure it.")] = False,
-    prefill_tps: Annotated[float, typer.Option(help="Emulated prefill tokens per second per request.")] = 4000.0,
-    slots: Annotated[int, typer.Option(help="Emulated batch slots (requests in flight at once).")] = 8,
-    conversations: Annotated[int, typer.Option(help="Conversations in the corpus.")] = 4,
-    memories: Annotated[int, typer.Option(help="Memories per conversation.")] = 8,
-    chunks: Annotated[int, typer.Option(help="Chunks per conversation.")] = 4,
-    responses_per_chunk: Annotated[int, typer.Option(help="Responses per chunk.")] = 24,
-    window: Annotated[int | None, typer.Option(min=1, help="Window of the windowed exact strategy \\[default: 4]; "
-                                               "with --many-memories, every strategy again with this window.")]
-    = None,
-    strategies: Annotated[str | None, typer.Option(help="Comma-separated: seed, exact, exact-window \\[default: "
-                                                   "all three]; with --many-memories: exact, hierarchical, "
-                                                   "surrogate, auto \\[default: all four].")] = None,
+    prefill_tps: PrefillOption = 4000.0,
+    slots: SlotsOption = 8,
+    conversations: ConversationsOption = 4,
+    memories: MemoriesOption = 8,
+    chunks: ChunksOption = 4,
+    responses_per_chunk: ResponsesOption = 24,
+    window: Annotated[int, typer.Option(min=1, help="Window of the windowed exact strategy.")] = 4,
+    strategies: Annotated[str, typer.Option(help="Comma-separated: seed, exact, exact-window.")]
+    = "seed,exact,exact-window",
     concurrency: Annotated[int | None, typer.Option(help="Requests in flight (default: --slots).")] = None,
     client: Annotated[bool, typer.Option(help="Also measure client parse + math cost.")] = True,
-    replicas: Annotated[str | None, typer.Option(help="Comma-separated replica counts, e.g. 1,2,4: exact's "
-                                                 "throughput through that many emulated GPU servers instead of "
-                                                 "the strategies (needs --emulate-gpu).")] = None,
-    forward_pass: Annotated[bool | None, typer.Option(help="Emulated servers run the model's forward pass "
-                                                      "\\[default: yes; no with --replicas, see docs/scaling.md].")]
-    = None,
-    orchestrated: Annotated[int | None, typer.Option(min=1, help="Score this many synthetic conversations "
-                                                     "through `memscore score` and through the score-conversations "
-                                                     "flow (a Prefect server it starts), side by side.")] = None,
-    many_memories: Annotated[int | None, typer.Option(min=1, help="Compare the strategies on synthetic "
-                                                      "conversations with this many memories per chunk (--chunks "
-                                                      "chunks, --conversations of them) on the embedded model "
-                                                      "(MEMSCORE_MODEL_DIR) or --base-url.")] = None,
-    used: Annotated[int, typer.Option(min=0, help="--many-memories: memories asked about per chunk.")] = 4,
-    masks: MasksOption = DEFAULT_MASKS,
-    floor_quantile: FloorQuantileOption = DEFAULT_QUANTILE,
-    ablation: Annotated[str, typer.Option(help="--many-memories: remove (default) or replace (see `memscore score "
-                                          "--help`); comma-separated, every strategy under each, judged "
-                                          "against exact under the same.")] = "remove",
-    seed: Annotated[int, typer.Option(help="--many-memories: the corpus's seed.")] = 14,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    forward_pass: Annotated[bool, typer.Option(help="The emulated server runs the model's forward pass.")] = True,
+    as_json: JsonOption = False,
 ) -> None:
-    """Measure requests, server-reported prompt tokens, wall time, client CPU and peak RSS per strategy.
-
-    With --replicas: throughput per fleet size, its ratio to one replica and each replica's busy fraction.
-    With --orchestrated N: the CLI and the flow over the same N conversations, wall and CPU per request.
-    With --many-memories M: every strategy's requests, prompt tokens, wall, precision@1, two-memory recall
-    and top-1 agreement with exact on the same conversations.
-    Ends with the performance targets the run measured; exits 1 if any was missed.
-    """
-    if orchestrated is not None:
-        paths = run_orchestrated(Path(tempfile.mkdtemp(prefix="memscore-bench-")), conversations=orchestrated)
-        finish(paths, orchestrated_targets(paths), as_json, print_orchestrated_report)
-        return
-    if many_memories is not None:
-        names = strategy_names(strategies or ",".join(DEFAULT_STRATEGIES), several=True)
-        shaped = ManyShape(memories=many_memories, used=min(used, many_memories), chunks=chunks)
-        compared = run_many_memory_bench(shaped, conversations=conversations, seed=seed, strategies=names,
-                                         window=window, masks=masks, floor_quantile=floor_quantile,
-                                         ablations=ablation_names(ablation),
-                                         model_dir=Settings().model_dir, base_url=joined_base_url(base_url),
-                                         concurrency=concurrency or 4)
-        finish(compared, check_many_memory_targets(compared), as_json, print_many_memory_report)
+    """Without a subcommand: seed, exact and windowed exact side by side on one server, ratios to seed."""
+    if context.invoked_subcommand is not None:
         return
     shape = BenchShape(conversations=conversations, memories=memories, chunks=chunks,
                        responses_per_chunk=responses_per_chunk)
-    if replicas is not None:
-        if not emulate_gpu:
-            raise typer.BadParameter("needs --emulate-gpu: the bench starts the replicas itself",
-                                     param_hint="--replicas")
-        fleet = run_replica_bench(shape, Path(tempfile.mkdtemp(prefix="memscore-bench-")),
-                                  counts=replica_counts(replicas), prefill_tps=prefill_tps, slots=slots,
-                                  forward_pass=bool(forward_pass))
-        finish(fleet, check_replica_targets(fleet), as_json, print_replica_report)
-        return
     configs = {"seed": ScoringConfig(strategy="seed", chunk_tokens=shape.chunk_tokens()),
                "exact": ScoringConfig(strategy="exact", chunk_tokens=shape.chunk_tokens()),
-               "exact-window": ScoringConfig(strategy="exact", chunk_tokens=shape.chunk_tokens(), window=window or 4)}
-    chosen = {name: configs[name] for name in (strategies or "seed,exact,exact-window").split(",") if name}
+               "exact-window": ScoringConfig(strategy="exact", chunk_tokens=shape.chunk_tokens(), window=window)}
+    chosen = {name: configs[name] for name in strategies.split(",") if name}
     workdir = Path(tempfile.mkdtemp(prefix="memscore-bench-"))
     server = emulated_server(workdir, prefill_tps=prefill_tps, slots=slots, port=free_port(),
-                             forward_pass=forward_pass is not False) if emulate_gpu \
-        else nullcontext(joined_base_url(base_url))
+                             forward_pass=forward_pass) if emulate_gpu else nullcontext(joined_base_url(base_url))
     with server as url:
         report = run_bench(shape, workdir, base_url=url, strategies=chosen, concurrency=concurrency or slots,
                            slots=slots if emulate_gpu else None, with_client=client)
     finish(report, check_targets(report), as_json, print_report)
+
+
+@bench.command("many-memories")
+def many_memories(
+    memories: Annotated[int, typer.Argument(min=1, help="Memories per chunk.")],
+    base_url: BaseUrlOption = None,
+    conversations: ConversationsOption = 4,
+    chunks: ChunksOption = 4,
+    used: Annotated[int, typer.Option(min=0, help="Memories asked about per chunk.")] = 4,
+    strategies: Annotated[str, typer.Option(help="Comma-separated strategies.")] = ",".join(DEFAULT_STRATEGIES),
+    window: Annotated[int | None, typer.Option(min=1, help="Every strategy again with this window.")] = None,
+    masks: MasksOption = DEFAULT_MASKS,
+    floor_quantile: FloorQuantileOption = DEFAULT_QUANTILE,
+    ablation: Annotated[str, typer.Option(help="remove (default) or replace (see `memscore score --help`); "
+                                          "comma-separated, every strategy under each, judged against exact "
+                                          "under the same.")] = "remove",
+    seed: Annotated[int, typer.Option(help="The corpus's seed.")] = 14,
+    concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight.")] = 4,
+    as_json: JsonOption = False,
+) -> None:
+    """The strategies on synthetic conversations with MEMORIES memories per chunk, on the embedded model
+    (MEMSCORE_MODEL_DIR) or --base-url: requests, prompt tokens, wall, precision@1, two-memory recall and
+    top-1 agreement with exact on the same conversations."""
+    names = strategy_names(strategies, several=True)
+    shaped = ManyShape(memories=memories, used=min(used, memories), chunks=chunks)
+    compared = run_many_memory_bench(shaped, conversations=conversations, seed=seed, strategies=names, window=window,
+                                     masks=masks, floor_quantile=floor_quantile, ablations=ablation_names(ablation),
+                                     model_dir=Settings().model_dir, base_url=joined_base_url(base_url),
+                                     concurrency=concurrency)
+    finish(compared, check_many_memory_targets(compared), as_json, print_many_memory_report)
+
+
+@bench.command("orchestrated")
+def orchestrated(
+    conversations: Annotated[int, typer.Argument(min=1, help="Synthetic conversations to score.")],
+    as_json: JsonOption = False,
+) -> None:
+    """`memscore score` and the score-conversations flow (a Prefect server it starts) over the same
+    CONVERSATIONS, side by side: wall and CPU per request."""
+    paths = run_orchestrated(Path(tempfile.mkdtemp(prefix="memscore-bench-")), conversations=conversations)
+    finish(paths, orchestrated_targets(paths), as_json, print_orchestrated_report)
+
+
+@bench.command("replicas")
+def replicas(
+    counts: Annotated[str, typer.Argument(help="Comma-separated replica counts, e.g. 1,2,4.")],
+    prefill_tps: PrefillOption = 4000.0,
+    slots: SlotsOption = 8,
+    conversations: ConversationsOption = 4,
+    memories: MemoriesOption = 8,
+    chunks: ChunksOption = 4,
+    responses_per_chunk: ResponsesOption = 24,
+    forward_pass: Annotated[bool, typer.Option(help="The emulated servers run the model's forward pass "
+                                               "(see docs/scaling.md).")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """exact's throughput through fleets of that many emulated GPU servers: per fleet size, its ratio to one
+    replica and each replica's busy fraction."""
+    shape = BenchShape(conversations=conversations, memories=memories, chunks=chunks,
+                       responses_per_chunk=responses_per_chunk)
+    fleet = run_replica_bench(shape, Path(tempfile.mkdtemp(prefix="memscore-bench-")), counts=replica_counts(counts),
+                              prefill_tps=prefill_tps, slots=slots, forward_pass=forward_pass)
+    finish(fleet, check_replica_targets(fleet), as_json, print_replica_report)
 
 
 def finish(report: R, targets: list[Target], as_json: bool, show: Callable[[R], None]) -> None:
@@ -143,12 +170,12 @@ def replica_counts(text: str) -> list[int]:
     except ValueError:
         counts = []
     if not counts or min(counts) < 1:
-        raise typer.BadParameter("must be comma-separated replica counts, e.g. 1,2,4", param_hint="--replicas")
+        raise typer.BadParameter("must be comma-separated replica counts, e.g. 1,2,4", param_hint="COUNTS")
     return counts
 
 
 def print_many_memory_report(report: ManyMemoryReport) -> None:
-    table = Table(title=f"memscore bench --many-memories {report.memories} — {report.conversations} conversations × "
+    table = Table(title=f"memscore bench many-memories {report.memories} — {report.conversations} conversations × "
                         f"{report.chunks} chunks of {report.memories} memories ({report.used} used), "
                         f"{report.server}", title_justify="left")
     for column in ("strategy", "requests", "prompt tokens", "÷ exact", "wall s", "precision@1", "two-memory recall",
@@ -169,7 +196,7 @@ def _ratio(value: float | None) -> str:
 
 
 def print_orchestrated_report(report: OrchestratedReport) -> None:
-    table = Table(title=f"memscore bench --orchestrated — {report.conversations} synthetic conversations, one "
+    table = Table(title=f"memscore bench orchestrated — {report.conversations} synthetic conversations, one "
                         "loopback server that answers at once; each path in a fresh process", title_justify="left")
     for column in ("path", "requests", "wall s", "CPU s", "CPU ms / request", "wall ÷ CLI"):
         table.add_column(column, justify="left" if column == "path" else "right")
@@ -184,7 +211,7 @@ def print_orchestrated_report(report: OrchestratedReport) -> None:
 
 
 def print_replica_report(report: ReplicaReport) -> None:
-    table = Table(title=f"memscore bench --replicas — emulated GPU servers of {report.slots} slots at "
+    table = Table(title=f"memscore bench replicas — emulated GPU servers of {report.slots} slots at "
                         f"{report.prefill_tps:g} tok/s{'' if report.forward_pass else ' (no forward pass)'}; "
                         f"{report.shape.conversations} conversations × {report.shape.memories} memories × "
                         f"{report.shape.chunks} chunks, exact", title_justify="left")

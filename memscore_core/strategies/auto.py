@@ -1,6 +1,6 @@
 """``auto``: per chunk, the cheapest strategy that keeps exact's answers, by the chunk's number of memories.
 
-The thresholds are measured (docs/strategies.md, `memscore bench --many-memories`): up to :data:`EXACT_MAX`
+The thresholds are measured (docs/strategies.md, `memscore bench many-memories`): up to :data:`EXACT_MAX`
 memories a chunk is scored exactly (screening's fixed costs, the filler request and the groups near the
 root, are not yet repaid); from :data:`SURROGATE_MIN` on, by the surrogate; hierarchical in between.
 """

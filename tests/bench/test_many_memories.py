@@ -1,4 +1,4 @@
-"""`memscore bench --many-memories`: every strategy on the same conversations, and issue 14's targets for the shape."""
+"""`memscore bench many-memories`: every strategy on the same conversations, and issue 14's targets for the shape."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def test_windowed_strategies_are_judged_against_windowed_exact() -> None:
 
 
 def test_the_bench_compares_strategies_on_the_embedded_model_and_reports_each_target() -> None:
-    result = CliRunner().invoke(app, ["bench", "--many-memories", "16", "--used", "2", "--chunks", "1",
+    result = CliRunner().invoke(app, ["bench", "many-memories", "16", "--used", "2", "--chunks", "1",
                                       "--conversations", "1", "--strategies", "exact,hierarchical,auto", "--json"])
     document = json.loads(result.output)
     rows = {row["name"]: row for row in document["comparison"]["rows"]}
@@ -70,7 +70,7 @@ def test_the_bench_compares_strategies_on_the_embedded_model_and_reports_each_ta
 
 
 def test_the_bench_with_replacement_runs_every_strategy_replacing() -> None:
-    result = CliRunner().invoke(app, ["bench", "--many-memories", "8", "--used", "2", "--chunks", "1",
+    result = CliRunner().invoke(app, ["bench", "many-memories", "8", "--used", "2", "--chunks", "1",
                                       "--conversations", "1", "--strategies", "exact,hierarchical", "--ablation",
                                       "replace", "--json"])
     rows = json.loads(result.output)["comparison"]["rows"]
@@ -80,7 +80,7 @@ def test_the_bench_with_replacement_runs_every_strategy_replacing() -> None:
 
 
 def test_the_bench_under_several_ablations_runs_every_strategy_under_each_against_its_own_exact() -> None:
-    result = CliRunner().invoke(app, ["bench", "--many-memories", "8", "--used", "2", "--chunks", "1",
+    result = CliRunner().invoke(app, ["bench", "many-memories", "8", "--used", "2", "--chunks", "1",
                                       "--conversations", "1", "--strategies", "exact,hierarchical", "--ablation",
                                       "replace,remove", "--json"])
     document = json.loads(result.output)
@@ -97,7 +97,7 @@ def test_the_bench_under_several_ablations_runs_every_strategy_under_each_agains
 
 
 def test_an_unknown_ablation_is_a_usage_error_naming_the_option() -> None:
-    result = CliRunner().invoke(app, ["bench", "--many-memories", "8", "--ablation", "replace,erase"])
+    result = CliRunner().invoke(app, ["bench", "many-memories", "8", "--ablation", "replace,erase"])
     assert result.exit_code == 2 and "--ablation" in result.output
 
 

@@ -19,7 +19,7 @@ LEAST_BUSY = "least busy replica's in-flight ÷ slots while work remained"
 
 
 def test_a_tiny_replica_run_reports_each_fleet_size_with_ratios_and_every_replicas_busy_fraction() -> None:
-    done = subprocess.run([sys.executable, "-m", "memscore_core.cli", "bench", "--emulate-gpu", "--replicas", "1,2",
+    done = subprocess.run([sys.executable, "-m", "memscore_core.cli", "bench", "replicas", "1,2",
                            "--slots", "2", "--prefill-tps", "20000", "--conversations", "1", "--memories", "4",
                            "--chunks", "2", "--responses-per-chunk", "4", "--json"],
                           capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
@@ -64,7 +64,7 @@ def test_two_and_four_replicas_need_18_and_34_times_one_and_every_replica_90_per
                         f"1 replicas: {LEAST_BUSY}", f"2 replicas: {LEAST_BUSY}", f"4 replicas: {LEAST_BUSY}"}
 
 
-def test_replicas_without_emulated_servers_is_a_usage_error() -> None:
-    result = CliRunner().invoke(app, ["bench", "--replicas", "1,2"], env={"COLUMNS": "200"})
+def test_replica_counts_that_are_not_counts_are_a_usage_error() -> None:
+    result = CliRunner().invoke(app, ["bench", "replicas", "1,two"], env={"COLUMNS": "200"})
     assert result.exit_code == 2
-    assert "needs --emulate-gpu: the bench starts the replicas itself" in result.output
+    assert "must be comma-separated replica counts, e.g. 1,2,4" in result.output
