@@ -56,7 +56,7 @@ def wait_for_state(api: httpx.Client, run_id: str, wanted: str, timeout: float) 
 def shard_run(api: httpx.Client, tmp_path: Path) -> dict[str, Any]:
     deployment = api.get("/deployments/name/score-conversations/shard").json()
     created = api.post(f"/deployments/{deployment['id']}/create_flow_run", json={
-        "parameters": {"source": str(tmp_path / "corpus.jsonl"), "db": str(tmp_path / "memscore.duckdb")},
+        "parameters": {"run": {"source": str(tmp_path / "corpus.jsonl"), "db": str(tmp_path / "memscore.duckdb")}},
         "tags": [WATCH_TAG]})
     assert created.status_code == 201, created.text
     return dict(created.json())
