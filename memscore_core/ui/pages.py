@@ -1,0 +1,91 @@
+"""The read-only pages: the overview, one memory, one conversation."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from memscore_core.report import screened_cells
+from memscore_core.store import dashboard
+from memscore_core.ui import charts
+from memscore_core.ui.context import UiContext
+
+Handler = Callable[[Request], Awaitable[Response]]
+PAGE_SIZE = 20
+
+
+def page_number(request: Request) -> int:
+    """The ``page`` query parameter (1-based); a malformed one is a 400 page."""
+    text = request.query_params.get("page", "1")
+    if not text.isdigit() or int(text) < 1:
+        raise HTTPException(400, f"page: {text!r} is not a page number")
+    return int(text)
+
+
+def overview(ui: UiContext) -> Handler:
+    """``/``: scoring activity per day, top memories by week, dependence of responses, latest runs, conversations."""
+    def build(request: Request) -> Response:
+        filters, number = ui.filters(request), page_number(request)
+        store = ui.store
+        trends = dashboard.memory_trends(store, filters, limit=10)
+        listed = dashboard.conversations(store, filters, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
+        return ui.render(request, "overview.html", filters=filters, trends=trends, conversations=listed,
+                         page=number, runs=dashboard.latest_runs(store, filters, limit=10),
+                         activity_chart=charts.activity(dashboard.activity(store, filters)),
+                         trends_chart=charts.trends(trends), threshold=ui.threshold,
+                         dependence_chart=charts.dependence(dashboard.dependence_histogram(store, filters),
+                                                            ui.threshold))
+
+    async def handle(request: Request) -> Response:
+        return await run_in_threadpool(build, request)
+
+    return handle
+
+
+def memory(ui: UiContext) -> Handler:
+    """``/memories/<key>``: importance over time, the responses it helped most, exact vs screened cells."""
+    def build(request: Request) -> Response:
+        key = request.path_params["key"]
+        filters, number = ui.filters(request), page_number(request)
+        if not dashboard.memory_known(ui.store, key):
+            raise HTTPException(404, f"no memory with key {key!r} in {ui.store.name}")
+        summary = dashboard.memory_summary(ui.store, key, filters)
+        responses = dashboard.memory_responses(ui.store, key, filters, limit=PAGE_SIZE,
+                                               offset=(number - 1) * PAGE_SIZE)
+        timeline = charts.memory_timeline(dashboard.memory_timeline(ui.store, key, filters))
+        return ui.render(request, "memory.html", filters=filters, key=key, summary=summary, responses=responses,
+                         timeline_chart=timeline, page=number, page_size=PAGE_SIZE)
+
+    async def handle(request: Request) -> Response:
+        return await run_in_threadpool(build, request)
+
+    return handle
+
+
+def conversation(ui: UiContext) -> Handler:
+    """``/conversations/<id>``: the latest result as ``memscore report`` shows it, screened cells marked."""
+    def build(request: Request) -> Response:
+        conversation_id = request.path_params["conversation_id"]
+        result = ui.store.latest_result(conversation_id)
+        if result is None:
+            raise HTTPException(404, f"no scores for conversation {conversation_id!r} in {ui.store.name}")
+        marked = screened_cells(result)
+        responses = []
+        for j, (idx, label) in enumerate(zip(result.response_entry_indices, result.column_labels(), strict=True)):
+            column = sorted(((k, row[j]) for k, row in zip(result.memory_keys, result.matrix, strict=True)
+                             if row[j] is not None and row[j] > 0.01), key=lambda kv: -kv[1])[:3]  # type: ignore
+            entry = result.entry(idx)
+            responses.append({"label": label, "text": entry.text() if entry else "", "top": column,
+                              "screened": sum(1 for _, c in marked if c == j), "score": result.response_scores[j]})
+        return ui.render(request, "conversation.html", result=result, responses=responses,
+                         exact_cells=result.cell_counts()[0], screened_count=len(marked),
+                         heatmap_chart=charts.heatmap(result), bars_chart=charts.importance_bars(result))
+
+    async def handle(request: Request) -> Response:
+        return await run_in_threadpool(build, request)
+
+    return handle
