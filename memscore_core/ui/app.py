@@ -60,6 +60,7 @@ def build_app(store: Store, guard: Guard, *, threshold: float) -> Starlette:
         Route("/review", review.page(context)),
         Route("/review/decide", review.decide(context), methods=["POST"]),
         Route("/static/plotly.min.js", plotly_js),
+        Route("/favicon.ico", lambda request: Response(status_code=204)),
         Mount("/static", static),
     ]
     return Starlette(routes=routes, middleware=[Middleware(GuardMiddleware, guard=guard)],

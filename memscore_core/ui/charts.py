@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from datetime import date, timedelta
 from typing import Any
 
 import plotly.graph_objects as go
@@ -18,6 +19,7 @@ from memscore_core.store import StoredResult
 from memscore_core.store.dashboard import DEPENDENCE_BIN, DayActivity, MemoryDay, MemoryTrend
 
 ACCENT = "#b5446e"
+DAY_MS = 86_400_000
 LAYOUT: dict[str, Any] = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 40, "b": 50},
                           "font": {"size": 12}}
 
@@ -25,6 +27,14 @@ LAYOUT: dict[str, Any] = {"template": "plotly_white", "margin": {"l": 60, "r": 2
 def _json(figure: go.Figure, height: int) -> str:
     figure.update_layout(**LAYOUT, height=height)
     return str(figure.to_json())
+
+
+def _date_axis(figure: go.Figure, days: Sequence[date], pad: int) -> None:
+    """A date x axis of whole days, ``pad`` days either side of the data (a single day stays readable)."""
+    figure.update_xaxes(type="date", tickformat="%b %d\n%Y")
+    if days:
+        figure.update_xaxes(range=[(min(days) - timedelta(days=pad)).isoformat(),
+                                   (max(days) + timedelta(days=pad)).isoformat()])
 
 
 def label(text: str) -> str:
@@ -39,8 +49,9 @@ def activity(days: Sequence[DayActivity]) -> str:
     x = [d.day.isoformat() for d in days]
     for col, values in enumerate(([d.conversations for d in days], [d.requests for d in days],
                                   [d.prompt_tokens for d in days]), start=1):
-        figure.add_trace(go.Bar(x=x, y=values, marker_color=ACCENT, showlegend=False), row=1, col=col)
-    figure.update_xaxes(type="date")
+        figure.add_trace(go.Bar(x=x, y=values, marker_color=ACCENT, showlegend=False, width=DAY_MS * 0.8),
+                         row=1, col=col)
+    _date_axis(figure, [d.day for d in days], 3)
     return _json(figure, 260)
 
 
@@ -50,8 +61,9 @@ def trends(rows: Sequence[MemoryTrend]) -> str:
     for row in rows:
         figure.add_trace(go.Scatter(x=[w.isoformat() for w, _ in row.weeks], y=[v for _, v in row.weeks],
                                     mode="lines+markers", name=label(row.memory_key)))
-    figure.update_layout(xaxis_title="week", yaxis_title="importance (nats)", legend={"font": {"size": 11}})
-    figure.update_xaxes(type="date")
+    figure.update_layout(xaxis_title="week (from Monday)", yaxis_title="importance (nats)",
+                         legend={"font": {"size": 11}})
+    _date_axis(figure, [w for row in rows for w, _ in row.weeks], 7)
     return _json(figure, 320)
 
 
@@ -68,11 +80,11 @@ def dependence(histogram: Sequence[tuple[float, int]], threshold: float) -> str:
 def memory_timeline(days: Sequence[MemoryDay]) -> str:
     """One memory's importance per day."""
     figure = go.Figure(go.Bar(x=[d.day.isoformat() for d in days], y=[d.importance for d in days],
-                              marker_color=ACCENT, customdata=[[d.conversations, d.exact_cells] for d in days],
+                              marker_color=ACCENT, width=DAY_MS * 0.8, customdata=[[d.conversations, d.exact_cells] for d in days],
                               hovertemplate="%{x}: %{y:.2f} nats<br>%{customdata[0]} conversations, "
                                             "%{customdata[1]} exact cells<extra></extra>"))
     figure.update_layout(yaxis_title="importance (nats)")
-    figure.update_xaxes(type="date")
+    _date_axis(figure, [d.day for d in days], 3)
     return _json(figure, 280)
 
 
