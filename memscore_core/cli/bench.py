@@ -20,6 +20,7 @@ from memscore_core.bench.orchestrated import OrchestratedReport, orchestrated_ta
 from memscore_core.bench.replicas import ReplicaReport, run_replica_bench
 from memscore_core.bench.run import BenchReport, emulated_server, run_bench
 from memscore_core.bench.targets import Target, check_many_memory_targets, check_replica_targets, check_targets
+from memscore_core.bench.ui_pages import UiPageReport
 from memscore_core.cli.consoles import stdout_console
 from memscore_core.cli.strategy_options import (
     DEFAULT_MASKS,
@@ -34,7 +35,7 @@ from memscore_core.local.loopback import free_port
 from memscore_core.settings import Settings
 from memscore_core.synth.many import ManyShape
 
-R = TypeVar("R", BenchReport, ReplicaReport, OrchestratedReport, ManyMemoryReport)
+R = TypeVar("R", BenchReport, ReplicaReport, OrchestratedReport, ManyMemoryReport, UiPageReport)
 
 
 def bench(
@@ -75,6 +76,11 @@ def bench(
                                           "--help`); comma-separated, every strategy under each, judged "
                                           "against exact under the same.")] = "remove",
     seed: Annotated[int, typer.Option(help="--many-memories: the corpus's seed.")] = 14,
+    ui: Annotated[int | None, typer.Option("--ui", min=1, help="Time each page of `memscore ui` over a store of "
+                                           "this many synthetic conversations (built at --ui-db if missing).")]
+    = None,
+    ui_db: Annotated[Path | None, typer.Option(help="--ui: the store to time (reused if it exists) "
+                                               "\\[default: a new one in a temporary directory].")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Measure requests, server-reported prompt tokens, wall time, client CPU and peak RSS per strategy.
@@ -85,6 +91,12 @@ def bench(
     and top-1 agreement with exact on the same conversations.
     Ends with the performance targets the run measured; exits 1 if any was missed.
     """
+    if ui is not None:
+        from memscore_core.bench.ui_pages import check_ui_targets, run_ui_page_bench
+
+        timed = run_ui_page_bench(ui_db or Path(tempfile.mkdtemp(prefix="memscore-bench-")) / "ui.duckdb", ui)
+        finish(timed, check_ui_targets(timed), as_json, print_ui_report)
+        return
     if orchestrated is not None:
         paths = run_orchestrated(Path(tempfile.mkdtemp(prefix="memscore-bench-")), conversations=orchestrated)
         finish(paths, orchestrated_targets(paths), as_json, print_orchestrated_report)
@@ -122,6 +134,18 @@ def bench(
         report = run_bench(shape, workdir, base_url=url, strategies=chosen, concurrency=concurrency or slots,
                            slots=slots if emulate_gpu else None, with_client=client)
     finish(report, check_targets(report), as_json, print_report)
+
+
+def print_ui_report(report: UiPageReport) -> None:
+    built = "" if report.build_s is None else f", built in {report.build_s:.1f} s"
+    table = Table(title=f"memscore ui pages over {report.store}: {report.conversations:,} conversations, "
+                        f"{report.cells:,} cells{built}", title_justify="left")
+    for column in ("page", "status", "cold s", "median s", "worst s", "KiB", "url"):
+        table.add_column(column, justify="left" if column in ("page", "url") else "right")
+    for row in report.pages:
+        table.add_row(row.page, str(row.status), f"{row.cold_s:.3f}", f"{row.median_s:.3f}", f"{row.worst_s:.3f}",
+                      f"{row.kilobytes:.0f}", row.url)
+    stdout_console().print(table)
 
 
 def finish(report: R, targets: list[Target], as_json: bool, show: Callable[[R], None]) -> None:

@@ -1,7 +1,8 @@
 """Store calls of ``memscore ui``: the corpus over time, one memory across conversations, review pages.
 
-Every call takes :class:`Filters` (model, strategy, scored-at date range, memory-key prefix) and returns
-aggregates or one page of rows; the SQL is in :mod:`memscore_core.store.dashboard_queries`.
+Every call reads on one open connection of the store (``with store.connect() as con``: a page's queries share
+it), takes :class:`Filters` (model, strategy, scored-at date range, memory-key prefix) and returns aggregates
+or one page of rows; the SQL is in :mod:`memscore_core.store.dashboard_queries`.
 """
 
 from __future__ import annotations
@@ -10,14 +11,13 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from memscore_core.errors import StoreError
 from memscore_core.store import dashboard_queries as dq
 from memscore_core.store.downstream import Candidate, ExportSource, Status
-from memscore_core.store.queries import listed
 from memscore_core.store.records import StoredRun, rebuild_conversation
-from memscore_core.store.store import Store
+from memscore_core.store.store import Connection
 
 T = TypeVar("T")
 
@@ -33,11 +33,17 @@ class Filters(BaseModel):
     """What every page narrows to: results of ``model`` and ``strategy`` scored from ``since`` to ``until``
     (whole days, UTC, both included), memories whose key starts with ``prefix``."""
 
+    model_config = ConfigDict(frozen=True)
+
     model: str | None = None
     strategy: str | None = None
     since: date | None = None
     until: date | None = None
     prefix: str = ""
+
+    def narrows_results(self) -> bool:
+        """Whether model, strategy or dates leave some results out."""
+        return any(value is not None for value in (self.model, self.strategy, self.since, self.until))
 
     def parameters(self) -> list[Any]:
         """The 8 parameters of :func:`dashboard_queries.scope`."""
@@ -108,90 +114,97 @@ class Page(BaseModel, Generic[T]):
     limit: int
 
 
-def choices(store: Store) -> dict[str, list[str]]:
+def fingerprint(con: Connection) -> tuple[Any, ...]:
+    """Changes whenever a result is written or replaced: what the read-only pages' data depends on."""
+    row = con.execute(dq.FINGERPRINT).fetchone()
+    return tuple(row or ())
+
+
+def choices(con: Connection) -> dict[str, list[str]]:
     """The models and strategies results exist for (the filters' options)."""
     found: dict[str, list[str]] = {"model": [], "strategy": []}
-    with store.connect() as con:
-        for kind, value in con.execute(dq.CHOICES).fetchall():
-            found[kind].append(value)
+    for kind, value in con.execute(dq.CHOICES).fetchall():
+        found[kind].append(value)
     return found
 
 
-def activity(store: Store, filters: Filters) -> list[DayActivity]:
+def activity(con: Connection, filters: Filters) -> list[DayActivity]:
     """Conversations scored, requests and prompt tokens per day (every result, not only the latest)."""
-    with store.connect() as con:
-        rows = con.execute(dq.ACTIVITY, filters.parameters()).fetchall()
+    rows = con.execute(dq.ACTIVITY, filters.parameters()).fetchall()
     return [DayActivity(day=r[0], conversations=r[1], requests=r[2] or 0, prompt_tokens=r[3] or 0) for r in rows]
 
 
-def memory_trends(store: Store, filters: Filters, *, limit: int = 10) -> list[MemoryTrend]:
+def memory_trends(con: Connection, filters: Filters, *, limit: int = 10) -> list[MemoryTrend]:
     """The ``limit`` most important memories (as ``memscore top`` ranks them) with their importance by week."""
-    with store.connect() as con:
-        rows = con.execute(dq.MEMORY_TRENDS, [filters.prefix, *filters.parameters(), limit]).fetchall()
+    query = dq.MEMORY_TRENDS if filters.narrows_results() or not _all_latest(con) else dq.MEMORY_TRENDS_ALL_LATEST
+    rows = con.execute(query, [*filters.parameters(), filters.prefix, limit]).fetchall()
     trends: dict[str, MemoryTrend] = {}
-    for key, importance, conversations, exact, screened, week, value in rows:
-        trend = trends.setdefault(key, MemoryTrend(memory_key=key, importance=importance, conversations=conversations,
+    for key, importance, exact, screened, week, value, conversations in rows:
+        trend = trends.setdefault(key, MemoryTrend(memory_key=key, importance=importance, conversations=0,
                                                    exact_cells=exact, screened_cells=screened, weeks=[]))
         trend.weeks.append((week, value))
+        trend.conversations += conversations
     return list(trends.values())
 
 
-def dependence_histogram(store: Store, filters: Filters) -> list[tuple[float, int]]:
+def dependence_histogram(con: Connection, filters: Filters) -> list[tuple[float, int]]:
     """(lower edge, responses) of the latest results' dependence (nats per response token, the candidates'
     measure) in bins of :data:`DEPENDENCE_BIN`; the last bin is open-ended."""
-    with store.connect() as con:
+    if filters.narrows_results() or not _all_latest(con):
         rows = con.execute(dq.DEPENDENCE_BINS, [DEPENDENCE_BIN, DEPENDENCE_BINS - 1, *filters.parameters()]).fetchall()
+    else:
+        rows = con.execute(dq.DEPENDENCE_BINS_ALL_LATEST, [DEPENDENCE_BIN, DEPENDENCE_BINS - 1]).fetchall()
     return [(b * DEPENDENCE_BIN, n) for b, n in rows]
 
 
-def latest_runs(store: Store, filters: Filters, *, limit: int = 10) -> list[StoredRun]:
+def latest_runs(con: Connection, filters: Filters, *, limit: int = 10) -> list[StoredRun]:
     """The most recently started scoring runs with their state."""
-    with store.connect() as con:
-        rows = con.execute(dq.LATEST_RUNS, [*filters.parameters(), limit]).fetchall()
-    return [StoredRun.from_row(row) for row in rows]
+    return [StoredRun.from_row(row) for row in con.execute(dq.LATEST_RUNS, [*filters.parameters(), limit]).fetchall()]
 
 
-def conversations(store: Store, filters: Filters, *, limit: int = 20, offset: int = 0) -> Page[ConversationRow]:
+def conversations(con: Connection, filters: Filters, *, limit: int = 20, offset: int = 0) -> Page[ConversationRow]:
     """The latest result of each conversation, newest first; with a prefix, those holding such a memory."""
-    with store.connect() as con:
-        rows = con.execute(dq.CONVERSATIONS, [*filters.parameters(), filters.prefix, filters.prefix, limit,
-                                              offset]).fetchall()
+    prefix = [filters.prefix] if filters.prefix else []
+    rows = con.execute(dq.CONVERSATIONS_WITH_PREFIX if prefix else dq.CONVERSATIONS,
+                       [*filters.parameters(), *prefix, limit, offset]).fetchall()
+    total = con.execute(dq.COUNT_CONVERSATIONS_WITH_PREFIX if prefix else dq.COUNT_CONVERSATIONS,
+                        [*filters.parameters(), *prefix]).fetchone()
     return Page[ConversationRow](rows=[ConversationRow(conversation_id=r[0], model=r[1], strategy=r[2],
                                                        scored_at=r[3], requests=r[4], prompt_tokens=r[5])
                                        for r in rows],
-                                 total=rows[0][6] if rows else 0, offset=offset, limit=limit)
+                                 total=total[0] if total else 0, offset=offset, limit=limit)
 
 
-def memory_known(store: Store, memory_key: str) -> bool:
+def memory_known(con: Connection, memory_key: str) -> bool:
     """Whether any stored result has a cell of ``memory_key``."""
-    with store.connect() as con:
-        row = con.execute(dq.MEMORY_KNOWN, [memory_key]).fetchone()
+    row = con.execute(dq.MEMORY_KNOWN, [memory_key]).fetchone()
     return bool(row and row[0])
 
 
-def memory_summary(store: Store, memory_key: str, filters: Filters) -> MemorySummary:
-    """One memory over the latest results: conversations, importance, exact and screened cells."""
-    with store.connect() as con:
-        row = con.execute(dq.MEMORY_SUMMARY, [memory_key, *filters.parameters()]).fetchone()
-    assert row is not None
-    return MemorySummary(conversations=row[0], importance=row[1], exact_cells=row[2], screened_cells=row[3],
-                         max=row[4])
+def memory_timeline(con: Connection, memory_key: str, filters: Filters) -> tuple[MemorySummary, list[MemoryDay]]:
+    """One memory over the latest results (conversations, importance, exact and screened cells) and per day its
+    conversations were scored (a conversation's latest result has one day, so the days add up)."""
+    rows = con.execute(dq.MEMORY_TIMELINE, [*filters.parameters(), memory_key]).fetchall()
+    days = [MemoryDay(day=r[0], importance=r[1], exact_cells=r[2], conversations=r[4]) for r in rows]
+    exact = [r[1] for r in rows if r[1] is not None]
+    highest = [r[5] for r in rows if r[5] is not None]
+    summary = MemorySummary(conversations=sum(r[4] for r in rows), importance=sum(exact) if exact else None,
+                            exact_cells=sum(r[2] for r in rows), screened_cells=sum(r[3] for r in rows),
+                            max=max(highest) if highest else None)
+    return summary, days
 
 
-def memory_timeline(store: Store, memory_key: str, filters: Filters) -> list[MemoryDay]:
-    """One memory's importance per day its conversations were scored."""
-    with store.connect() as con:
-        rows = con.execute(dq.MEMORY_TIMELINE, [memory_key, *filters.parameters()]).fetchall()
-    return [MemoryDay(day=r[0], importance=r[1], exact_cells=r[2], conversations=r[3]) for r in rows]
-
-
-def memory_responses(store: Store, memory_key: str, filters: Filters, *, limit: int = 20,
+def memory_responses(con: Connection, memory_key: str, filters: Filters, *, limit: int = 20,
                      offset: int = 0) -> list[MemoryResponse]:
     """The responses ``memory_key`` helped most (exact cells by divergence, screened ones by their estimate)."""
-    with store.connect() as con:
-        rows = con.execute(dq.MEMORY_TOP_RESPONSES, [memory_key, *filters.parameters(), limit, offset]).fetchall()
+    rows = con.execute(dq.MEMORY_TOP_RESPONSES, [*filters.parameters(), memory_key, limit, offset]).fetchall()
     return [MemoryResponse(conversation_id=r[0], response_entry_idx=r[1], divergence=r[2], screened=r[3],
                            scored_at=r[4], text=r[5]) for r in rows]
+
+
+def _all_latest(con: Connection) -> bool:
+    row = con.execute(dq.ALL_LATEST).fetchone()
+    return bool(row and row[0])
 
 
 class ReviewItem(BaseModel):
@@ -201,24 +214,37 @@ class ReviewItem(BaseModel):
     source: ExportSource
 
 
-def review_page(store: Store, filters: Filters, *, status: Status | None, min_dependence: float, limit: int = 20,
-                offset: int = 0) -> Page[ReviewItem]:
+def review_page(con: Connection, filters: Filters, *, status: Status | None, min_dependence: float,
+                limit: int = 20, offset: int = 0) -> Page[ReviewItem]:
     """Candidates as ``memscore review list`` ranks them (dependence, then id), one page; with a prefix, those
     whose response depends on such a memory (an exact cell above 0)."""
-    parameters = [status, status, min_dependence, *filters.parameters(), filters.prefix, filters.prefix, limit,
-                  offset]
-    with store.connect() as con:
-        rows = con.execute(dq.CANDIDATES, parameters).fetchall()
-        ids = listed([row[0] for row in rows])
-        tops = con.execute(dq.PAGE_TOP_MEMORIES, [ids, TOP_MEMORIES]).fetchall()
-        counts = {r[0]: (r[1], r[2]) for r in con.execute(dq.PAGE_CELL_COUNTS, [ids]).fetchall()}
-        heads = {(r[0], r[1]): r[2:] for r in con.execute(dq.PAGE_CONVERSATIONS, [ids]).fetchall()}
-        entries: dict[tuple[str, str], list[Any]] = defaultdict(list)
-        for r in con.execute(dq.PAGE_ENTRIES, [ids]).fetchall():
-            entries[(r[0], r[1])].append(r[2:])
+    if filters.narrows_results() or filters.prefix:
+        selection = [status, status, min_dependence, *filters.parameters(),
+                     *([filters.prefix] if filters.prefix else [])]
+        rows = con.execute(dq.CANDIDATES_WITH_PREFIX if filters.prefix else dq.CANDIDATES,
+                           [*selection, limit, offset]).fetchall()
+        total = con.execute(dq.COUNT_CANDIDATES_WITH_PREFIX if filters.prefix else dq.COUNT_CANDIDATES,
+                            selection).fetchone()
+    else:
+        rows = con.execute(dq.CANDIDATES_OF_ALL_RESULTS, [status, status, min_dependence, limit, offset]).fetchall()
+        total = con.execute(dq.COUNT_CANDIDATES_OF_ALL_RESULTS, [status, status, min_dependence]).fetchone()
+    if not rows:
+        return Page[ReviewItem](rows=[], total=total[0] if total else 0, offset=offset, limit=limit)
+    ids = [row[0] for row in rows]
+    conversation_ids = sorted({row[1] for row in rows})
     top: dict[int, list[tuple[str, float]]] = defaultdict(list)
-    for candidate_id, key, value in tops:
-        top[candidate_id].append((key, float(value)))
+    counts: dict[int, tuple[int, int]] = {}
+    for candidate_id, key, value, exact, screened in con.execute(
+            dq.page_cells(len(ids)), [*ids, *[row[1] for row in rows], TOP_MEMORIES]).fetchall():
+        if key is None:
+            counts[candidate_id] = (exact, screened)
+        else:
+            top[candidate_id].append((key, float(value)))
+    heads = {(r[0], r[1]): r[2:] for r in
+             con.execute(dq.page_conversations(len(conversation_ids)), conversation_ids).fetchall()}
+    entries: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for r in con.execute(dq.page_entries(len(conversation_ids)), conversation_ids).fetchall():
+        entries[(r[0], r[1])].append(r[2:])
     items = []
     for row in rows:
         c = Candidate.from_row(row)
@@ -230,4 +256,4 @@ def review_page(store: Store, filters: Filters, *, status: Status | None, min_de
                               conversation=rebuild_conversation(c.conversation_id, heads[key], entries[key]),
                               exact_cells=exact, screened_cells=screened)
         items.append(ReviewItem(candidate=c, source=source))
-    return Page[ReviewItem](rows=items, total=rows[0][10] if rows else 0, offset=offset, limit=limit)
+    return Page[ReviewItem](rows=items, total=total[0] if total else 0, offset=offset, limit=limit)

@@ -80,7 +80,8 @@ def dependence(histogram: Sequence[tuple[float, int]], threshold: float) -> str:
 def memory_timeline(days: Sequence[MemoryDay]) -> str:
     """One memory's importance per day."""
     figure = go.Figure(go.Bar(x=[d.day.isoformat() for d in days], y=[d.importance for d in days],
-                              marker_color=ACCENT, width=DAY_MS * 0.8, customdata=[[d.conversations, d.exact_cells] for d in days],
+                              marker_color=ACCENT, width=DAY_MS * 0.8,
+                              customdata=[[d.conversations, d.exact_cells] for d in days],
                               hovertemplate="%{x}: %{y:.2f} nats<br>%{customdata[0]} conversations, "
                                             "%{customdata[1]} exact cells<extra></extra>"))
     figure.update_layout(yaxis_title="importance (nats)")

@@ -30,15 +30,17 @@ def overview(ui: UiContext) -> Handler:
     """``/``: scoring activity per day, top memories by week, dependence of responses, latest runs, conversations."""
     def build(request: Request) -> Response:
         filters, number = ui.filters(request), page_number(request)
-        store = ui.store
-        trends = dashboard.memory_trends(store, filters, limit=10)
-        listed = dashboard.conversations(store, filters, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
-        return ui.render(request, "overview.html", filters=filters, trends=trends, conversations=listed,
-                         page=number, runs=dashboard.latest_runs(store, filters, limit=10),
-                         activity_chart=charts.activity(dashboard.activity(store, filters)),
-                         trends_chart=charts.trends(trends), threshold=ui.threshold,
-                         dependence_chart=charts.dependence(dashboard.dependence_histogram(store, filters),
-                                                            ui.threshold))
+        with ui.store.connect() as con:
+            trends, activity_chart, trends_chart, dependence_chart = ui.cached(con, ("overview", filters), lambda: (
+                trends := dashboard.memory_trends(con, filters, limit=10),
+                charts.activity(dashboard.activity(con, filters)), charts.trends(trends),
+                charts.dependence(dashboard.dependence_histogram(con, filters), ui.threshold)))
+            listed = ui.cached(con, ("conversations", filters, number), lambda: dashboard.conversations(
+                con, filters, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE))
+            return ui.render(request, con, "overview.html", filters=filters, trends=trends, conversations=listed,
+                             page=number, runs=dashboard.latest_runs(con, filters, limit=10),
+                             activity_chart=activity_chart, trends_chart=trends_chart, threshold=ui.threshold,
+                             dependence_chart=dependence_chart)
 
     async def handle(request: Request) -> Response:
         return await run_in_threadpool(build, request)
@@ -51,14 +53,16 @@ def memory(ui: UiContext) -> Handler:
     def build(request: Request) -> Response:
         key = request.path_params["key"]
         filters, number = ui.filters(request), page_number(request)
-        if not dashboard.memory_known(ui.store, key):
-            raise HTTPException(404, f"no memory with key {key!r} in {ui.store.name}")
-        summary = dashboard.memory_summary(ui.store, key, filters)
-        responses = dashboard.memory_responses(ui.store, key, filters, limit=PAGE_SIZE,
-                                               offset=(number - 1) * PAGE_SIZE)
-        timeline = charts.memory_timeline(dashboard.memory_timeline(ui.store, key, filters))
-        return ui.render(request, "memory.html", filters=filters, key=key, summary=summary, responses=responses,
-                         timeline_chart=timeline, page=number, page_size=PAGE_SIZE)
+        with ui.store.connect() as con:
+            if not dashboard.memory_known(con, key):
+                raise HTTPException(404, f"no memory with key {key!r} in {ui.store.name}")
+            summary, days = ui.cached(con, ("memory", key, filters),
+                                      lambda: dashboard.memory_timeline(con, key, filters))
+            responses = ui.cached(con, ("memory responses", key, filters, number), lambda: dashboard.memory_responses(
+                con, key, filters, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE))
+            return ui.render(request, con, "memory.html", filters=filters, key=key, summary=summary,
+                             responses=responses, timeline_chart=charts.memory_timeline(days), page=number,
+                             page_size=PAGE_SIZE)
 
     async def handle(request: Request) -> Response:
         return await run_in_threadpool(build, request)
@@ -81,9 +85,10 @@ def conversation(ui: UiContext) -> Handler:
             entry = result.entry(idx)
             responses.append({"label": label, "text": entry.text() if entry else "", "top": column,
                               "screened": sum(1 for _, c in marked if c == j), "score": result.response_scores[j]})
-        return ui.render(request, "conversation.html", result=result, responses=responses,
-                         exact_cells=result.cell_counts()[0], screened_count=len(marked),
-                         heatmap_chart=charts.heatmap(result), bars_chart=charts.importance_bars(result))
+        with ui.store.connect() as con:
+            return ui.render(request, con, "conversation.html", result=result, responses=responses,
+                             exact_cells=result.cell_counts()[0], screened_count=len(marked),
+                             heatmap_chart=charts.heatmap(result), bars_chart=charts.importance_bars(result))
 
     async def handle(request: Request) -> Response:
         return await run_in_threadpool(build, request)

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from memscore_core.errors import StoreError
 from memscore_core.exports.examples import dpo_record, sft_record
 from memscore_core.store import dashboard
-from memscore_core.store.downstream import Status, refresh_candidates, set_status
+from memscore_core.store.downstream import Status, set_status
 from memscore_core.ui.context import UiContext
 from memscore_core.ui.pages import Handler, page_number
 
@@ -32,14 +32,16 @@ def page(ui: UiContext) -> Handler:
         shown = request.query_params.get("status", "pending")
         if shown not in STATUSES:
             raise HTTPException(400, f"status: {shown!r} is not one of {', '.join(STATUSES)}")
-        refresh_candidates(ui.store, threshold=ui.threshold)
-        found = dashboard.review_page(ui.store, filters, status=STATUSES[shown], min_dependence=ui.threshold,
-                                      limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
-        items = [{"item": item, "response": item.source.conversation.entries[item.candidate.response_entry_idx],
-                  "sft": _pretty(sft_record(item.source, keep_memories=False)),
-                  "dpo": _pretty(dpo_record(item.source, DPO_REJECTED, keep_memories=False))} for item in found.rows]
-        return ui.render(request, "review.html", filters=filters, items=items, found=found, status=shown,
-                         statuses=list(STATUSES), page=number, page_size=PAGE_SIZE, threshold=ui.threshold)
+        ui.refresh_candidates()
+        with ui.store.connect() as con:
+            found = dashboard.review_page(con, filters, status=STATUSES[shown], min_dependence=ui.threshold,
+                                          limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
+            items = [{"item": item, "response": item.source.conversation.entries[item.candidate.response_entry_idx],
+                      "sft": _pretty(sft_record(item.source, keep_memories=False)),
+                      "dpo": _pretty(dpo_record(item.source, DPO_REJECTED, keep_memories=False))}
+                     for item in found.rows]
+            return ui.render(request, con, "review.html", filters=filters, items=items, found=found, status=shown,
+                             statuses=list(STATUSES), page=number, page_size=PAGE_SIZE, threshold=ui.threshold)
 
     async def handle(request: Request) -> Response:
         return await run_in_threadpool(build, request)
