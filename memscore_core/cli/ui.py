@@ -34,5 +34,5 @@ def ui(
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/" + (f"?token={guard.token}" if guard.token else "")
     stderr_console().print(f"memscore ui on {store.name}: {url}", highlight=False, soft_wrap=True)
-    uvicorn.run(build_app(store, guard, threshold=threshold), host=host, port=port, log_level="warning",
+    uvicorn.run(build_app(store, guard, threshold=threshold, prepare=True), host=host, port=port, log_level="warning",
                 access_log=False)

@@ -107,6 +107,7 @@ def fill_synthetic(store: Store, shape: SyntheticShape, *, now: datetime | None 
     values: dict[str, Any] = shape.model_dump() | {"now": now or datetime.now(UTC)}
 
     def fill(con: Any) -> None:
+        con.execute("SET enable_progress_bar = false")
         found = con.execute("SELECT count(*) FROM results").fetchone()
         if found and found[0]:
             raise StoreError(f"{store.name} already holds results: a synthetic store is filled into a new file")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -37,9 +40,16 @@ def templates() -> Environment:
     return env
 
 
-def build_app(store: Store, guard: Guard, *, threshold: float) -> Starlette:
-    """The app over ``store``; review lists candidates at or above ``threshold`` (as ``memscore review list``)."""
+def build_app(store: Store, guard: Guard, *, threshold: float, prepare: bool = False) -> Starlette:
+    """The app over ``store``; review lists candidates at or above ``threshold`` (as ``memscore review list``).
+    With ``prepare``, a thread computes the unfiltered overview and refreshes candidates as it starts."""
     context = UiContext(store=store, guard=guard, threshold=threshold, env=templates())
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if prepare:
+            threading.Thread(target=pages.prepare, args=(context,), name="memscore-ui-prepare", daemon=True).start()
+        yield
 
     async def plotly_js(request: Request) -> Response:
         return FileResponse(PLOTLY_JS, media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
@@ -63,6 +73,6 @@ def build_app(store: Store, guard: Guard, *, threshold: float) -> Starlette:
         Route("/favicon.ico", lambda request: Response(status_code=204)),
         Mount("/static", static),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(GuardMiddleware, guard=guard)],
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(GuardMiddleware, guard=guard)],
                      exception_handlers={HTTPException: not_found, StoreError: store_failed})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -11,6 +12,8 @@ from starlette.responses import Response
 
 from memscore_core.report import screened_cells
 from memscore_core.store import dashboard
+from memscore_core.store.dashboard import Filters
+from memscore_core.store.store import Connection
 from memscore_core.ui import charts
 from memscore_core.ui.context import UiContext
 
@@ -31,12 +34,7 @@ def overview(ui: UiContext) -> Handler:
     def build(request: Request) -> Response:
         filters, number = ui.filters(request), page_number(request)
         with ui.store.connect() as con:
-            trends, activity_chart, trends_chart, dependence_chart = ui.cached(con, ("overview", filters), lambda: (
-                trends := dashboard.memory_trends(con, filters, limit=10),
-                charts.activity(dashboard.activity(con, filters)), charts.trends(trends),
-                charts.dependence(dashboard.dependence_histogram(con, filters), ui.threshold)))
-            listed = ui.cached(con, ("conversations", filters, number), lambda: dashboard.conversations(
-                con, filters, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE))
+            trends, activity_chart, trends_chart, dependence_chart, listed = overview_data(ui, con, filters, number)
             return ui.render(request, con, "overview.html", filters=filters, trends=trends, conversations=listed,
                              page=number, runs=dashboard.latest_runs(con, filters, limit=10),
                              activity_chart=activity_chart, trends_chart=trends_chart, threshold=ui.threshold,
@@ -46,6 +44,24 @@ def overview(ui: UiContext) -> Handler:
         return await run_in_threadpool(build, request)
 
     return handle
+
+
+def overview_data(ui: UiContext, con: Connection, filters: Filters, number: int) -> tuple[Any, ...]:
+    """The overview's aggregates and charts, and one page of its conversations (kept while the results stay)."""
+    trends, activity_chart, trends_chart, dependence_chart = ui.cached(con, ("overview", filters), lambda: (
+        trends := dashboard.memory_trends(con, filters, limit=10),
+        charts.activity(dashboard.activity(con, filters)), charts.trends(trends),
+        charts.dependence(dashboard.dependence_histogram(con, filters), ui.threshold)))
+    listed = ui.cached(con, ("conversations", filters, number), lambda: dashboard.conversations(
+        con, filters, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE))
+    return trends, activity_chart, trends_chart, dependence_chart, listed
+
+
+def prepare(ui: UiContext) -> None:
+    """What the first visitor would wait for, computed at start: the unfiltered overview and new candidates."""
+    with ui.store.connect() as con:
+        overview_data(ui, con, Filters(), 1)
+    ui.refresh_candidates()
 
 
 def memory(ui: UiContext) -> Handler:
