@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.memscore-installed
 
-.PHONY: install run test check vllm clean
+.PHONY: install run test check vllm browser clean
 
 $(STAMP): pyproject.toml constraints.txt scripts/install_store.sh
 	$(PYTHON) -m venv $(VENV)
@@ -19,12 +19,17 @@ install: $(STAMP)
 run: install
 	$(BIN)/memscore score data/conversations/
 
-## Install everything (the real vLLM tier included), lint, type-check, check the import layers, run every test.
-test: install vllm check
+## Install everything (the real vLLM tier and a browser included), lint, type-check, check the import layers,
+## run every test.
+test: install vllm browser check
 	MEMSCORE_REQUIRE_VLLM=1 $(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder
 
 vllm:
 	bash scripts/install_vllm.sh
+
+## Debian's chromium for the browser tests of `memscore ui` (tests/ui).
+browser:
+	bash scripts/install_browser.sh
 
 check: install
 	$(BIN)/ruff check memscore_core flows tests scripts

@@ -16,6 +16,7 @@ from memscore_core.cli import query as _query
 from memscore_core.cli import score as _score
 from memscore_core.cli import serve as _serve
 from memscore_core.cli import synth as _synth
+from memscore_core.cli import ui as _ui
 from memscore_core.cli.consoles import stderr_console
 from memscore_core.errors import MemscoreError
 
@@ -34,6 +35,7 @@ app.command("export")(_downstream.export)
 app.command("weights")(_downstream.weights)
 app.command("report")(_downstream.report)
 app.add_typer(_bench.bench, name="bench")
+app.command("ui")(_ui.ui)
 
 
 def main() -> None:

@@ -98,6 +98,22 @@ def test_the_run_leaves_progress_summary_and_top_memory_artifacts(corpus: Path, 
     assert any(artifact_type == "progress" for artifact_type in asyncio.run(_artifact_types()))
 
 
+def test_with_a_ui_url_the_summary_links_each_scored_conversation_to_its_ui_page(
+        corpus: Path, tmp_path: Path, server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEMSCORE_UI_URL", "http://127.0.0.1:8765/")
+    summary = run_flow(source=str(corpus), db=str(tmp_path / "flow.duckdb"), base_url=server, rescore=True)
+    [links] = asyncio.run(_artifacts_of("score-conversations-ui"))
+    scored = [json.loads(line)["id"] for line in corpus.read_text().splitlines() if '"broken"' not in line]
+    assert summary["scored"] == 3
+    assert all(f"[{conversation_id}](http://127.0.0.1:8765/conversations/{conversation_id})" in links
+               for conversation_id in scored)
+
+
+async def _artifacts_of(key: str) -> list[str]:
+    async with get_client() as client:
+        return [str(artifact.data) for artifact in await client.read_artifacts() if artifact.key == key]
+
+
 async def _artifact_keys() -> set[str]:
     async with get_client() as client:
         return {artifact.key for artifact in await client.read_artifacts() if artifact.key}

@@ -1,0 +1,259 @@
+"""Store calls of ``memscore ui``: the corpus over time, one memory across conversations, review pages.
+
+Every call reads on one open connection of the store (``with store.connect() as con``: a page's queries share
+it), takes :class:`Filters` (model, strategy, scored-at date range, memory-key prefix) and returns aggregates
+or one page of rows; the SQL is in :mod:`memscore_core.store.dashboard_queries`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from memscore_core.errors import StoreError
+from memscore_core.store import dashboard_queries as dq
+from memscore_core.store.downstream import Candidate, ExportSource, Status
+from memscore_core.store.records import StoredRun, rebuild_conversation
+from memscore_core.store.store import Connection
+
+T = TypeVar("T")
+
+DEPENDENCE_BIN = 0.25
+"""Width of the dependence histogram's bins (nats per response token)."""
+DEPENDENCE_BINS = 20
+"""Bins of the histogram; the last one holds everything from ``DEPENDENCE_BIN * (DEPENDENCE_BINS - 1)`` up."""
+TOP_MEMORIES = 3
+"""Memories shown (and exported, as ``export_sources``' default) per candidate."""
+
+
+class Filters(BaseModel):
+    """What every page narrows to: results of ``model`` and ``strategy`` scored from ``since`` to ``until``
+    (whole days, UTC, both included), memories whose key starts with ``prefix``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str | None = None
+    strategy: str | None = None
+    since: date | None = None
+    until: date | None = None
+    prefix: str = ""
+
+    def narrows_results(self) -> bool:
+        """Whether model, strategy or dates leave some results out."""
+        return any(value is not None for value in (self.model, self.strategy, self.since, self.until))
+
+    def parameters(self) -> list[Any]:
+        """The 8 parameters of :func:`dashboard_queries.scope`."""
+        start = None if self.since is None else datetime.combine(self.since, time(), UTC)
+        end = None if self.until is None else datetime.combine(self.until + timedelta(days=1), time(), UTC)
+        return [self.model, self.model, self.strategy, self.strategy, start, start, end, end]
+
+
+class DayActivity(BaseModel):
+    day: date
+    conversations: int
+    requests: int
+    prompt_tokens: int
+
+
+class MemoryTrend(BaseModel):
+    """A top memory: importance (exact cells) over the latest results, and by week (Monday of the week)."""
+
+    memory_key: str
+    importance: float | None
+    conversations: int
+    exact_cells: int
+    screened_cells: int
+    weeks: list[tuple[date, float | None]]
+
+
+class ConversationRow(BaseModel):
+    conversation_id: str
+    model: str
+    strategy: str
+    scored_at: datetime
+    requests: int
+    prompt_tokens: int
+
+
+class MemorySummary(BaseModel):
+    conversations: int
+    importance: float | None
+    exact_cells: int
+    screened_cells: int
+    max: float | None
+
+
+class MemoryDay(BaseModel):
+    day: date
+    importance: float | None
+    exact_cells: int
+    conversations: int
+
+
+class MemoryResponse(BaseModel):
+    """One cell of a memory: the response it helped, exact divergence or (None and) a screened estimate."""
+
+    conversation_id: str
+    response_entry_idx: int | None
+    divergence: float | None
+    screened: float | None
+    scored_at: datetime
+    text: str | None
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of rows; ``total`` counts every row the filters select."""
+
+    rows: list[T]
+    total: int
+    offset: int
+    limit: int
+
+
+def fingerprint(con: Connection) -> tuple[Any, ...]:
+    """Changes whenever a result is written or replaced: what the read-only pages' data depends on."""
+    row = con.execute(dq.FINGERPRINT).fetchone()
+    return tuple(row or ())
+
+
+def choices(con: Connection) -> dict[str, list[str]]:
+    """The models and strategies results exist for (the filters' options)."""
+    found: dict[str, list[str]] = {"model": [], "strategy": []}
+    for kind, value in con.execute(dq.CHOICES).fetchall():
+        found[kind].append(value)
+    return found
+
+
+def activity(con: Connection, filters: Filters) -> list[DayActivity]:
+    """Conversations scored, requests and prompt tokens per day (every result, not only the latest)."""
+    rows = con.execute(dq.ACTIVITY, filters.parameters()).fetchall()
+    return [DayActivity(day=r[0], conversations=r[1], requests=r[2] or 0, prompt_tokens=r[3] or 0) for r in rows]
+
+
+def memory_trends(con: Connection, filters: Filters, *, limit: int = 10) -> list[MemoryTrend]:
+    """The ``limit`` most important memories (as ``memscore top`` ranks them) with their importance by week."""
+    query = dq.MEMORY_TRENDS if filters.narrows_results() or not _all_latest(con) else dq.MEMORY_TRENDS_ALL_LATEST
+    rows = con.execute(query, [*filters.parameters(), filters.prefix, limit]).fetchall()
+    trends: dict[str, MemoryTrend] = {}
+    for key, importance, exact, screened, week, value, conversations in rows:
+        trend = trends.setdefault(key, MemoryTrend(memory_key=key, importance=importance, conversations=0,
+                                                   exact_cells=exact, screened_cells=screened, weeks=[]))
+        trend.weeks.append((week, value))
+        trend.conversations += conversations
+    return list(trends.values())
+
+
+def dependence_histogram(con: Connection, filters: Filters) -> list[tuple[float, int]]:
+    """(lower edge, responses) of the latest results' dependence (nats per response token, the candidates'
+    measure) in bins of :data:`DEPENDENCE_BIN`; the last bin is open-ended."""
+    if filters.narrows_results() or not _all_latest(con):
+        rows = con.execute(dq.DEPENDENCE_BINS, [DEPENDENCE_BIN, DEPENDENCE_BINS - 1, *filters.parameters()]).fetchall()
+    else:
+        rows = con.execute(dq.DEPENDENCE_BINS_ALL_LATEST, [DEPENDENCE_BIN, DEPENDENCE_BINS - 1]).fetchall()
+    return [(b * DEPENDENCE_BIN, n) for b, n in rows]
+
+
+def latest_runs(con: Connection, filters: Filters, *, limit: int = 10) -> list[StoredRun]:
+    """The most recently started scoring runs with their state."""
+    return [StoredRun.from_row(row) for row in con.execute(dq.LATEST_RUNS, [*filters.parameters(), limit]).fetchall()]
+
+
+def conversations(con: Connection, filters: Filters, *, limit: int = 20, offset: int = 0) -> Page[ConversationRow]:
+    """The latest result of each conversation, newest first; with a prefix, those holding such a memory."""
+    prefix = [filters.prefix] if filters.prefix else []
+    rows = con.execute(dq.CONVERSATIONS_WITH_PREFIX if prefix else dq.CONVERSATIONS,
+                       [*filters.parameters(), *prefix, limit, offset]).fetchall()
+    total = con.execute(dq.COUNT_CONVERSATIONS_WITH_PREFIX if prefix else dq.COUNT_CONVERSATIONS,
+                        [*filters.parameters(), *prefix]).fetchone()
+    return Page[ConversationRow](rows=[ConversationRow(conversation_id=r[0], model=r[1], strategy=r[2],
+                                                       scored_at=r[3], requests=r[4], prompt_tokens=r[5])
+                                       for r in rows],
+                                 total=total[0] if total else 0, offset=offset, limit=limit)
+
+
+def memory_known(con: Connection, memory_key: str) -> bool:
+    """Whether any stored result has a cell of ``memory_key``."""
+    row = con.execute(dq.MEMORY_KNOWN, [memory_key]).fetchone()
+    return bool(row and row[0])
+
+
+def memory_timeline(con: Connection, memory_key: str, filters: Filters) -> tuple[MemorySummary, list[MemoryDay]]:
+    """One memory over the latest results (conversations, importance, exact and screened cells) and per day its
+    conversations were scored (a conversation's latest result has one day, so the days add up)."""
+    rows = con.execute(dq.MEMORY_TIMELINE, [*filters.parameters(), memory_key]).fetchall()
+    days = [MemoryDay(day=r[0], importance=r[1], exact_cells=r[2], conversations=r[4]) for r in rows]
+    exact = [r[1] for r in rows if r[1] is not None]
+    highest = [r[5] for r in rows if r[5] is not None]
+    summary = MemorySummary(conversations=sum(r[4] for r in rows), importance=sum(exact) if exact else None,
+                            exact_cells=sum(r[2] for r in rows), screened_cells=sum(r[3] for r in rows),
+                            max=max(highest) if highest else None)
+    return summary, days
+
+
+def memory_responses(con: Connection, memory_key: str, filters: Filters, *, limit: int = 20,
+                     offset: int = 0) -> list[MemoryResponse]:
+    """The responses ``memory_key`` helped most (exact cells by divergence, screened ones by their estimate)."""
+    rows = con.execute(dq.MEMORY_TOP_RESPONSES, [*filters.parameters(), memory_key, limit, offset]).fetchall()
+    return [MemoryResponse(conversation_id=r[0], response_entry_idx=r[1], divergence=r[2], screened=r[3],
+                           scored_at=r[4], text=r[5]) for r in rows]
+
+
+def _all_latest(con: Connection) -> bool:
+    row = con.execute(dq.ALL_LATEST).fetchone()
+    return bool(row and row[0])
+
+
+class ReviewItem(BaseModel):
+    """A candidate on the review page with what its exported example is built from."""
+
+    candidate: Candidate
+    source: ExportSource
+
+
+def review_page(con: Connection, filters: Filters, *, status: Status | None, min_dependence: float,
+                limit: int = 20, offset: int = 0) -> Page[ReviewItem]:
+    """Candidates as ``memscore review list`` ranks them (dependence, then id), one page; with a prefix, those
+    whose response depends on such a memory (an exact cell above 0)."""
+    if filters.narrows_results() or filters.prefix:
+        selection = [status, status, min_dependence, *filters.parameters(),
+                     *([filters.prefix] if filters.prefix else [])]
+        rows = con.execute(dq.CANDIDATES_WITH_PREFIX if filters.prefix else dq.CANDIDATES,
+                           [*selection, limit, offset]).fetchall()
+        total = con.execute(dq.COUNT_CANDIDATES_WITH_PREFIX if filters.prefix else dq.COUNT_CANDIDATES,
+                            selection).fetchone()
+    else:
+        rows = con.execute(dq.CANDIDATES_OF_ALL_RESULTS, [status, status, min_dependence, limit, offset]).fetchall()
+        total = con.execute(dq.COUNT_CANDIDATES_OF_ALL_RESULTS, [status, status, min_dependence]).fetchone()
+    if not rows:
+        return Page[ReviewItem](rows=[], total=total[0] if total else 0, offset=offset, limit=limit)
+    ids = [row[0] for row in rows]
+    conversation_ids = sorted({row[1] for row in rows})
+    top: dict[int, list[tuple[str, float]]] = defaultdict(list)
+    counts: dict[int, tuple[int, int]] = {}
+    for candidate_id, key, value, exact, screened in con.execute(
+            dq.page_cells(len(ids)), [*ids, *[row[1] for row in rows], TOP_MEMORIES]).fetchall():
+        if key is None:
+            counts[candidate_id] = (exact, screened)
+        else:
+            top[candidate_id].append((key, float(value)))
+    heads = {(r[0], r[1]): r[2:] for r in
+             con.execute(dq.page_conversations(len(conversation_ids)), conversation_ids).fetchall()}
+    entries: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for r in con.execute(dq.page_entries(len(conversation_ids)), conversation_ids).fetchall():
+        entries[(r[0], r[1])].append(r[2:])
+    items = []
+    for row in rows:
+        c = Candidate.from_row(row)
+        key = (c.conversation_id, c.content_hash)
+        if key not in heads:
+            raise StoreError(f"conversation {c.conversation_id!r} ({c.content_hash[:12]}) is scored but not stored")
+        exact, screened = counts.get(c.candidate_id, (0, 0))
+        source = ExportSource(candidate=c, run_id=row[8], scored_at=row[9], top_memories=top[c.candidate_id],
+                              conversation=rebuild_conversation(c.conversation_id, heads[key], entries[key]),
+                              exact_cells=exact, screened_cells=screened)
+        items.append(ReviewItem(candidate=c, source=source))
+    return Page[ReviewItem](rows=items, total=total[0] if total else 0, offset=offset, limit=limit)

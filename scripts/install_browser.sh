@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The browser tier of the tests: Debian's chromium (headless, driven by Playwright from PyPI through
+# tests/support/browser.py). Playwright's own browser download (`playwright install`) is never used.
+set -euo pipefail
+if [ ! -x /usr/bin/chromium ]; then
+    apt-get update
+    apt-get install -y chromium
+fi
+/usr/bin/chromium --version
