@@ -21,6 +21,7 @@ from memscore_core.bench.replicas import ReplicaReport, run_replica_bench
 from memscore_core.bench.run import BenchReport, emulated_server, run_bench
 from memscore_core.bench.targets import Target, check_many_memory_targets, check_replica_targets, check_targets
 from memscore_core.cli.consoles import stdout_console
+from memscore_core.cli.models import ModelDirOption, embedded_model_dir
 from memscore_core.cli.strategy_options import (
     DEFAULT_MASKS,
     DEFAULT_QUANTILE,
@@ -31,7 +32,6 @@ from memscore_core.cli.strategy_options import (
 )
 from memscore_core.engine import ScoringConfig
 from memscore_core.local.loopback import free_port
-from memscore_core.settings import Settings
 from memscore_core.synth.many import ManyShape
 
 R = TypeVar("R", BenchReport, ReplicaReport, OrchestratedReport, ManyMemoryReport)
@@ -69,6 +69,7 @@ def bench(
                                                       "chunks, --conversations of them) on the embedded model "
                                                       "(MEMSCORE_MODEL_DIR) or --base-url.")] = None,
     used: Annotated[int, typer.Option(min=0, help="--many-memories: memories asked about per chunk.")] = 4,
+    model_dir: ModelDirOption = None,
     masks: MasksOption = DEFAULT_MASKS,
     floor_quantile: FloorQuantileOption = DEFAULT_QUANTILE,
     ablation: Annotated[str, typer.Option(help="--many-memories: remove (default) or replace (see `memscore score "
@@ -95,7 +96,7 @@ def bench(
         compared = run_many_memory_bench(shaped, conversations=conversations, seed=seed, strategies=names,
                                          window=window, masks=masks, floor_quantile=floor_quantile,
                                          ablations=ablation_names(ablation),
-                                         model_dir=Settings().model_dir, base_url=joined_base_url(base_url),
+                                         model_dir=embedded_model_dir(model_dir), base_url=joined_base_url(base_url),
                                          concurrency=concurrency or 4)
         finish(compared, check_many_memory_targets(compared), as_json, print_many_memory_report)
         return
