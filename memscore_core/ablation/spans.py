@@ -7,7 +7,8 @@ newline and the leading ``<think>…</think>`` block. Empty responses stay, as e
 Assistant messages always render one block each, in order; one that only calls tools is a response too,
 its content the rendered calls (``<tool_call>…</tool_call>``). Between two of them, a chat template may
 render a ``tool`` message as a ``user`` block, and a run of tool messages as one block (Qwen2.5 and
-Qwen3 do both); anything else that does not match what was sent is a :class:`SpanError`.
+Qwen3 do both); before the first, a system block when no system message was sent (the template's default
+system prompt: SmolLM2, Qwen2.5). Anything else that does not match what was sent is a :class:`SpanError`.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ def message_spans(scored: ScoredPrompt, roles: Sequence[str]) -> list[MessageSpa
         starts.insert(0, 0)
     ends = starts[1:] + [len(tokens)]
     blocks = [_span(tokens, start, end) for start, end in zip(starts, ends, strict=True)]
+    if blocks and blocks[0].role == "system" and roles[:1] != ["system"]:
+        blocks = blocks[1:]  # the template's default system prompt (SmolLM2, Qwen2.5): nothing sent renders as it
     if blocks and blocks[-1].role == "assistant" and IM_END not in tokens[starts[-1]:] \
             and roles.count("assistant") < [b.role for b in blocks].count("assistant"):
         blocks.pop()
@@ -132,6 +135,26 @@ def _span(tokens: Sequence[str | None], start: int, end: int) -> MessageSpan:
         if close is None:
             raise SpanError(f"unterminated <think> block in the assistant message at token {start}")
         content = close + 1
-        while content < stop and not (tokens[content] or "x").strip():
-            content += 1
+    elif (after := _after_think_text(tokens, content, stop, start)) is not None:
+        content = after
+    else:
+        return MessageSpan("assistant", start, np.arange(content, stop, dtype=np.int64))
+    while content < stop and not (tokens[content] or "x").strip():
+        content += 1
     return MessageSpan("assistant", start, np.arange(content, stop, dtype=np.int64))
+
+
+def _after_think_text(tokens: Sequence[str | None], content: int, stop: int, start: int) -> int | None:
+    """Where the answer starts when the think block is plain text (a tokenizer without ``<think>`` tokens, e.g.
+    SmolLM2): after the token that completes ``</think>`` (one that runs on into the answer goes with the block);
+    ``None`` when the message does not open with ``<think>``."""
+    text = ""
+    for position in range(content, stop):
+        text += tokens[position] or ""
+        if not (text.startswith(THINK_OPEN) or THINK_OPEN.startswith(text)):
+            return None
+        if THINK_CLOSE in text[len(THINK_OPEN):]:
+            return position + 1
+    if text.startswith(THINK_OPEN):
+        raise SpanError(f"unterminated <think> block in the assistant message at token {start}")
+    return None

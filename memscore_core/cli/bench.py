@@ -29,6 +29,7 @@ from memscore_core.cli.bench_reports import (
     print_targets,
     print_ui_report,
 )
+from memscore_core.cli.models import ModelDirOption, embedded_model_dir
 from memscore_core.cli.strategy_options import (
     DEFAULT_MASKS,
     DEFAULT_QUANTILE,
@@ -39,7 +40,6 @@ from memscore_core.cli.strategy_options import (
 )
 from memscore_core.config import ScoringConfig
 from memscore_core.embedded.loopback import free_port
-from memscore_core.settings import Settings
 from memscore_core.synth.many import ManyShape
 
 R = TypeVar("R", BenchReport, ReplicaReport, OrchestratedReport, ManyMemoryReport, UiPageReport)
@@ -111,6 +111,7 @@ def many_memories(
                                           "under the same.")] = "remove",
     seed: Annotated[int, typer.Option(help="The corpus's seed.")] = 14,
     concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight.")] = 4,
+    model_dir: ModelDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """The strategies on synthetic conversations with MEMORIES memories per chunk, on the embedded model
@@ -120,7 +121,7 @@ def many_memories(
     shaped = ManyShape(memories=memories, used=min(used, memories), chunks=chunks)
     compared = run_many_memory_bench(shaped, conversations=conversations, seed=seed, strategies=names, window=window,
                                      masks=masks, floor_quantile=floor_quantile, ablations=ablation_names(ablation),
-                                     model_dir=Settings().model_dir, base_url=joined_base_url(base_url),
+                                     model_dir=embedded_model_dir(model_dir), base_url=joined_base_url(base_url),
                                      concurrency=concurrency)
     finish(compared, check_many_memory_targets(compared), as_json, print_many_memory_report)
 

@@ -14,6 +14,7 @@ from memscore_core.backends.factory import joined_base_url, open_backend, reques
 from memscore_core.bench.strategies import StrategyComparison, StrategyRow, compare_strategies
 from memscore_core.cli.consoles import stderr_console, stdout_console
 from memscore_core.cli.inputs import InputFormatOption, MemoryKeyArgOption, MemoryToolOption, input_options
+from memscore_core.cli.models import ModelDirOption, embedded_model_dir
 from memscore_core.cli.strategy_options import (
     DEFAULT_MASKS,
     DEFAULT_QUANTILE,
@@ -35,6 +36,7 @@ def eval_command(
     base_url: Annotated[list[str] | None, typer.Option(help="vLLM-compatible server (default: embedded); repeat "
                                                        "it (or comma-separate) for replicas of one model.")] = None,
     model: Annotated[str | None, typer.Option(help="Model name.")] = None,
+    model_dir: ModelDirOption = None,
     strategy: Annotated[str, typer.Option(help="One strategy, or several comma-separated to compare them side by "
                                                "side on the same conversations (e.g. exact,hierarchical,surrogate).")]
     = "exact",
@@ -52,7 +54,8 @@ def eval_command(
 ) -> None:
     """Precision@1, two-memory recall, used/unused divergence, noise floor and redundancy, with each strategy's
     cost (requests, prompt tokens, wall) and, beside exact, its top-1 agreement with exact."""
-    settings = Settings.with_overrides(base_url=joined_base_url(base_url), model=model, chunk_tokens=chunk_tokens)
+    settings = Settings.with_overrides(base_url=joined_base_url(base_url), model=model, chunk_tokens=chunk_tokens,
+                                       model_dir=None if base_url else embedded_model_dir(model_dir))
     names = strategy_names(strategy, several=True)
     configs = {name: scoring_config(name, chunk_tokens=settings.chunk_tokens, masks=masks, noise_floor=noise_floor,
                                     floor_quantile=floor_quantile, ablation=ablation) for name in names}

@@ -14,6 +14,7 @@ from rich.progress import Progress
 from memscore_core.backends.factory import joined_base_url
 from memscore_core.cli.consoles import stderr_console
 from memscore_core.cli.inputs import InputFormatOption, MemoryKeyArgOption, MemoryToolOption, input_options
+from memscore_core.cli.models import ModelDirOption, embedded_model_dir
 from memscore_core.cli.query import DataPathOption, DbOption
 from memscore_core.cli.render import print_conversation_tops, print_top_memories
 from memscore_core.cli.strategy_options import (
@@ -48,6 +49,7 @@ def score(
                                                        "repeat it (or list several, comma-separated) for replicas "
                                                        "of one model. Default: the embedded local model.")] = None,
     model: Annotated[str | None, typer.Option(help="Model name (default: the server's first model).")] = None,
+    model_dir: ModelDirOption = None,
     api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the API key.")] = None,
     strategy: StrategyOption = "exact",
     chunk_tokens: Annotated[int | None, typer.Option(min=1, help="Chunk budget in tokens (≈4 bytes each).")] = None,
@@ -66,7 +68,8 @@ def score(
 ) -> None:
     """Score each memory's importance to each assistant response; results go to the DuckDB store."""
     settings = Settings.with_overrides(base_url=joined_base_url(base_url), model=model, api_key_env=api_key_env, db=db,
-                                       data_path=data_path, chunk_tokens=chunk_tokens, concurrency=concurrency)
+                                       data_path=data_path, chunk_tokens=chunk_tokens, concurrency=concurrency,
+                                       model_dir=None if base_url else embedded_model_dir(model_dir))
     if not cache:
         settings = settings.model_copy(update={"request_cache": None})
     config = scoring_config(strategy_names(strategy)[0], chunk_tokens=settings.chunk_tokens, window=window,

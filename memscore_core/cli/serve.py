@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from memscore_core.settings import DEFAULT_MODEL_DIR
+from memscore_core.cli.models import ModelDirOption, embedded_model_dir
 
 
 def serve(
-    model_dir: Annotated[Path, typer.Option(help="Model directory.")] = DEFAULT_MODEL_DIR,
+    model_dir: ModelDirOption = None,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     api_key: Annotated[str | None, typer.Option(help="Require this bearer key \\[default: $MEMSCORE_SERVE_API_KEY].")]
@@ -37,5 +36,5 @@ def serve(
     options = ServerOptions(api_key=api_key or os.environ.get("MEMSCORE_SERVE_API_KEY"),
                             max_model_len=max_model_len, max_logprobs=max_logprobs, emulate_gpu=emulate_gpu,
                             prefill_tps=prefill_tps, slots=slots, forward_pass=forward_pass)
-    run_server(model_dir, host=host, port=port, options=options, threads=threads, prefix_cache=prefix_cache,
-               served_model_name=served_model_name)
+    run_server(embedded_model_dir(model_dir), host=host, port=port, options=options, threads=threads,
+               prefix_cache=prefix_cache, served_model_name=served_model_name)

@@ -184,11 +184,15 @@ class Conversation(BaseModel):
         return BLOCK_SEPARATOR.join(part for part in [text, *appended] if part)
 
     def prefix_messages(self, without_system: Collection[int] = (),
-                        replaced_system: Mapping[int, str] | None = None) -> list[dict[str, Any]]:
+                        replaced_system: Mapping[int, str] | None = None, *,
+                        system_always: bool = False) -> list[dict[str, Any]]:
         """System message (its memories but ``without_system``, ``replaced_system`` by their text), then the
-        context when non-empty (a user message)."""
-        prefix: list[dict[str, Any]] = [{"role": "system",
-                                         "content": self.system_message(without_system, replaced_system)}]
+        context when non-empty (a user message). A conversation with neither a system prompt nor system memories
+        sends no system message: its chat template renders what the agent's model saw (SmolLM2's and Qwen2.5's
+        insert their default system prompt). ``system_always``: send it, empty, all the same (the seed did)."""
+        prefix: list[dict[str, Any]] = []
+        if system_always or self.system_prompt or self.system_memories:
+            prefix.append({"role": "system", "content": self.system_message(without_system, replaced_system)})
         if self.context:
             prefix.append({"role": "user", "content": self.context})
         return prefix

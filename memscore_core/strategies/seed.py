@@ -84,7 +84,7 @@ class _Counter:
 
 async def _response_logprobs(conversation: Conversation, entries: Sequence[Entry], score: SeedScorer,
                              chunk_tokens: int) -> list[list[float]]:
-    prefix = conversation.prefix_messages()
+    prefix = conversation.prefix_messages(system_always=True)
     responses: list[list[float]] = []
     for chunk in plan_chunks(entries, chunk_budget(conversation, chunk_tokens)):
         scored = await score(ChatPrompt(prefix + [entries[i].api_message() for i in chunk], conversation.tools))
@@ -149,7 +149,8 @@ async def _score(conversation: Conversation, send: Send, settings: StrategySetti
 
 def _estimate(conversation: Conversation, settings: StrategySettings) -> int:
     """The whole conversation once for the baseline and once more per memory."""
-    whole = ChatPrompt(conversation.prefix_messages() + [entry.api_message() for entry in conversation.entries])
+    entries = [entry.api_message() for entry in conversation.entries]
+    whole = ChatPrompt(conversation.prefix_messages(system_always=True) + entries)
     return whole.size() * (len(conversation.memories) + 1) // CHARS_PER_TOKEN
 
 

@@ -32,9 +32,13 @@ CONVERSATIONS = [c.model_dump(mode="json") for c in generate_corpus(3, seed=77)]
 
 
 def raw_messages(conversation: dict[str, Any], skip: set[int]) -> tuple[list[dict[str, Any]], list[int]]:
-    """Chat messages without the entries in ``skip``, and the conversation entry each came from (-1: prefix)."""
-    messages: list[dict[str, Any]] = [{"role": "system", "content": conversation["system_prompt"]}]
-    origin = [-1]
+    """Chat messages without the entries in ``skip``, and the conversation entry each came from (-1: prefix).
+    No system message when the conversation has no system prompt (the chat template adds its default, if any)."""
+    messages: list[dict[str, Any]] = []
+    origin: list[int] = []
+    if conversation.get("system_prompt"):
+        messages.append({"role": "system", "content": conversation["system_prompt"]})
+        origin.append(-1)
     if conversation.get("context"):
         messages.append({"role": "user", "content": conversation["context"]})
         origin.append(-1)
@@ -49,11 +53,19 @@ def raw_messages(conversation: dict[str, Any], skip: set[int]) -> tuple[list[dic
     return messages, origin
 
 
+def reasoning_as_text(message: dict[str, Any]) -> dict[str, Any]:
+    """The message as memscore sends reasoning to a template that does not render it: a leading think block."""
+    if not message.get("reasoning_content"):
+        return message
+    return {"role": message["role"], "content": f"<think>{message['reasoning_content']}</think>{message['content']}"}
+
+
 def answer_logprobs(model: Any, tokenizer: Any, conversation: dict[str, Any],
                     skip: set[int]) -> dict[int, np.ndarray]:
     """Per assistant entry: log-probs of the tokens of its answer text (reasoning excluded)."""
     messages, origin = raw_messages(conversation, skip)
-    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=False)
+    sent = messages if "<think>" in tokenizer.chat_template else [reasoning_as_text(m) for m in messages]
+    text = tokenizer.apply_chat_template(sent, tokenize=False, add_generation_prompt=False)
     encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids = torch.tensor([encoded["input_ids"]])
     with torch.inference_mode():
@@ -65,7 +77,7 @@ def answer_logprobs(model: Any, tokenizer: Any, conversation: dict[str, Any],
     for position, (message, entry) in enumerate(zip(messages, origin, strict=True)):
         if message["role"] != "assistant":
             continue
-        before = tokenizer.apply_chat_template(messages[:position], tokenize=False) if position else ""
+        before = tokenizer.apply_chat_template(sent[:position], tokenize=False) if position else ""
         head = "<|im_start|>assistant\n"
         if message.get("reasoning_content"):
             head += f"<think>{message['reasoning_content']}</think>"

@@ -71,6 +71,15 @@ def test_seed_strategy_equals_the_reference_transliteration(server: str, index: 
         assert got_row == pytest.approx(want_row, abs=1e-9)
 
 
+def test_seed_strategy_sends_the_empty_system_message_of_a_conversation_without_a_system_prompt(server: str) -> None:
+    conversation = CONVERSATIONS[0].model_copy(update={"system_prompt": ""})
+    got = score(conversation, server, ScoringConfig(strategy="seed"))
+    want = reference(conversation, server, 50_000)
+    assert got.memory_weights == pytest.approx([weight for _, weight in want["memory_weights"]], abs=1e-9)
+    for got_row, want_row in zip(got.matrix, want["matrix"], strict=True):
+        assert got_row == pytest.approx(want_row, abs=1e-9)
+
+
 @pytest.mark.parametrize("index", range(len(CONVERSATIONS)))
 def test_exact_equals_seed_on_a_single_chunk(server: str, index: int) -> None:
     conversation = CONVERSATIONS[index]
