@@ -23,7 +23,8 @@ class ScoringRun(ScoringConfig):
 
     ``source``: files, directories or globs; ``db``: the store; ``base_url``: a server or comma-separated replicas
     (default: the embedded model); ``api_key_secret``: a Prefect Secret block holding the API key;
-    ``concurrency``: requests in flight per replica; ``rescore``: score again what is stored; ``part_tokens``:
+    ``concurrency``: requests in flight per replica; ``rescore``: score again what is stored (reading every file);
+    ``full_scan``: read every file whole, not only new files and appended JSONL tails; ``part_tokens``:
     planned prompt tokens per ``score-part`` task; ``input_format``, ``memory_tools`` and ``memory_key_arg`` read
     OpenAI chat logs and Letta agent files as ``memscore score`` does (docs/format-*.md).
     """
@@ -37,6 +38,7 @@ class ScoringRun(ScoringConfig):
     api_key_secret: str | None = None
     concurrency: int = Field(default=8, ge=1)
     rescore: bool = False
+    full_scan: bool = False
     part_tokens: int = Field(default=DEFAULT_PART_TOKENS, ge=0)
     input_format: InputFormat = "auto"
     memory_tools: list[str] | None = None
