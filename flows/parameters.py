@@ -21,8 +21,9 @@ class ScoringRun(ScoringConfig):
     """A scoring configuration (strategy, chunk_tokens, window, masks, noise_floor, floor_quantile, ablation)
     and where the run reads, stores and sends.
 
-    ``source``: files, directories or globs; ``db``: the store; ``base_url``: a server or comma-separated replicas
-    (default: the embedded model); ``api_key_secret``: a Prefect Secret block holding the API key;
+    ``source``: a file, directory or glob, or a list of them (an event's paths); ``db``: the store; ``base_url``:
+    a server or comma-separated replicas (default: the embedded model); ``api_key_secret``: a Prefect Secret block
+    holding the API key;
     ``concurrency``: requests in flight per replica; ``rescore``: score again what is stored (reading every file);
     ``full_scan``: read every file whole, not only new files and appended JSONL tails; ``part_tokens``:
     planned prompt tokens per ``score-part`` task; ``input_format``, ``memory_tools`` and ``memory_key_arg`` read
@@ -31,7 +32,7 @@ class ScoringRun(ScoringConfig):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    source: str = "data/conversations"
+    source: str | list[str] = "data/conversations"
     db: str = "data/memscore.duckdb"
     base_url: str | None = None
     model: str | None = None

@@ -47,9 +47,9 @@ def is_transient(task: Any, task_run: Any, state: Any) -> bool:
 
 
 @task(name="load-conversations", cache_policy=NO_CACHE)
-async def load_source(source: str, options: InputOptions, reading: SourceReading) -> IncrementalLoad:
+async def load_source(source: str | list[str], options: InputOptions, reading: SourceReading) -> IncrementalLoad:
     """Read and validate what is new in ``source`` (every file, on a full scan); errors are returned, not raised."""
-    return await asyncio.to_thread(reading.read, [source], options)
+    return await asyncio.to_thread(reading.read, [source] if isinstance(source, str) else source, options)
 
 
 @task(name="score-part", task_run_name="{label}", cache_policy=NO_CACHE, retries=PART_RETRIES,

@@ -12,6 +12,7 @@ from memscore_core.cli import bench as _bench
 from memscore_core.cli import convert as _convert
 from memscore_core.cli import downstream as _downstream
 from memscore_core.cli import evaluate as _evaluate
+from memscore_core.cli import notify as _notify
 from memscore_core.cli import query as _query
 from memscore_core.cli import score as _score
 from memscore_core.cli import serve as _serve
@@ -34,6 +35,7 @@ app.command("export")(_downstream.export)
 app.command("weights")(_downstream.weights)
 app.command("report")(_downstream.report)
 app.command("bench")(_bench.bench)
+app.command("notify")(_notify.notify)
 
 
 def main() -> None:
