@@ -117,10 +117,11 @@ def _read(path: Path, options: InputOptions, mark: SourceMark | None,
     """Append what is new in ``path`` to ``items``; None when it cannot be opened."""
     name = str(path)
     try:
+        stat = path.stat()
+        if mark is not None and (mark.size, mark.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+            return FileRead(name, "unchanged", 0, replace(mark, vanished_at=None), mark.conversations, mark)
         with path.open("rb") as handle:
             stat = os.fstat(handle.fileno())
-            if mark is not None and (mark.size, mark.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
-                return FileRead(name, "unchanged", 0, replace(mark, vanished_at=None), mark.conversations, mark)
             checked = 0
             if mark is not None and path.suffix == ".jsonl" and stat.st_size >= mark.consumed:
                 head, tail = _windows(handle, mark)

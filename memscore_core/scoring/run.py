@@ -90,7 +90,7 @@ async def run_scoring(loaded: LoadResult, store: Store, config: ScoringConfig, s
                                     config=config.result_config(), config_hash=config.hash(),
                                     flow_run_id=flow_run_id)
     store.record_ingest_errors(run_id, loaded.errors)
-    done = set() if rescore else store.scored_hashes(model, config.hash())
+    done = set() if rescore or not loaded.conversations else store.scored_hashes(model, config.hash())
     todo = [item for item in loaded.conversations if content_hash(item.conversation) not in done]
     summary = RunSummary(run_id=run_id, model=model, loaded=len(loaded.conversations) + loaded.unread,
                          invalid=len(loaded.errors), skipped=len(loaded.conversations) - len(todo) + loaded.unread)
