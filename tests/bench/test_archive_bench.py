@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from memscore_core.bench.archive import ArchiveTiming, archive_timings, growth
