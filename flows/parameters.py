@@ -21,22 +21,25 @@ class ScoringRun(ScoringConfig):
     """A scoring configuration (strategy, chunk_tokens, window, masks, noise_floor, floor_quantile, ablation)
     and where the run reads, stores and sends.
 
-    ``source``: files, directories or globs; ``db``: the store; ``base_url``: a server or comma-separated replicas
-    (default: the embedded model); ``api_key_secret``: a Prefect Secret block holding the API key;
-    ``concurrency``: requests in flight per replica; ``rescore``: score again what is stored; ``part_tokens``:
+    ``source``: a file, directory or glob, or a list of them (an event's paths); ``db``: the store; ``base_url``:
+    a server or comma-separated replicas (default: the embedded model); ``api_key_secret``: a Prefect Secret block
+    holding the API key;
+    ``concurrency``: requests in flight per replica; ``rescore``: score again what is stored (reading every file);
+    ``full_scan``: read every file whole, not only new files and appended JSONL tails; ``part_tokens``:
     planned prompt tokens per ``score-part`` task; ``input_format``, ``memory_tools`` and ``memory_key_arg`` read
     OpenAI chat logs and Letta agent files as ``memscore score`` does (docs/format-*.md).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    source: str = "data/conversations"
+    source: str | list[str] = "data/conversations"
     db: str = "data/memscore.duckdb"
     base_url: str | None = None
     model: str | None = None
     api_key_secret: str | None = None
     concurrency: int = Field(default=8, ge=1)
     rescore: bool = False
+    full_scan: bool = False
     part_tokens: int = Field(default=DEFAULT_PART_TOKENS, ge=0)
     input_format: InputFormat = "auto"
     memory_tools: list[str] | None = None

@@ -25,8 +25,10 @@ from flows.runtime import runtime_for
 from memscore_core.downstream.report import render_html, run_config
 from memscore_core.errors import TransientBackendError
 from memscore_core.formats import InputOptions
-from memscore_core.formats.loading import LoadedConversation, LoadResult, load_conversations
+from memscore_core.formats.incremental import IncrementalLoad
+from memscore_core.formats.loading import LoadedConversation
 from memscore_core.scoring.batch import ScorePart
+from memscore_core.scoring.incremental import SourceReading
 from memscore_core.scoring.outcome import Outcome
 from memscore_core.store import Store
 
@@ -45,9 +47,9 @@ def is_transient(task: Any, task_run: Any, state: Any) -> bool:
 
 
 @task(name="load-conversations", cache_policy=NO_CACHE)
-async def load_source(source: str, options: InputOptions) -> LoadResult:
-    """Read and validate every conversation of ``source``; errors are returned, not raised."""
-    return load_conversations([source], options)
+async def load_source(source: str | list[str], options: InputOptions, reading: SourceReading) -> IncrementalLoad:
+    """Read and validate what is new in ``source`` (every file, on a full scan); errors are returned, not raised."""
+    return await asyncio.to_thread(reading.read, [source] if isinstance(source, str) else source, options)
 
 
 @task(name="score-part", task_run_name="{label}", cache_policy=NO_CACHE, retries=PART_RETRIES,

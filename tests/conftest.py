@@ -23,6 +23,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 SHARED_SERVER_GROUPS = {"scale": "multi-host", "flows/test_deployment.py": "prefect-server",
                         "flows/test_score_corpus.py": "prefect-server", "flows/test_zombie_shards.py": "prefect-server",
+                        "flows/test_on_arrival.py": "prefect-server",
                         "vllm": "vllm"}
 """Tests (by directory or file) that share a costly session server run on one xdist worker per group (``make
 test`` runs ``-n 2 --dist loadscope --no-loadscope-reorder`` with :class:`SharedServerScheduling`): the six-host

@@ -8,6 +8,7 @@ from memscore_core.backends.cache import CachedBackend
 from memscore_core.backends.fleet import FleetBackend
 from memscore_core.backends.protocol import PromptBackend
 from memscore_core.backends.vllm import RetryPolicy, VllmBackend
+from memscore_core.embedded.lazy import LazyEmbeddedTransport, embedded_model_name
 from memscore_core.errors import ConfigError
 from memscore_core.settings import Settings
 
@@ -57,7 +58,8 @@ def backend_name(settings: Settings) -> str:
 
 
 def _open_server(settings: Settings, api_key: str | None) -> VllmBackend | FleetBackend:
-    """A fleet for several URLs, a remote vLLM for one, else the embedded model (needs the ``local`` extra)."""
+    """A fleet for several URLs, a remote vLLM for one, else the embedded model (needs the ``local`` extra),
+    loaded on its first request: a run with nothing to score never imports torch."""
     retry = RetryPolicy(attempts=settings.retries)
     urls = base_urls(settings.base_url)
     if len(urls) > 1:
@@ -66,8 +68,6 @@ def _open_server(settings: Settings, api_key: str | None) -> VllmBackend | Fleet
     if urls:
         return VllmBackend(base_url=urls[0], model=settings.model,
                            api_key=api_key, timeout=settings.timeout, retry=retry)
-    from memscore_core.embedded.serve import embedded_transport
-
-    transport = embedded_transport(model_dir=settings.model_dir, threads=settings.torch_threads)
-    return VllmBackend(base_url=EMBEDDED_BASE_URL, model=settings.model, transport=transport,
-                       timeout=settings.timeout, retry=retry)
+    transport = LazyEmbeddedTransport(settings.model_dir, threads=settings.torch_threads)
+    return VllmBackend(base_url=EMBEDDED_BASE_URL, model=settings.model or embedded_model_name(settings.model_dir),
+                       transport=transport, timeout=settings.timeout, retry=retry)

@@ -13,6 +13,7 @@ from memscore_core.cli import convert as _convert
 from memscore_core.cli import downstream as _downstream
 from memscore_core.cli import evaluate as _evaluate
 from memscore_core.cli import models as _models
+from memscore_core.cli import notify as _notify
 from memscore_core.cli import query as _query
 from memscore_core.cli import score as _score
 from memscore_core.cli import serve as _serve
@@ -38,6 +39,7 @@ app.command("report")(_downstream.report)
 app.add_typer(_bench.bench, name="bench")
 app.command("ui")(_ui.ui)
 app.command("models")(_models.models)
+app.command("notify")(_notify.notify)
 
 
 def main() -> None:

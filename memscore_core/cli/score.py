@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import orjson
 import typer
@@ -29,8 +29,10 @@ from memscore_core.cli.strategy_options import (
     strategy_names,
 )
 from memscore_core.config import ScoringConfig
-from memscore_core.formats.loading import LoadResult, load_conversations
+from memscore_core.formats import InputOptions
+from memscore_core.formats.loading import LoadResult, expand_paths
 from memscore_core.model.result import ConversationScore, content_hash
+from memscore_core.scoring.incremental import SourceReading
 from memscore_core.scoring.opening import open_scorer
 from memscore_core.scoring.run import RunSummary, run_scoring
 from memscore_core.settings import Settings
@@ -65,8 +67,12 @@ def score(
     noise_floor: NoiseFloorOption = None,
     floor_quantile: FloorQuantileOption = DEFAULT_QUANTILE,
     ablation: AblationOption = "remove",
+    full_scan: Annotated[bool, typer.Option(help="Read every file whole, not only new files and appended tails "
+                                                 "(--json and --rescore read every file too).")] = False,
 ) -> None:
-    """Score each memory's importance to each assistant response; results go to the DuckDB store."""
+    """Score each memory's importance to each assistant response; results go to the DuckDB store.
+
+    Only new files and what was appended to JSONL files since the last run are read (--full-scan reads all)."""
     settings = Settings.with_overrides(base_url=joined_base_url(base_url), model=model, api_key_env=api_key_env, db=db,
                                        data_path=data_path, chunk_tokens=chunk_tokens, concurrency=concurrency,
                                        model_dir=None if base_url else embedded_model_dir(model_dir))
@@ -74,14 +80,12 @@ def score(
         settings = settings.model_copy(update={"request_cache": None})
     config = scoring_config(strategy_names(strategy)[0], chunk_tokens=settings.chunk_tokens, window=window,
                             masks=masks, noise_floor=noise_floor, floor_quantile=floor_quantile, ablation=ablation)
-    loaded = load_conversations(paths, input_options(input_format, memory_tool, memory_key_arg))
-    for error in loaded.errors:
-        stderr.print(f"[red]error:[/red] {error}", highlight=False, markup=True)
-    if not (loaded.conversations or loaded.errors):
-        stderr.print("[red]error:[/red] no conversation files found", highlight=False)
-        raise typer.Exit(1)
+    if not expand_paths(paths):
+        _no_files()
     store = Store(settings.db, data_path=settings.data_path)
-    summary = asyncio.run(_run(settings, config, loaded, store, rescore))
+    options = input_options(input_format, memory_tool, memory_key_arg)
+    loaded, summary = asyncio.run(_run(settings, config, paths, options, store, rescore,
+                                       full_scan=full_scan or rescore or as_json))
     for outcome in summary.failed:
         stderr.print(f"[red]error:[/red] {outcome.loaded.file}:{outcome.loaded.line}: conversation "
                      f"{outcome.loaded.conversation.id!r}: {outcome.error}", highlight=False)
@@ -95,6 +99,7 @@ def score(
     stderr.print(f"scored {summary.scored}, skipped {summary.skipped} already scored"
                  f"{' (--rescore to score again)' if summary.skipped else ''}, invalid {summary.invalid}, "
                  f"failed {len(summary.failed)}; {summary.requests} requests, {summary.prompt_tokens} prompt tokens; "
+                 f"{_read_note(loaded)}"
                  f"run {summary.run_id} in {store.name}", highlight=False)
     if loaded.errors or summary.failed:
         raise typer.Exit(1)
@@ -115,15 +120,34 @@ def _every_result(loaded: LoadResult, fresh: list[ConversationScore], store: Sto
     return results
 
 
-async def _run(settings: Settings, config: ScoringConfig, loaded: LoadResult, store: Store,
-               rescore: bool) -> RunSummary:
+def _no_files() -> NoReturn:
+    stderr.print("[red]error:[/red] no conversation files found", highlight=False)
+    raise typer.Exit(1)
+
+
+def _read_note(loaded: LoadResult) -> str:
+    return f"{loaded.unread} conversations read by earlier runs; " if loaded.unread else ""
+
+
+async def _run(settings: Settings, config: ScoringConfig, paths: list[Path], options: InputOptions, store: Store,
+               rescore: bool, *, full_scan: bool) -> tuple[LoadResult, RunSummary]:
+    """Read what is new in ``paths``, score it, then record what was read (once its results are stored)."""
     async with open_scorer(config, settings) as scorer:
+        reading = SourceReading.open(store, model=scorer.model, config=config, options=options, full_scan=full_scan)
+        read = await asyncio.to_thread(reading.read, paths, options)
+        loaded = read.loaded
+        for error in loaded.errors:
+            stderr.print(f"[red]error:[/red] {error}", highlight=False, markup=True)
+        if read.found_nothing:
+            _no_files()
         with Progress(console=stderr, transient=True) as progress:
             task = progress.add_task("scoring", total=len(loaded.conversations))
 
             async def advance(*_: object) -> None:
                 progress.advance(task)
 
-            return await run_scoring(loaded, store, config, scorer.score, model=scorer.model,
-                                     backend_name=scorer.backend, rescore=rescore, hungry=scorer.hungry,
-                                     on_outcome=advance)
+            summary = await run_scoring(loaded, store, config, scorer.score, model=scorer.model,
+                                        backend_name=scorer.backend, rescore=rescore, hungry=scorer.hungry,
+                                        on_outcome=advance)
+        await asyncio.to_thread(reading.settle, read, loaded, summary)
+        return loaded, summary

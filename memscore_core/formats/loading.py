@@ -36,8 +36,12 @@ class LoadedConversation:
 
 @dataclass(frozen=True)
 class LoadResult:
+    """Valid conversations and invalid input; ``unread``: conversations of the sources that an earlier run read
+    and stored and this one did not read again (incremental reading, :mod:`memscore_core.formats.incremental`)."""
+
     conversations: list[LoadedConversation]
     errors: list[InputError]
+    unread: int = 0
 
 
 def expand_paths(patterns: Iterable[str | Path]) -> list[Path]:
@@ -56,10 +60,15 @@ def expand_paths(patterns: Iterable[str | Path]) -> list[Path]:
 
 def load_conversations(paths: Iterable[str | Path], options: InputOptions | None = None) -> LoadResult:
     """Load every conversation of ``paths``; duplicate ids within the batch are errors."""
+    return collect_conversations(iter_conversations(paths, options))
+
+
+def collect_conversations(items: Iterable[LoadedConversation | InputError], unread: int = 0) -> LoadResult:
+    """``items`` as a :class:`LoadResult`; a conversation id met again is an error."""
     conversations: list[LoadedConversation] = []
     errors: list[InputError] = []
     seen: dict[str, tuple[str, int]] = {}
-    for item in iter_conversations(paths, options):
+    for item in items:
         if isinstance(item, InputError):
             errors.append(item)
             continue
@@ -71,7 +80,7 @@ def load_conversations(paths: Iterable[str | Path], options: InputOptions | None
             continue
         seen[conversation_id] = (item.file, item.line)
         conversations.append(item)
-    return LoadResult(conversations, errors)
+    return LoadResult(conversations, errors, unread)
 
 
 def iter_conversations(paths: Iterable[str | Path],
@@ -87,12 +96,21 @@ def _iter_file(path: Path, options: InputOptions) -> Iterator[LoadedConversation
         yield InputError(f"unsupported file type {path.suffix!r} (expected .jsonl, .json or .af)", file=name)
         return
     try:
-        data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
+        data = path.read_bytes()
     except OSError as exc:
         yield InputError(f"cannot read file: {exc.strerror or exc}", file=name)
         return
-    if path.suffix == ".jsonl":
-        records, text = _jsonl_records(data), None
+    yield from iter_records(name, path.suffix, data, options)
+
+
+def iter_records(name: str, suffix: str, data: bytes, options: InputOptions,
+                 first_line: int = 1) -> Iterator[LoadedConversation | InputError]:
+    """Each conversation (or error) in ``data``, the bytes of file ``name`` from line ``first_line`` on (a JSONL
+    file's appended tail; any other file is read whole)."""
+    if first_line == 1:
+        data = data.removeprefix(b"\xef\xbb\xbf")
+    if suffix == ".jsonl":
+        records, text = _jsonl_records(data, first_line), None
     else:
         text = data.decode("utf-8", errors="surrogateescape")
         records = _json_records(text, data)
@@ -103,7 +121,7 @@ def _iter_file(path: Path, options: InputOptions) -> Iterator[LoadedConversation
             yield InputError(f"expected a JSON object, got {type(raw).__name__}", file=name, line=line)
         else:
             source = RecordSource(name, line, text, offset)
-            for converted in convert_record(raw, source, options, path.suffix):
+            for converted in convert_record(raw, source, options, suffix):
                 yield converted if isinstance(converted, InputError) else _validate(converted)
 
 
@@ -112,8 +130,8 @@ class _Broken:
     message: str
 
 
-def _jsonl_records(data: bytes) -> Iterator[tuple[int, int, Any]]:
-    for number, line in enumerate(data.split(b"\n"), start=1):
+def _jsonl_records(data: bytes, first_line: int = 1) -> Iterator[tuple[int, int, Any]]:
+    for number, line in enumerate(data.split(b"\n"), start=first_line):
         if not line.strip():
             continue
         yield number, 0, _decode(line)

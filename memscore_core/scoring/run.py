@@ -76,7 +76,7 @@ def shard_of(loaded: LoadResult, shard: int, shards: int) -> LoadResult:
         raise ConfigError(f"shard {shard} does not exist: shards are numbered 0 to {shards - 1}")
     mine = [item for item in loaded.conversations
             if int(hashlib.sha256(item.conversation.id.encode()).hexdigest()[:8], 16) % shards == shard]
-    return LoadResult(mine, loaded.errors if shard == 0 else [])
+    return LoadResult(mine, loaded.errors if shard == 0 else [], loaded.unread)
 
 
 async def run_scoring(loaded: LoadResult, store: Store, config: ScoringConfig, score: ScorePart, *, model: str,
@@ -84,15 +84,16 @@ async def run_scoring(loaded: LoadResult, store: Store, config: ScoringConfig, s
                       part_tokens: int = 0, hungry: Hungry | None = None,
                       on_outcome: OnOutcome | None = None) -> RunSummary:
     """Score ``loaded`` into ``store`` with ``model``; a conversation that fails (scoring or storing) is an
-    outcome with its error, and every other conversation still goes on."""
+    outcome with its error, and every other conversation still goes on. Conversations an earlier run read and
+    stored (``loaded.unread``, not read again) count as loaded and skipped."""
     run_id = store.record_run_start(model=model, backend=backend_name, strategy=config.strategy,
                                     config=config.result_config(), config_hash=config.hash(),
                                     flow_run_id=flow_run_id)
     store.record_ingest_errors(run_id, loaded.errors)
-    done = set() if rescore else store.scored_hashes(model, config.hash())
+    done = set() if rescore or not loaded.conversations else store.scored_hashes(model, config.hash())
     todo = [item for item in loaded.conversations if content_hash(item.conversation) not in done]
-    summary = RunSummary(run_id=run_id, model=model, loaded=len(loaded.conversations), invalid=len(loaded.errors),
-                         skipped=len(loaded.conversations) - len(todo))
+    summary = RunSummary(run_id=run_id, model=model, loaded=len(loaded.conversations) + loaded.unread,
+                         invalid=len(loaded.errors), skipped=len(loaded.conversations) - len(todo) + loaded.unread)
     writer = ResultWriter(store, run_id, config.hash())
 
     async def record(written: list[Outcome]) -> None:
