@@ -128,6 +128,39 @@ SELECT column_idx, response_entry_idx, score, drop_all, tokens, fit_r2
 FROM responses WHERE {RESULT_KEY}
 ORDER BY column_idx
 """
+WANTED_KEYS = f"""wanted AS (SELECT {each("VARCHAR")} AS content_hash, {each("VARCHAR")} AS model,
+                          {each("VARCHAR")} AS config_hash)"""
+WANTED_PAIRS = f"""wanted AS (SELECT {each("VARCHAR")} AS conversation_id, {each("VARCHAR")} AS content_hash)"""
+RESULTS_BY_KEYS = f"""
+WITH {WANTED_KEYS}
+SELECT {RESULT_HEAD} FROM results JOIN wanted USING (content_hash, model, config_hash)
+QUALIFY row_number() OVER (PARTITION BY content_hash, model, config_hash ORDER BY scored_at DESC, run_id DESC) = 1
+"""
+CELLS_BY_KEYS = f"""
+WITH {WANTED_KEYS}
+SELECT content_hash, model, config_hash, memory_idx, column_idx, memory_key, memory_entry_idx, divergence, signed,
+       screened
+FROM scores JOIN wanted USING (content_hash, model, config_hash)
+ORDER BY content_hash, model, config_hash, memory_idx, column_idx
+"""
+RESPONSES_BY_KEYS = f"""
+WITH {WANTED_KEYS}
+SELECT content_hash, model, config_hash, column_idx, response_entry_idx, score, drop_all, tokens, fit_r2
+FROM responses JOIN wanted USING (content_hash, model, config_hash)
+ORDER BY content_hash, model, config_hash, column_idx
+"""
+CONVERSATIONS_BY_PAIRS = f"""
+WITH {WANTED_PAIRS}
+SELECT conversation_id, content_hash, system_prompt, context, meta, tools, system_memories, source_format
+FROM conversations JOIN wanted USING (conversation_id, content_hash)
+QUALIFY row_number() OVER (PARTITION BY conversation_id, content_hash ORDER BY ingested_at) = 1
+"""
+ENTRIES_BY_PAIRS = f"""
+WITH {WANTED_PAIRS}
+SELECT conversation_id, content_hash, entry_idx, role, memory_key, content, reasoning, tool_call_id, tool_calls, name
+FROM entries JOIN wanted USING (conversation_id, content_hash)
+ORDER BY conversation_id, content_hash, entry_idx
+"""
 TABLES = """
 SELECT table_name FROM information_schema.tables
 WHERE table_catalog = current_database() AND table_schema = current_schema()
@@ -176,14 +209,23 @@ JOIN latest_results l USING (content_hash, model, config_hash)
 WHERE c.dependence >= ? AND (c.status = 'approved' OR (NOT ? AND c.status = 'pending'))
 ORDER BY c.conversation_id, c.response_entry_idx
 """
-RESPONSE_TOP_MEMORIES = f"""
-SELECT memory_key, divergence FROM scores
-WHERE {RESULT_KEY} AND response_entry_idx = ? AND divergence IS NOT NULL
-ORDER BY divergence DESC, memory_idx LIMIT ?
+WANTED_RESPONSES = f"""wanted AS (SELECT {each("VARCHAR")} AS content_hash, {each("VARCHAR")} AS model,
+                               {each("VARCHAR")} AS config_hash, {each("INTEGER")} AS response_entry_idx)"""
+TOP_MEMORIES_OF_RESPONSES = f"""
+WITH {WANTED_RESPONSES}
+SELECT content_hash, model, config_hash, response_entry_idx, memory_key, divergence
+FROM scores JOIN wanted USING (content_hash, model, config_hash, response_entry_idx)
+WHERE divergence IS NOT NULL
+QUALIFY row_number() OVER (PARTITION BY content_hash, model, config_hash, response_entry_idx
+                           ORDER BY divergence DESC, memory_idx) <= ?
+ORDER BY content_hash, model, config_hash, response_entry_idx, divergence DESC, memory_idx
 """
-RESPONSE_CELLS = f"""
-SELECT count(divergence), count(screened) FILTER (WHERE divergence IS NULL) FROM scores
-WHERE {RESULT_KEY} AND response_entry_idx = ?
+CELLS_OF_RESPONSES = f"""
+WITH {WANTED_RESPONSES}
+SELECT content_hash, model, config_hash, response_entry_idx, count(divergence),
+       count(screened) FILTER (WHERE divergence IS NULL)
+FROM scores JOIN wanted USING (content_hash, model, config_hash, response_entry_idx)
+GROUP BY content_hash, model, config_hash, response_entry_idx
 """
 INSERT_EXPORT = """
 INSERT INTO exports (export_id, name, format, directory, selection, n_examples, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)

@@ -16,6 +16,7 @@ twice (docs/schema.md, "Many writers").
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -40,8 +41,16 @@ from memscore_core.errors import InputError, StoreError
 from memscore_core.result import ConversationScore
 from memscore_core.settings import Settings
 from memscore_core.store import queries as q
+from memscore_core.store.connections import open_database
 from memscore_core.store.extensions import connection_config, extension_directory
-from memscore_core.store.records import MemoryImportance, StoredResult, StoredRun, rebuild_conversation
+from memscore_core.store.records import (
+    MemoryImportance,
+    ResultKey,
+    StoredResult,
+    StoredRun,
+    rebuild_conversation,
+    results_from_rows,
+)
 from memscore_core.store.targets import StoreTarget, parse_target
 
 T = TypeVar("T")
@@ -54,6 +63,8 @@ RETRY_WAIT = 0.05
 RETRY_WAIT_MAX = 2.0
 DUCKLAKE_SETTINGS = {"ducklake_max_retry_count": 30, "ducklake_retry_wait_ms": 20, "ducklake_retry_backoff": 1.3}
 """DuckLake's own retries of commits that do not conflict but lost the race for the next snapshot id."""
+RESULTS_PER_QUERY = 2000
+"""Keys per batched read of results (bounds one query's rows, not the connections)."""
 CATALOG_EXTENSION = {"postgres": "postgres_scanner", "sqlite": "sqlite_scanner", "duckdb": None}
 
 
@@ -97,6 +108,8 @@ class Store:
         self._write_lock: FileLock | None = None
         self._batch = threading.local()
         self._lake: _Lake | None = None
+        self._held: _Held | None = None
+        self._holds: list[contextlib.ExitStack] = []
         if self.path is not None:
             self._lock = FileLock(f"{self.path}.lock", timeout=lock_timeout)
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,15 +124,53 @@ class Store:
 
     # -- connections and transactions ------------------------------------------------------------------------
 
+    def __enter__(self) -> Store:
+        """``with store:`` holds one connection for the whole block (see :meth:`held`)."""
+        stack = contextlib.ExitStack()
+        stack.enter_context(self.held())
+        self._holds.append(stack)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._holds.pop().close()
+
+    @contextmanager
+    def held(self) -> Iterator[Store]:
+        """Every read and write of this store inside the block, from any thread, on one connection.
+
+        A DuckDB file is opened and locked once for the block instead of once per call, so other processes
+        wait for the block to end: hold it for a command's reads, not across a scoring run. A DuckLake
+        already keeps one attached connection per process. Blocks nest.
+        """
+        if self._lake is not None or self._held is not None:
+            yield self
+            return
+        assert self._lock is not None
+        try:
+            with self._lock:
+                try:
+                    self._held = _Held(open_database(str(self.path)))
+                except duckdb.Error as exc:
+                    raise StoreError(f"{self.name}: {exc}") from exc
+                try:
+                    yield self
+                finally:
+                    held, self._held = self._held, None
+                    held.close()
+        except Timeout as exc:
+            raise StoreError(f"{self.name}: timed out waiting for the database lock") from exc
+
     @contextmanager
     def connect(self) -> Iterator[Connection]:
         """A connection for reads (and :meth:`write`); errors become :class:`StoreError`."""
         try:
             if self._lake is not None:
                 yield self._lake.cursor()
+            elif self._held is not None:
+                yield self._held.cursor()
             else:
                 assert self._lock is not None
-                with self._lock, duckdb.connect(str(self.path)) as con:
+                with self._lock, open_database(str(self.path)) as con:
                     yield con
         except Timeout as exc:
             raise StoreError(f"{self.name}: timed out waiting for the database lock") from exc
@@ -349,6 +400,16 @@ class Store:
             head = con.execute(q.RESULT_BY_KEY, [content_hash, model, config_hash]).fetchone()
             return None if head is None else _rebuild(con, head)
 
+    def results(self, keys: Sequence[ResultKey]) -> dict[ResultKey, StoredResult]:
+        """The stored results of many (content hash, model, config hash) keys, read with a few queries per
+        :data:`RESULTS_PER_QUERY` keys on one connection; keys without a result are left out."""
+        found: dict[ResultKey, StoredResult] = {}
+        unique = list(dict.fromkeys(keys))
+        with self.connect() as con:
+            for start in range(0, len(unique), RESULTS_PER_QUERY):
+                found.update(_read_results(con, unique[start:start + RESULTS_PER_QUERY]))
+        return found
+
     def runs(self) -> list[StoredRun]:
         with self.connect() as con:
             rows = con.execute(q.RUNS).fetchall()
@@ -378,6 +439,30 @@ class Store:
             return [tuple(row) for row in con.execute(q.COLUMNS).fetchall()]  # type: ignore[misc]
 
 
+class _Held:
+    """A DuckDB file's one connection while a :class:`Store` is held; each thread its own cursor on it."""
+
+    def __init__(self, root: Connection) -> None:
+        self._root = root
+        self._local = threading.local()
+        self._cursors: list[Connection] = []
+        self._guard = threading.Lock()
+
+    def cursor(self) -> Connection:
+        cursor: Connection | None = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._root.cursor()
+            self._local.cursor = cursor
+            with self._guard:
+                self._cursors.append(cursor)
+        return cursor
+
+    def close(self) -> None:
+        for cursor in self._cursors:
+            cursor.close()
+        self._root.close()
+
+
 class _Lake:
     """One attached DuckLake per process and target, shared by every :class:`Store` on it; a cursor per thread."""
 
@@ -394,7 +479,7 @@ class _Lake:
         if target.catalog == "sqlite":
             _write_ahead_log(Path(target.location))
         try:
-            self._root = duckdb.connect(config=connection_config(extension_directory(extension_dir, names)))
+            self._root = open_database(config=connection_config(extension_directory(extension_dir, names)))
             for name in names:
                 self._root.execute(f"LOAD {name}")
             for setting, value in DUCKLAKE_SETTINGS.items():
@@ -534,6 +619,16 @@ def _rebuild(con: Connection, head: tuple[Any, ...]) -> StoredResult:
     conversation = con.execute(q.CONVERSATION, [conversation_id, head[0]]).fetchone()
     entries = con.execute(q.ENTRIES_OF, [conversation_id, head[0]]).fetchall()
     return StoredResult.from_rows(conversation_id, head, cells, responses, conversation, entries)
+
+
+def _read_results(con: Connection, keys: Sequence[ResultKey]) -> dict[ResultKey, StoredResult]:
+    wanted = [q.listed([key[i] for key in keys]) for i in range(3)]
+    heads = con.execute(q.RESULTS_BY_KEYS, wanted).fetchall()
+    pairs = [q.listed([head[10] for head in heads]), q.listed([head[0] for head in heads])]
+    return results_from_rows(heads, con.execute(q.CELLS_BY_KEYS, wanted).fetchall(),
+                             con.execute(q.RESPONSES_BY_KEYS, wanted).fetchall(),
+                             con.execute(q.CONVERSATIONS_BY_PAIRS, pairs).fetchall(),
+                             con.execute(q.ENTRIES_BY_PAIRS, pairs).fetchall())
 
 
 def _now() -> datetime:
