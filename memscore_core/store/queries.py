@@ -105,7 +105,8 @@ ORDER BY importance DESC NULLS LAST, memory_key
 LIMIT ?
 """
 TOP_MEMORIES_OF_CONVERSATION = """
-SELECT memory_key, count(DISTINCT conversation_id), sum(importance), avg(importance), max(importance),
+SELECT memory_key, count(DISTINCT conversation_id), sum(importance::DECIMAL(38, 12))::DOUBLE,
+       avg(importance::DECIMAL(38, 12))::DOUBLE, max(importance),
        max(scored_at), sum(cells)::BIGINT, sum(screened)::BIGINT
 FROM memory_rows
 WHERE starts_with(memory_key, ?) AND conversation_id = ?
