@@ -15,6 +15,7 @@ from memscore_core.cli import evaluate as _evaluate
 from memscore_core.cli import query as _query
 from memscore_core.cli import score as _score
 from memscore_core.cli import serve as _serve
+from memscore_core.cli import store as _store
 from memscore_core.cli import synth as _synth
 from memscore_core.cli.consoles import stderr_console
 from memscore_core.errors import MemscoreError
@@ -34,6 +35,7 @@ app.command("export")(_downstream.export)
 app.command("weights")(_downstream.weights)
 app.command("report")(_downstream.report)
 app.command("bench")(_bench.bench)
+app.add_typer(_store.store_app, name="store")
 
 
 def main() -> None:

@@ -167,6 +167,16 @@ SELECT table_name FROM information_schema.tables
 WHERE table_catalog = current_database() AND table_schema = current_schema()
 ORDER BY table_name
 """
+BASE_TABLES = """
+SELECT table_name FROM information_schema.tables
+WHERE table_catalog = current_database() AND table_schema = current_schema() AND table_type = 'BASE TABLE'
+ORDER BY table_name
+"""
+INLINING_SET = """
+SELECT scope_entry FROM ducklake_options('lake')
+WHERE option_name = 'data_inlining_row_limit' AND scope = 'TABLE' AND value = ?
+"""
+SET_INLINING = "CALL lake.set_option('data_inlining_row_limit', ?::BIGINT, table_name => ?)"
 COLUMNS = """
 SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns
 WHERE table_catalog = current_database() AND table_schema = current_schema()

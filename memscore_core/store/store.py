@@ -43,6 +43,7 @@ from memscore_core.settings import Settings
 from memscore_core.store import queries as q
 from memscore_core.store.connections import open_database
 from memscore_core.store.extensions import connection_config, extension_directory
+from memscore_core.store.outages import StoreUnavailableError, backoff, store_away
 from memscore_core.store.records import (
     MemoryImportance,
     ResultKey,
@@ -56,13 +57,18 @@ from memscore_core.store.targets import StoreTarget, parse_target
 T = TypeVar("T")
 
 Connection = duckdb.DuckDBPyConnection
-WRITE_ATTEMPTS = 12
+WRITE_ATTEMPTS = 20
 """How often a write that lost a DuckLake conflict is run again before it fails."""
 RETRY_WAIT = 0.05
 """Seconds before the first retry; doubling, with jitter, up to :data:`RETRY_WAIT_MAX`."""
 RETRY_WAIT_MAX = 2.0
 DUCKLAKE_SETTINGS = {"ducklake_max_retry_count": 30, "ducklake_retry_wait_ms": 20, "ducklake_retry_backoff": 1.3}
 """DuckLake's own retries of commits that do not conflict but lost the race for the next snapshot id."""
+INLINING_ROW_LIMIT = 2000
+"""Rows a commit may add to one DuckLake table in its catalog instead of a Parquet file: more than one scoring
+result's cells at realistic sizes (20 memories × 30 responses = 600), fewer than a big batch's. Measured: 30
+results of 100 cells in 10 commits made 60 files with DuckLake's default (10 rows), none with this; the
+rows stay in the catalog until ``memscore store maintain`` flushes them into one file per table."""
 RESULTS_PER_QUERY = 2000
 """Keys per batched read of results (bounds one query's rows, not the connections)."""
 CATALOG_EXTENSION = {"postgres": "postgres_scanner", "sqlite": "sqlite_scanner", "duckdb": None}
@@ -100,6 +106,7 @@ class Store:
     def __init__(self, target: str | Path, *, data_path: str | Path | None = None, lock_timeout: float = 300.0,
                  extension_dir: Path | None = None) -> None:
         settings = Settings()
+        self.outage_seconds = settings.store_outage_seconds
         path_text = str(data_path) if data_path is not None else settings.data_path
         self.target: StoreTarget = parse_target(str(target), path_text)
         self.name = self.target.display
@@ -120,6 +127,7 @@ class Store:
         if self._lake is None or not self._lake.migrated:
             self._migrate()
             if self._lake is not None:
+                self.write(_inline_small_commits, keyed=False)
                 self._lake.migrated = True
 
     # -- connections and transactions ------------------------------------------------------------------------
@@ -191,18 +199,37 @@ class Store:
                 return work(batch)
             except duckdb.Error as exc:
                 raise StoreError(f"{self.name}: {exc}") from exc
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
+        attempt, away = 0, 0
+        away_since = 0.0
+        while True:
             try:
                 with self._writing(), self.connect() as con:
                     return _in_transaction(con, work, keyed)
             except StoreError as exc:
+                if self._lake is not None and store_away(exc):
+                    away += 1
+                    away_since = away_since or time.monotonic()
+                    self._wait_for_store(exc, away, away_since)
+                    continue
+                attempt += 1
                 if not _lost_a_race(exc) or attempt == WRITE_ATTEMPTS:
                     if _lost_a_race(exc):
                         raise StoreError(f"{self.name}: a write kept conflicting with other writers; gave up after "
                                          f"{WRITE_ATTEMPTS} attempts ({exc.__cause__})") from exc
                     raise
                 time.sleep(min(RETRY_WAIT_MAX, RETRY_WAIT * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0))
-        raise AssertionError("unreachable")
+
+    def _wait_for_store(self, exc: StoreError, away: int, since: float) -> None:
+        """The catalog is away or the instance broken: drop the instance and wait before the next try, or give up
+        with :class:`StoreUnavailableError` once the store has been away for :attr:`outage_seconds`."""
+        assert self._lake is not None
+        self._lake.discard()
+        waited = time.monotonic() - since
+        if waited >= self.outage_seconds:
+            raise StoreUnavailableError(f"{self.name}: the store has been unreachable for {waited:.0f} s "
+                                        f"(MEMSCORE_STORE_OUTAGE_SECONDS={self.outage_seconds:g}): {exc.__cause__}"
+                                        ) from exc
+        time.sleep(min(backoff(away), self.outage_seconds - waited))
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -471,25 +498,48 @@ class _Lake:
 
     def __init__(self, target: StoreTarget, extension_dir: Path) -> None:
         self.migrated = False
+        self._target = target
+        self._guard = threading.Lock()
         self._local = threading.local()
+        self._cursors: list[Connection] = []
         catalog_extension = CATALOG_EXTENSION[target.catalog or "duckdb"]
-        names = ("ducklake",) + ((catalog_extension,) if catalog_extension else ())
+        self._names = ("ducklake",) + ((catalog_extension,) if catalog_extension else ())
+        self._config = connection_config(extension_directory(extension_dir, self._names))
         if target.data_path and "://" not in target.data_path:
             Path(target.data_path).mkdir(parents=True, exist_ok=True)
         if target.catalog == "sqlite":
             _write_ahead_log(Path(target.location))
         try:
-            self._root = open_database(config=connection_config(extension_directory(extension_dir, names)))
-            for name in names:
-                self._root.execute(f"LOAD {name}")
-            for setting, value in DUCKLAKE_SETTINGS.items():
-                self._root.execute(f"SET {setting} = {value}")
-            _attach(self._root, target)
+            self._root: Connection | None = self._attached()
         except duckdb.Error as exc:
             if "data_path is not set" in str(exc):
                 raise StoreError(f"{target.display}: a new DuckLake store needs a data path for its Parquet files: "
                                  "--data-path DIR or MEMSCORE_DATA_PATH") from exc
             raise StoreError(f"{target.display}: {exc}") from exc
+
+    def _attached(self) -> Connection:
+        root = open_database(config=self._config)
+        try:
+            for name in self._names:
+                root.execute(f"LOAD {name}")
+            for setting, value in DUCKLAKE_SETTINGS.items():
+                root.execute(f"SET {setting} = {value}")
+            _attach(root, self._target)
+        except BaseException:
+            _close(root)
+            raise
+        return root
+
+    def discard(self) -> None:
+        """Close this instance's connections (a broken instance's errors surface here, never in a destructor);
+        the next :meth:`cursor` opens and attaches a new one."""
+        with self._guard:
+            cursors, self._cursors, self._local = self._cursors, [], threading.local()
+            root, self._root = self._root, None
+        for cursor in cursors:
+            _close(cursor)
+        if root is not None:
+            _close(root)
 
     @classmethod
     def shared(cls, target: StoreTarget, extension_dir: Path) -> _Lake:
@@ -500,12 +550,16 @@ class _Lake:
             return cls._open[key]
 
     def cursor(self) -> Connection:
-        """This thread's cursor, with the lake as its default catalog."""
+        """This thread's cursor, with the lake as its default catalog (on a new instance after :meth:`discard`)."""
         cursor: Connection | None = getattr(self._local, "cursor", None)
         if cursor is None:
-            cursor = self._root.cursor()
-            cursor.execute("USE lake")
-            self._local.cursor = cursor
+            with self._guard:
+                if self._root is None:
+                    self._root = self._attached()
+                cursor = self._root.cursor()
+                cursor.execute("USE lake")
+                self._local.cursor = cursor
+                self._cursors.append(cursor)
         return cursor
 
 
@@ -542,6 +596,12 @@ def _in_transaction(con: Connection, work: Callable[[Connection], T], keyed: boo
     return result
 
 
+def _close(con: Connection) -> None:
+    """Close ``con``, whatever state its instance is in (a rollback of an invalidated instance raises)."""
+    with suppress(duckdb.Error):
+        con.close()
+
+
 def _rollback(con: Connection) -> None:
     with suppress(duckdb.Error):  # a failed commit has already ended the transaction
         con.rollback()
@@ -556,7 +616,17 @@ def _lost_a_race(exc: StoreError) -> bool:
     cause = exc.__cause__
     text = str(cause).lower()
     return isinstance(cause, duckdb.TransactionException) or any(
-        marker in text for marker in ("conflict", "failed to commit ducklake", "database is locked"))
+        marker in text for marker in ("conflict", "failed to commit ducklake", "database is locked",
+                                     "could not serialize access"))
+
+
+def _inline_small_commits(con: Connection) -> None:
+    """Set :data:`INLINING_ROW_LIMIT` on every table of a DuckLake that lacks it, table by table: DuckLake 1.5.5
+    crashes (SIGSEGV) setting it for the whole catalog or schema once the schema holds a view."""
+    done = {row[0].rpartition(".")[2] for row in con.execute(q.INLINING_SET, [str(INLINING_ROW_LIMIT)]).fetchall()}
+    for table in [row[0] for row in con.execute(q.BASE_TABLES).fetchall()]:
+        if table not in done:
+            con.execute(q.SET_INLINING, [INLINING_ROW_LIMIT, table])
 
 
 def _create_migrations_table(con: Connection) -> set[int]:
