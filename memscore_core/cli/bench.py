@@ -75,6 +75,12 @@ def bench(
                                           "--help`); comma-separated, every strategy under each, judged "
                                           "against exact under the same.")] = "remove",
     seed: Annotated[int, typer.Option(help="--many-memories: the corpus's seed.")] = 14,
+    corpus: Annotated[str | None, typer.Option(help="Comma-separated corpus sizes, e.g. 1000,10000,100000: build a "
+                                               "store of that many scored conversations (DuckDB file and DuckLake) "
+                                               "and time top, show, weights, export --format sft and store "
+                                               "maintain; results to --corpus-out.")] = None,
+    corpus_out: Annotated[Path, typer.Option(help="--corpus: where the JSON report goes.")]
+    = Path("docs/bench-corpus.json"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Measure requests, server-reported prompt tokens, wall time, client CPU and peak RSS per strategy.
@@ -85,6 +91,9 @@ def bench(
     and top-1 agreement with exact on the same conversations.
     Ends with the performance targets the run measured; exits 1 if any was missed.
     """
+    if corpus is not None:
+        _corpus_bench([int(size) for size in corpus.split(",") if size], corpus_out, as_json)
+        return
     if orchestrated is not None:
         paths = run_orchestrated(Path(tempfile.mkdtemp(prefix="memscore-bench-")), conversations=orchestrated)
         finish(paths, orchestrated_targets(paths), as_json, print_orchestrated_report)
@@ -122,6 +131,28 @@ def bench(
         report = run_bench(shape, workdir, base_url=url, strategies=chosen, concurrency=concurrency or slots,
                            slots=slots if emulate_gpu else None, with_client=client)
     finish(report, check_targets(report), as_json, print_report)
+
+
+def _corpus_bench(sizes: list[int], out: Path, as_json: bool) -> None:
+    from memscore_core.bench.corpus_bench import run_corpus_bench
+
+    with tempfile.TemporaryDirectory(prefix="memscore-corpus-") as root:
+        report = run_corpus_bench(sizes, Path(root))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    if as_json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+        return
+    table = Table(title="Store commands by corpus size (seconds / peak RSS MB)", title_justify="left")
+    for column in ("store", "conversations", "cells", "build s", *report.sizes[0].timings):
+        table.add_column(column, justify="left" if column == "store" else "right")
+    for size in report.sizes:
+        table.add_row(size.kind, str(size.conversations), str(size.cells), f"{size.build_seconds:.0f}",
+                      *[f"{t.seconds:.2f} / {t.peak_rss_mb:.0f}" for t in size.timings.values()])
+    stdout_console().print(table)
+    for kind, exponents in report.growth.items():
+        stdout_console().print(f"{kind}: growth exponents " + ", ".join(f"{k} {v}" for k, v in exponents.items()),
+                               highlight=False)
 
 
 def finish(report: R, targets: list[Target], as_json: bool, show: Callable[[R], None]) -> None:

@@ -141,13 +141,15 @@ def record_export(store: Store, *, export_id: str, name: str, fmt: str, director
                   candidates: Sequence[Candidate]) -> None:
     """Register an export and the candidate behind each of its examples."""
     head = [export_id, name, fmt, directory, json.dumps(selection), len(candidates), _now()]
-    items = [[export_id, i, c.candidate_id, c.conversation_id, c.content_hash, c.model, c.config_hash,
-              c.response_entry_idx, c.dependence] for i, c in enumerate(candidates)]
+    items = [export_id, q.listed(range(len(candidates)))] + [
+        q.listed([getattr(c, name) for c in candidates]) for name in (
+            "candidate_id", "conversation_id", "content_hash", "model", "config_hash", "response_entry_idx",
+            "dependence")]
 
     def insert(con: Any) -> None:
         con.execute(q.INSERT_EXPORT, head)
-        if items:
-            con.executemany(q.INSERT_EXPORT_ITEM, items)
+        if candidates:
+            con.execute(q.INSERT_EXPORT_ITEMS, items)
 
     store.write(insert, keyed=False)
 

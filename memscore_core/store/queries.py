@@ -241,10 +241,11 @@ GROUP BY content_hash, model, config_hash, response_entry_idx
 INSERT_EXPORT = """
 INSERT INTO exports (export_id, name, format, directory, selection, n_examples, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
 """
-INSERT_EXPORT_ITEM = """
+INSERT_EXPORT_ITEMS = f"""
 INSERT INTO export_items (export_id, example_idx, candidate_id, conversation_id, content_hash, model, config_hash,
                           response_entry_idx, dependence)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+SELECT ?, {each("INTEGER")}, {each("BIGINT")}, {each("VARCHAR")}, {each("VARCHAR")}, {each("VARCHAR")},
+       {each("VARCHAR")}, {each("INTEGER")}, {each("DOUBLE")}
 """
 
 MEMORY_OBSERVATIONS = """

@@ -183,6 +183,8 @@ class Store:
         except Timeout as exc:
             raise StoreError(f"{self.name}: timed out waiting for the database lock") from exc
         except duckdb.Error as exc:
+            if self._lake is not None and store_away(exc):
+                self._lake.discard()  # the next call attaches afresh
             raise StoreError(f"{self.name}: {exc}") from exc
 
     def write(self, work: Callable[[Connection], T], *, keyed: bool = True) -> T:

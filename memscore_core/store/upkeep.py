@@ -25,6 +25,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from memscore_core.errors import StoreError
 from memscore_core.store import queries as q
+from memscore_core.store.outages import store_away
 from memscore_core.store.store import Store
 
 STEP_ATTEMPTS = 5
@@ -73,7 +74,17 @@ class MaintainReport(BaseModel):
 
 
 def store_stats(store: Store) -> StoreStats:
-    """Rows, files and bytes per table (and snapshots, on a DuckLake)."""
+    """Rows, files and bytes per table (and snapshots, on a DuckLake). Read again on a new instance if this
+    process's instance predates another's maintenance (it may name an inlined-data table that is gone)."""
+    try:
+        return _stats(store)
+    except StoreError as exc:
+        if not store_away(exc):
+            raise
+        return _stats(store)
+
+
+def _stats(store: Store) -> StoreStats:
     lake = store.target.is_lake
     with store.connect() as con:
         tables = [row[0] for row in con.execute(BASE_TABLES).fetchall()]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from memscore_core.bench.corpus_bench import COMMANDS
 from memscore_core.bench.corpus_store import CONFIG_HASH, MODEL, build_corpus_store, corpus_conversation
+from memscore_core.cli import app
 from memscore_core.result import content_hash
 from memscore_core.store import Store
 
@@ -29,3 +33,15 @@ def test_a_built_result_reads_back_as_its_conversation_scored(tmp_path: Path) ->
     assert stored.memory_keys == [e.memory_key for e in conversation.entries if e.memory_key]
     assert stored.response_entry_indices == [i for i, e in enumerate(conversation.entries) if e.role == "assistant"]
     assert stored.response_scores == pytest.approx([sum(column) for column in zip(*stored.matrix, strict=True)])
+
+
+def test_bench_corpus_times_every_store_command_at_each_size_and_writes_its_report(tmp_path: Path) -> None:
+    out = tmp_path / "bench-corpus.json"
+    done = CliRunner().invoke(app, ["bench", "--corpus", "20,40", "--corpus-out", str(out)])
+    assert done.exit_code == 0, done.output
+    report = json.loads(out.read_text())
+    assert [(s["kind"], s["conversations"]) for s in report["sizes"]] == [
+        ("duckdb", 20), ("ducklake", 20), ("duckdb", 40), ("ducklake", 40)]
+    assert set(report["sizes"][0]["timings"]) == set(COMMANDS)
+    assert all(t["peak_rss_mb"] > 0 for s in report["sizes"] for t in s["timings"].values())
+    assert set(report["growth"]) == {"duckdb", "ducklake"}
