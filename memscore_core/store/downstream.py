@@ -16,7 +16,7 @@ from memscore_core.store.records import rebuild_conversation
 from memscore_core.store.store import Store
 
 Status = Literal["pending", "approved", "rejected"]
-SOURCES_PER_PART = 10000
+SOURCES_PER_PART = 4000
 """Candidates an export reads (and holds) at a time."""
 
 
