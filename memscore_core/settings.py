@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     timeout: float = Field(default=300.0, gt=0)
     retries: int = Field(default=5, ge=1)
     torch_threads: int = Field(default=1, ge=1)
+    snapshot_retention_hours: float = Field(default=24.0, ge=0)
+    store_outage_seconds: float = Field(default=120.0, ge=0)
 
     @classmethod
     def with_overrides(cls, **overrides: object) -> Settings:

@@ -17,6 +17,7 @@ from memscore_core.cli import notify as _notify
 from memscore_core.cli import query as _query
 from memscore_core.cli import score as _score
 from memscore_core.cli import serve as _serve
+from memscore_core.cli import store as _store
 from memscore_core.cli import synth as _synth
 from memscore_core.cli import ui as _ui
 from memscore_core.cli.consoles import stderr_console
@@ -40,6 +41,7 @@ app.add_typer(_bench.bench, name="bench")
 app.command("ui")(_ui.ui)
 app.command("models")(_models.models)
 app.command("notify")(_notify.notify)
+app.add_typer(_store.store_app, name="store")
 
 
 def main() -> None:

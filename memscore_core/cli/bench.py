@@ -15,6 +15,7 @@ import typer
 
 from memscore_core.backends.factory import joined_base_url
 from memscore_core.bench.corpus import BenchShape
+from memscore_core.bench.corpus_bench import run_corpus_bench
 from memscore_core.bench.many_memories import DEFAULT_STRATEGIES, ManyMemoryReport, run_many_memory_bench
 from memscore_core.bench.orchestrated import OrchestratedReport, orchestrated_targets, run_orchestrated
 from memscore_core.bench.replicas import ReplicaReport, run_replica_bench
@@ -22,6 +23,7 @@ from memscore_core.bench.run import BenchReport, emulated_server, run_bench
 from memscore_core.bench.targets import Target, check_many_memory_targets, check_replica_targets, check_targets
 from memscore_core.bench.ui_pages import UiPageReport, check_ui_targets, run_ui_page_bench
 from memscore_core.cli.bench_reports import (
+    print_corpus_report,
     print_many_memory_report,
     print_orchestrated_report,
     print_replica_report,
@@ -171,6 +173,24 @@ def ui_pages(
     finish(timed, check_ui_targets(timed), as_json, print_ui_report)
 
 
+@bench.command("corpus")
+def corpus(
+    sizes: Annotated[str, typer.Argument(help="Comma-separated corpus sizes, e.g. 1000,10000,100000.")],
+    out: Annotated[Path, typer.Option(help="Where the JSON report goes.")] = Path("docs/bench-corpus.json"),
+    as_json: JsonOption = False,
+) -> None:
+    """Build stores of that many scored conversations (DuckDB file and DuckLake) and time top, show, weights,
+    export --format sft and store maintain on each, with peak RSS and the growth exponent between sizes."""
+    with tempfile.TemporaryDirectory(prefix="memscore-corpus-") as root:
+        report = run_corpus_bench(corpus_sizes(sizes), Path(root))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    if as_json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    else:
+        print_corpus_report(report)
+
+
 def finish(report: R, targets: list[Target], as_json: bool, show: Callable[[R], None]) -> None:
     """Print the report and its targets (or one JSON document of both); exit 1 if any target was missed."""
     if as_json:
@@ -181,6 +201,17 @@ def finish(report: R, targets: list[Target], as_json: bool, show: Callable[[R], 
         print_targets(targets)
     if not all(target.met for target in targets):
         raise typer.Exit(1)
+
+
+def corpus_sizes(text: str) -> list[int]:
+    """``1000,10000`` as corpus sizes (each at least 1)."""
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        raise typer.BadParameter("must be comma-separated conversation counts, e.g. 1000,10000", param_hint="SIZES")
+    return sizes
 
 
 def replica_counts(text: str) -> list[int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from memscore_core.bench.corpus_bench import CorpusBenchReport
 from memscore_core.bench.many_memories import ManyMemoryReport
 from memscore_core.bench.orchestrated import OrchestratedReport
 from memscore_core.bench.replicas import ReplicaReport
@@ -23,6 +24,20 @@ def print_ui_report(report: UiPageReport) -> None:
         table.add_row(row.page, str(row.status), f"{row.cold_s:.3f}", f"{row.median_s:.3f}", f"{row.worst_s:.3f}",
                       f"{row.kilobytes:.0f}", row.url)
     stdout_console().print(table)
+
+
+def print_corpus_report(report: CorpusBenchReport) -> None:
+    table = Table(title="Store commands by corpus size (seconds / peak RSS MB)", title_justify="left")
+    for column in ("store", "conversations", "cells", "build s", *report.sizes[0].timings):
+        table.add_column(column, justify="left" if column == "store" else "right")
+    for size in report.sizes:
+        table.add_row(size.kind, str(size.conversations), str(size.cells), f"{size.build_seconds:.0f}",
+                      *[f"{t.seconds:.2f} / {t.peak_rss_mb:.0f}" for t in size.timings.values()])
+    console = stdout_console()
+    console.print(table)
+    for kind, exponents in report.growth.items():
+        console.print(f"{kind}: growth exponents " + ", ".join(f"{k} {v}" for k, v in exponents.items()),
+                      highlight=False)
 
 
 def print_many_memory_report(report: ManyMemoryReport) -> None:

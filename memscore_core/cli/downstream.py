@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -36,9 +37,9 @@ def review_list(
     as_json: Annotated[bool, typer.Option("--json", help="A JSON list instead of a table.")] = False,
 ) -> None:
     """Candidates by dependence (refreshed from the latest scores first)."""
-    store = open_store(db, data_path)
-    refresh_candidates(store, threshold=threshold)
-    candidates = list_candidates(store, status=status, min_dependence=threshold)  # type: ignore[arg-type]
+    with open_store(db, data_path) as store:
+        refresh_candidates(store, threshold=threshold)
+        candidates = list_candidates(store, status=status, min_dependence=threshold)  # type: ignore[arg-type]
     if as_json:
         sys.stdout.write(orjson.dumps([c.model_dump() for c in candidates]).decode() + "\n")
         return
@@ -52,7 +53,8 @@ def review_list(
 
 
 def _review(ids: list[int], db: str | None, data_path: str | None, status: Status) -> None:
-    set_status(open_store(db, data_path), ids, status)
+    with open_store(db, data_path) as store:
+        set_status(store, ids, status)
     stderr.print(f"{status} {len(ids)} candidate(s)", highlight=False)
 
 
@@ -89,7 +91,9 @@ def export(
         raise typer.BadParameter("must be sft, dpo or parquet", param_hint="--format")
     options = ExportOptions(format=fmt, threshold=threshold, keep_memories=keep_memories,  # type: ignore[arg-type]
                             approved_only=approved_only, auto_approve=auto_approve, name=name)
-    directory, manifest = asyncio.run(_export(open_store(db, data_path), options, out, joined_base_url(base_url)))
+    store = open_store(db, data_path)
+    with store if fmt != "dpo" else nullcontext():  # DPO asks a model: other writers must not wait on the file
+        directory, manifest = asyncio.run(_export(store, options, out, joined_base_url(base_url)))
     stderr.print(f"{manifest.n_examples} examples → {directory}", highlight=False)
 
 
@@ -114,11 +118,12 @@ def weights(
     = None,
 ) -> None:
     """Fold new scores into memory weights (asymmetric moving average) and write them for the graph store."""
-    store = open_store(db, data_path)
-    rows = update_memory_weights(store, out, alpha_up=alpha_up, alpha_down=alpha_down)
+    with open_store(db, data_path) as store:
+        rows = update_memory_weights(store, out, alpha_up=alpha_up, alpha_down=alpha_down)
+        stale = None if stale_hours is None else stale_memories(
+            store, scored_before=datetime.now(UTC) - timedelta(hours=stale_hours))
     stderr.print(f"{len(rows)} memory weights → {out}", highlight=False)
-    if stale_hours is not None:
-        stale = stale_memories(store, scored_before=datetime.now(UTC) - timedelta(hours=stale_hours))
+    if stale is not None:
         sys.stdout.write(orjson.dumps([row.model_dump(mode="json") for row in stale]).decode() + "\n")
 
 
@@ -130,8 +135,9 @@ def report(
     data_path: DataPathOption = None,
 ) -> None:
     """A self-contained HTML report of one conversation: heatmap, importance bars, responses."""
-    store = open_store(db, data_path)
-    result = store.latest_result(conversation_id)
+    with open_store(db, data_path) as store:
+        result = store.latest_result(conversation_id)
+        config = None if result is None else run_config(store, result)
     if result is None:
         stderr.print(f"[red]error:[/red] no scores for conversation {conversation_id!r}", highlight=False)
         raise typer.Exit(1)
@@ -139,5 +145,5 @@ def report(
     if png:
         out.write_bytes(png_bytes(figure(result)))
     else:
-        out.write_text(render_html(result, config=run_config(store, result)), encoding="utf-8")
+        out.write_text(render_html(result, config=config), encoding="utf-8")
     stderr.print(f"report → {out}", highlight=False)

@@ -49,7 +49,8 @@ def top(
 ) -> None:
     """The most important memories over the latest result of every conversation: importance sums exact cells;
     "screened" counts each memory's screened estimates, which never count."""
-    rows = open_store(db, data_path).top_memories(limit=limit, prefix=prefix, conversation_id=conversation)
+    with open_store(db, data_path) as store:
+        rows = store.top_memories(limit=limit, prefix=prefix, conversation_id=conversation)
     if as_json:
         sys.stdout.write(orjson.dumps([row.model_dump(mode="json") for row in rows]).decode() + "\n")
     else:
@@ -65,12 +66,13 @@ def show(
 ) -> None:
     """One conversation's latest memories × responses matrix (screened estimates as ~1.23) and each response's
     top memories."""
-    store = open_store(db, data_path)
-    result = store.latest_result(conversation_id)
+    with open_store(db, data_path) as store:
+        result = store.latest_result(conversation_id)
+        config = run_config(store, result) if result is not None and not as_json else None
     if result is None:
         stderr_console().print(f"[red]error:[/red] no scores for conversation {conversation_id!r}", highlight=False)
         raise typer.Exit(1)
     if as_json:
         sys.stdout.write(orjson.dumps(result.model_dump(mode="json")).decode() + "\n")
     else:
-        print_result(result, ablation=(run_config(store, result) or {}).get("ablation", "remove"))
+        print_result(result, ablation=(config or {}).get("ablation", "remove"))

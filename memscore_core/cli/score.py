@@ -109,12 +109,14 @@ def _every_result(loaded: LoadResult, fresh: list[ConversationScore], store: Sto
                   config: ScoringConfig) -> list[ConversationScore]:
     """Each valid conversation's result in input order: this run's, or the stored one it skipped."""
     scored = {score.conversation_id: score for score in fresh}
+    keys = {item.conversation.id: (content_hash(item.conversation), model, config.hash())
+            for item in loaded.conversations if item.conversation.id not in scored}
+    with store:
+        stored = store.results(list(keys.values()))
     results = []
     for item in loaded.conversations:
-        stored = None
-        if item.conversation.id not in scored:
-            stored = store.result(content_hash(item.conversation), model, config.hash())
-        result = scored.get(item.conversation.id) or (stored.to_score() if stored else None)
+        key = keys.get(item.conversation.id)
+        result = scored.get(item.conversation.id) or (stored[key].to_score() if key in stored else None)
         if result is not None:
             results.append(result)
     return results

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,7 +24,13 @@ from memscore_core.downstream.examples import dpo_record, metadata, prompt_messa
 from memscore_core.errors import ConfigError
 from memscore_core.store import Store
 from memscore_core.store import queries as q
-from memscore_core.store.downstream import ExportSource, export_sources, record_export, refresh_candidates
+from memscore_core.store.downstream import (
+    Candidate,
+    ExportSource,
+    iter_export_sources,
+    record_export,
+    refresh_candidates,
+)
 
 Format = Literal["sft", "dpo", "parquet"]
 DEFAULT_THRESHOLD = 0.5
@@ -86,22 +94,56 @@ async def export_dataset(store: Store, options: ExportOptions, out_root: Path,
     if options.format == "dpo" and backend is None:
         raise ConfigError("a DPO export generates the rejected answers and needs a backend")
     refresh_candidates(store, threshold=options.threshold, auto_approve=options.auto_approve)
-    sources = export_sources(store, threshold=options.threshold, approved_only=options.approved_only)
     directory = out_root / options.export_name()
     directory.mkdir(parents=True, exist_ok=True)
-    files = await _write(directory, sources, options, backend)
-    as_of = max((source.scored_at for source in sources), default=None)
+    parts = iter_export_sources(store, threshold=options.threshold, approved_only=options.approved_only)
+    if options.format == "sft":
+        summary = _stream_sft(directory / "train.jsonl", parts, options.keep_memories)
+        files = [directory / "train.jsonl"]
+    else:
+        sources = [source for part in parts for source in part]
+        summary = _Summary()
+        summary.add(sources)
+        files = await _write(directory, sources, options, backend)
+    as_of = summary.as_of
     manifest = Manifest(name=directory.name, format=options.format, selection=options.selection(),
-                        query=options.query(), n_examples=len(sources), cells=cells_summary(sources),
-                        source_runs=sorted({s.run_id for s in sources}),
-                        data_as_of=as_of.isoformat() if as_of else None,
+                        query=options.query(), n_examples=len(summary.candidates), cells=summary.cells,
+                        source_runs=sorted(summary.runs), data_as_of=as_of.isoformat() if as_of else None,
                         files={path.name: sha256_file(path) for path in files})
     (directory / "manifest.json").write_bytes(orjson.dumps(manifest.model_dump(), option=orjson.OPT_SORT_KEYS |
                                                            orjson.OPT_INDENT_2) + b"\n")
     record_export(store, export_id=uuid.uuid4().hex, name=directory.name, fmt=options.format,
                   directory=str(directory), selection=options.selection(),
-                  candidates=[s.candidate for s in sources])
+                  candidates=summary.candidates)
     return directory, manifest
+
+
+class _Summary:
+    """What the manifest and the exports table need of the examples written, gathered part by part."""
+
+    def __init__(self) -> None:
+        self.candidates: list[Candidate] = []
+        self.runs: set[str] = set()
+        self.as_of: datetime | None = None
+        self.cells = {"exact": 0, "screened": 0, "examples_with_screened_cells": 0}
+
+    def add(self, sources: list[ExportSource]) -> None:
+        self.candidates.extend(source.candidate for source in sources)
+        self.runs.update(source.run_id for source in sources)
+        self.as_of = max([source.scored_at for source in sources] + ([self.as_of] if self.as_of else []), default=None)
+        for name, count in cells_summary(sources).items():
+            self.cells[name] += count
+
+
+def _stream_sft(path: Path, parts: Iterator[list[ExportSource]], keep_memories: bool) -> _Summary:
+    """SFT records written part by part (an export holds one part of conversations at a time)."""
+    summary = _Summary()
+    with path.open("wb") as out:
+        for part in parts:
+            out.write(b"".join(orjson.dumps(sft_record(source, keep_memories=keep_memories),
+                                            option=orjson.OPT_SORT_KEYS) + b"\n" for source in part))
+            summary.add(part)
+    return summary
 
 
 def cells_summary(sources: list[ExportSource]) -> dict[str, int]:

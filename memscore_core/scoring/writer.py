@@ -13,12 +13,19 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    retry_if_not_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from memscore_core.errors import StoreError
 from memscore_core.model.result import ConversationScore
 from memscore_core.scoring.outcome import Outcome
 from memscore_core.store import Store
+from memscore_core.store.outages import StoreUnavailableError
 
 STORE_ATTEMPTS = 3
 BATCH_SECONDS = 1.0
@@ -50,6 +57,8 @@ class ResultWriter:
         try:
             await asyncio.to_thread(self._write_batch, batch)
             written = batch
+        except StoreUnavailableError:
+            raise
         except StoreError:
             written = [await self._write_alone(outcome) if outcome.score else outcome for outcome in batch]
         self._last_write = time.monotonic()
@@ -64,11 +73,14 @@ class ResultWriter:
     async def _write_alone(self, outcome: Outcome) -> Outcome:
         retrying = AsyncRetrying(stop=stop_after_attempt(STORE_ATTEMPTS - 1), reraise=True,
                                  wait=wait_exponential(multiplier=0.5, max=5),
-                                 retry=retry_if_exception_type(StoreError))
+                                 retry=retry_if_exception_type(StoreError)
+                                 & retry_if_not_exception_type(StoreUnavailableError))
         try:
             async for attempt in retrying:
                 with attempt:
                     await asyncio.to_thread(self._write, outcome)
+        except StoreUnavailableError:
+            raise
         except StoreError as exc:
             return Outcome(outcome.loaded, error=exc)
         return outcome

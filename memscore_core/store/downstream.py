@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -12,9 +12,12 @@ from pydantic import BaseModel
 from memscore_core.errors import StoreError
 from memscore_core.model.conversation import Conversation
 from memscore_core.store import queries as q
+from memscore_core.store.records import rebuild_conversation
 from memscore_core.store.store import Store
 
 Status = Literal["pending", "approved", "rejected"]
+SOURCES_PER_PART = 4000
+"""Candidates an export reads (and holds) at a time."""
 
 
 class Candidate(BaseModel):
@@ -89,21 +92,47 @@ def set_status(store: Store, candidate_ids: Sequence[int], status: Status) -> No
 
 def export_sources(store: Store, *, threshold: float, approved_only: bool, top: int = 3) -> list[ExportSource]:
     """The candidates to export (of the latest results only), each with its conversation and top memories."""
+    return [source for part in iter_export_sources(store, threshold=threshold, approved_only=approved_only, top=top)
+            for source in part]
+
+
+def iter_export_sources(store: Store, *, threshold: float, approved_only: bool, top: int = 3,
+                        per_part: int = SOURCES_PER_PART) -> Iterator[list[ExportSource]]:
+    """:func:`export_sources` in parts of ``per_part`` candidates, in example order: four queries per part, so
+    an export holds one part's conversations at a time."""
     with store.connect() as con:
         selected = con.execute(q.SELECT_FOR_EXPORT, [threshold, approved_only]).fetchall()
+    for start in range(0, len(selected), per_part):
+        part = selected[start:start + per_part]
+        with store.connect() as con:
+            yield _sources(con, part, top)
+
+
+def _sources(con: Any, selected: Sequence[Sequence[Any]], top: int) -> list[ExportSource]:
+    candidates = [Candidate.from_row(row) for row in selected]
+    pairs = list(dict.fromkeys((c.conversation_id, c.content_hash) for c in candidates))
+    pair_lists = [q.listed([pair[i] for pair in pairs]) for i in range(2)]
+    heads = {tuple(row[:2]): row[2:] for row in con.execute(q.CONVERSATIONS_BY_PAIRS, pair_lists).fetchall()}
+    entries: dict[Any, list[Any]] = {}
+    for row in con.execute(q.ENTRIES_BY_PAIRS, pair_lists).fetchall():
+        entries.setdefault(tuple(row[:2]), []).append(row[2:])
+    responses = [q.listed([getattr(c, name) for c in candidates])
+                 for name in ("content_hash", "model", "config_hash", "response_entry_idx")]
+    tops: dict[Any, list[tuple[str, float]]] = {}
+    for row in con.execute(q.TOP_MEMORIES_OF_RESPONSES, [*responses, top]).fetchall():
+        tops.setdefault(tuple(row[:4]), []).append((row[4], float(row[5])))
+    counts = {tuple(row[:4]): (row[4], row[5]) for row in con.execute(q.CELLS_OF_RESPONSES, responses).fetchall()}
+    conversations = {pair: rebuild_conversation(pair[0], heads[pair], entries.get(pair, []))
+                     for pair in pairs if pair in heads}
     sources = []
-    for row in selected:
-        c = Candidate.from_row(row)
-        conversation = store.conversation(c.conversation_id, c.content_hash)
+    for c, row in zip(candidates, selected, strict=True):
+        conversation = conversations.get((c.conversation_id, c.content_hash))
         if conversation is None:
             raise StoreError(f"conversation {c.conversation_id!r} ({c.content_hash[:12]}) is scored but not stored")
-        response = [c.content_hash, c.model, c.config_hash, c.response_entry_idx]
-        with store.connect() as con:
-            top_rows = con.execute(q.RESPONSE_TOP_MEMORIES, [*response, top]).fetchall()
-            counted = con.execute(q.RESPONSE_CELLS, response).fetchone()
-        exact, screened = counted if counted is not None else (0, 0)
+        response = (c.content_hash, c.model, c.config_hash, c.response_entry_idx)
+        exact, screened = counts.get(response, (0, 0))
         sources.append(ExportSource(candidate=c, run_id=row[8], scored_at=row[9], conversation=conversation,
-                                    top_memories=[(k, float(v)) for k, v in top_rows], exact_cells=exact,
+                                    top_memories=tops.get(response, []), exact_cells=exact,
                                     screened_cells=screened))
     return sources
 
@@ -112,13 +141,15 @@ def record_export(store: Store, *, export_id: str, name: str, fmt: str, director
                   candidates: Sequence[Candidate]) -> None:
     """Register an export and the candidate behind each of its examples."""
     head = [export_id, name, fmt, directory, json.dumps(selection), len(candidates), _now()]
-    items = [[export_id, i, c.candidate_id, c.conversation_id, c.content_hash, c.model, c.config_hash,
-              c.response_entry_idx, c.dependence] for i, c in enumerate(candidates)]
+    items = [export_id, q.listed(range(len(candidates)))] + [
+        q.listed([getattr(c, name) for c in candidates]) for name in (
+            "candidate_id", "conversation_id", "content_hash", "model", "config_hash", "response_entry_idx",
+            "dependence")]
 
     def insert(con: Any) -> None:
         con.execute(q.INSERT_EXPORT, head)
-        if items:
-            con.executemany(q.INSERT_EXPORT_ITEM, items)
+        if candidates:
+            con.execute(q.INSERT_EXPORT_ITEMS, items)
 
     store.write(insert, keyed=False)
 

@@ -105,7 +105,8 @@ ORDER BY importance DESC NULLS LAST, memory_key
 LIMIT ?
 """
 TOP_MEMORIES_OF_CONVERSATION = """
-SELECT memory_key, count(DISTINCT conversation_id), sum(importance), avg(importance), max(importance),
+SELECT memory_key, count(DISTINCT conversation_id), sum(importance::DECIMAL(38, 12))::DOUBLE,
+       avg(importance::DECIMAL(38, 12))::DOUBLE, max(importance),
        max(scored_at), sum(cells)::BIGINT, sum(screened)::BIGINT
 FROM memory_rows
 WHERE starts_with(memory_key, ?) AND conversation_id = ?
@@ -128,11 +129,54 @@ SELECT column_idx, response_entry_idx, score, drop_all, tokens, fit_r2
 FROM responses WHERE {RESULT_KEY}
 ORDER BY column_idx
 """
+WANTED_KEYS = f"""wanted AS (SELECT {each("VARCHAR")} AS content_hash, {each("VARCHAR")} AS model,
+                          {each("VARCHAR")} AS config_hash)"""
+WANTED_PAIRS = f"""wanted AS (SELECT {each("VARCHAR")} AS conversation_id, {each("VARCHAR")} AS content_hash)"""
+RESULTS_BY_KEYS = f"""
+WITH {WANTED_KEYS}
+SELECT {RESULT_HEAD} FROM results JOIN wanted USING (content_hash, model, config_hash)
+QUALIFY row_number() OVER (PARTITION BY content_hash, model, config_hash ORDER BY scored_at DESC, run_id DESC) = 1
+"""
+CELLS_BY_KEYS = f"""
+WITH {WANTED_KEYS}
+SELECT content_hash, model, config_hash, memory_idx, column_idx, memory_key, memory_entry_idx, divergence, signed,
+       screened
+FROM scores JOIN wanted USING (content_hash, model, config_hash)
+ORDER BY content_hash, model, config_hash, memory_idx, column_idx
+"""
+RESPONSES_BY_KEYS = f"""
+WITH {WANTED_KEYS}
+SELECT content_hash, model, config_hash, column_idx, response_entry_idx, score, drop_all, tokens, fit_r2
+FROM responses JOIN wanted USING (content_hash, model, config_hash)
+ORDER BY content_hash, model, config_hash, column_idx
+"""
+CONVERSATIONS_BY_PAIRS = f"""
+WITH {WANTED_PAIRS}
+SELECT conversation_id, content_hash, system_prompt, context, meta, tools, system_memories, source_format
+FROM conversations JOIN wanted USING (conversation_id, content_hash)
+QUALIFY row_number() OVER (PARTITION BY conversation_id, content_hash ORDER BY ingested_at) = 1
+"""
+ENTRIES_BY_PAIRS = f"""
+WITH {WANTED_PAIRS}
+SELECT conversation_id, content_hash, entry_idx, role, memory_key, content, reasoning, tool_call_id, tool_calls, name
+FROM entries JOIN wanted USING (conversation_id, content_hash)
+ORDER BY conversation_id, content_hash, entry_idx
+"""
 TABLES = """
 SELECT table_name FROM information_schema.tables
 WHERE table_catalog = current_database() AND table_schema = current_schema()
 ORDER BY table_name
 """
+BASE_TABLES = """
+SELECT table_name FROM information_schema.tables
+WHERE table_catalog = current_database() AND table_schema = current_schema() AND table_type = 'BASE TABLE'
+ORDER BY table_name
+"""
+INLINING_SET = """
+SELECT scope_entry FROM ducklake_options('lake')
+WHERE option_name = 'data_inlining_row_limit' AND scope = 'TABLE' AND value = ?
+"""
+SET_INLINING = "CALL lake.set_option('data_inlining_row_limit', ?::BIGINT, table_name => ?)"
 COLUMNS = """
 SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns
 WHERE table_catalog = current_database() AND table_schema = current_schema()
@@ -176,22 +220,32 @@ JOIN latest_results l USING (content_hash, model, config_hash)
 WHERE c.dependence >= ? AND (c.status = 'approved' OR (NOT ? AND c.status = 'pending'))
 ORDER BY c.conversation_id, c.response_entry_idx
 """
-RESPONSE_TOP_MEMORIES = f"""
-SELECT memory_key, divergence FROM scores
-WHERE {RESULT_KEY} AND response_entry_idx = ? AND divergence IS NOT NULL
-ORDER BY divergence DESC, memory_idx LIMIT ?
+WANTED_RESPONSES = f"""wanted AS (SELECT {each("VARCHAR")} AS content_hash, {each("VARCHAR")} AS model,
+                               {each("VARCHAR")} AS config_hash, {each("INTEGER")} AS response_entry_idx)"""
+TOP_MEMORIES_OF_RESPONSES = f"""
+WITH {WANTED_RESPONSES}
+SELECT content_hash, model, config_hash, response_entry_idx, memory_key, divergence
+FROM scores JOIN wanted USING (content_hash, model, config_hash, response_entry_idx)
+WHERE divergence IS NOT NULL
+QUALIFY row_number() OVER (PARTITION BY content_hash, model, config_hash, response_entry_idx
+                           ORDER BY divergence DESC, memory_idx) <= ?
+ORDER BY content_hash, model, config_hash, response_entry_idx, divergence DESC, memory_idx
 """
-RESPONSE_CELLS = f"""
-SELECT count(divergence), count(screened) FILTER (WHERE divergence IS NULL) FROM scores
-WHERE {RESULT_KEY} AND response_entry_idx = ?
+CELLS_OF_RESPONSES = f"""
+WITH {WANTED_RESPONSES}
+SELECT content_hash, model, config_hash, response_entry_idx, count(divergence),
+       count(screened) FILTER (WHERE divergence IS NULL)
+FROM scores JOIN wanted USING (content_hash, model, config_hash, response_entry_idx)
+GROUP BY content_hash, model, config_hash, response_entry_idx
 """
 INSERT_EXPORT = """
 INSERT INTO exports (export_id, name, format, directory, selection, n_examples, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
 """
-INSERT_EXPORT_ITEM = """
+INSERT_EXPORT_ITEMS = f"""
 INSERT INTO export_items (export_id, example_idx, candidate_id, conversation_id, content_hash, model, config_hash,
                           response_entry_idx, dependence)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+SELECT ?, {each("INTEGER")}, {each("BIGINT")}, {each("VARCHAR")}, {each("VARCHAR")}, {each("VARCHAR")},
+       {each("VARCHAR")}, {each("INTEGER")}, {each("DOUBLE")}
 """
 
 MEMORY_OBSERVATIONS = """

@@ -12,6 +12,9 @@ from pydantic import BaseModel, Field
 from memscore_core.model.conversation import Conversation, Entry
 from memscore_core.model.result import ConversationScore, NoiseFloorMethod
 
+ResultKey = tuple[str, str, str]
+"""A result's identity: (content hash, model, config hash)."""
+
 
 class MemoryImportance(BaseModel):
     """One row of the ``memory_importance`` view: ``importance``, ``mean`` and ``max`` sum exact cells only (None
@@ -212,6 +215,30 @@ class StoredResult(BaseModel):
             prompt_tokens=self.prompt_tokens, chunks=self.chunks, screened=self.screened, fit_r2=self.fit_r2,
             chunk_strategies=self.chunk_strategies, noise_floor=self.noise_floor,
             noise_floor_method=self.noise_floor_method)
+
+
+def results_from_rows(heads: Sequence[Sequence[Any]], cells: Sequence[Sequence[Any]],
+                      responses: Sequence[Sequence[Any]], conversations: Sequence[Sequence[Any]],
+                      entries: Sequence[Sequence[Any]]) -> dict[ResultKey, StoredResult]:
+    """Many results rebuilt from batched reads: ``cells`` and ``responses`` lead with the result key,
+    ``conversations`` and ``entries`` with (conversation id, content hash)."""
+    cells_of: dict[Any, list[Sequence[Any]]] = {}
+    for row in cells:
+        cells_of.setdefault(tuple(row[:3]), []).append(row[3:])
+    responses_of: dict[Any, list[Sequence[Any]]] = {}
+    for row in responses:
+        responses_of.setdefault(tuple(row[:3]), []).append(row[3:])
+    conversation_of = {tuple(row[:2]): row[2:] for row in conversations}
+    entries_of: dict[Any, list[Sequence[Any]]] = {}
+    for row in entries:
+        entries_of.setdefault(tuple(row[:2]), []).append(row[2:])
+    found = {}
+    for head in heads:
+        key: ResultKey = (head[0], head[1], head[2])
+        pair = (head[10], head[0])
+        found[key] = StoredResult.from_rows(head[10], head, cells_of.get(key, []), responses_of.get(key, []),
+                                            conversation_of.get(pair), entries_of.get(pair, []))
+    return found
 
 
 def _json(value: Any) -> Any:

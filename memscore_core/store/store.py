@@ -16,6 +16,7 @@ twice (docs/schema.md, "Many writers").
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -40,20 +41,36 @@ from memscore_core.model.conversation import Conversation
 from memscore_core.model.result import ConversationScore
 from memscore_core.settings import Settings
 from memscore_core.store import queries as q
+from memscore_core.store.connections import open_database
 from memscore_core.store.extensions import connection_config, extension_directory
-from memscore_core.store.records import MemoryImportance, StoredResult, StoredRun, rebuild_conversation
+from memscore_core.store.outages import StoreUnavailableError, backoff, store_away
+from memscore_core.store.records import (
+    MemoryImportance,
+    ResultKey,
+    StoredResult,
+    StoredRun,
+    rebuild_conversation,
+    results_from_rows,
+)
 from memscore_core.store.targets import StoreTarget, parse_target
 
 T = TypeVar("T")
 
 Connection = duckdb.DuckDBPyConnection
-WRITE_ATTEMPTS = 12
+WRITE_ATTEMPTS = 20
 """How often a write that lost a DuckLake conflict is run again before it fails."""
 RETRY_WAIT = 0.05
 """Seconds before the first retry; doubling, with jitter, up to :data:`RETRY_WAIT_MAX`."""
 RETRY_WAIT_MAX = 2.0
 DUCKLAKE_SETTINGS = {"ducklake_max_retry_count": 30, "ducklake_retry_wait_ms": 20, "ducklake_retry_backoff": 1.3}
 """DuckLake's own retries of commits that do not conflict but lost the race for the next snapshot id."""
+INLINING_ROW_LIMIT = 2000
+"""Rows a commit may add to one DuckLake table in its catalog instead of a Parquet file: more than one scoring
+result's cells at realistic sizes (20 memories × 30 responses = 600), fewer than a big batch's. Measured: 30
+results of 100 cells in 10 commits made 60 files with DuckLake's default (10 rows), none with this; the
+rows stay in the catalog until ``memscore store maintain`` flushes them into one file per table."""
+RESULTS_PER_QUERY = 2000
+"""Keys per batched read of results (bounds one query's rows, not the connections)."""
 CATALOG_EXTENSION = {"postgres": "postgres_scanner", "sqlite": "sqlite_scanner", "duckdb": None}
 
 
@@ -89,6 +106,7 @@ class Store:
     def __init__(self, target: str | Path, *, data_path: str | Path | None = None, lock_timeout: float = 300.0,
                  extension_dir: Path | None = None) -> None:
         settings = Settings()
+        self.outage_seconds = settings.store_outage_seconds
         path_text = str(data_path) if data_path is not None else settings.data_path
         self.target: StoreTarget = parse_target(str(target), path_text)
         self.name = self.target.display
@@ -97,6 +115,8 @@ class Store:
         self._write_lock: FileLock | None = None
         self._batch = threading.local()
         self._lake: _Lake | None = None
+        self._held: _Held | None = None
+        self._holds: list[contextlib.ExitStack] = []
         if self.path is not None:
             self._lock = FileLock(f"{self.path}.lock", timeout=lock_timeout)
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,9 +127,46 @@ class Store:
         if self._lake is None or not self._lake.migrated:
             self._migrate()
             if self._lake is not None:
+                self.write(_inline_small_commits, keyed=False)
                 self._lake.migrated = True
 
     # -- connections and transactions ------------------------------------------------------------------------
+
+    def __enter__(self) -> Store:
+        """``with store:`` holds one connection for the whole block (see :meth:`held`)."""
+        stack = contextlib.ExitStack()
+        stack.enter_context(self.held())
+        self._holds.append(stack)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._holds.pop().close()
+
+    @contextmanager
+    def held(self) -> Iterator[Store]:
+        """Every read and write of this store inside the block, from any thread, on one connection.
+
+        A DuckDB file is opened and locked once for the block instead of once per call, so other processes
+        wait for the block to end: hold it for a command's reads, not across a scoring run. A DuckLake
+        already keeps one attached connection per process. Blocks nest.
+        """
+        if self._lake is not None or self._held is not None:
+            yield self
+            return
+        assert self._lock is not None
+        try:
+            with self._lock:
+                try:
+                    self._held = _Held(open_database(str(self.path)))
+                except duckdb.Error as exc:
+                    raise StoreError(f"{self.name}: {exc}") from exc
+                try:
+                    yield self
+                finally:
+                    held, self._held = self._held, None
+                    held.close()
+        except Timeout as exc:
+            raise StoreError(f"{self.name}: timed out waiting for the database lock") from exc
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
@@ -117,13 +174,17 @@ class Store:
         try:
             if self._lake is not None:
                 yield self._lake.cursor()
+            elif self._held is not None:
+                yield self._held.cursor()
             else:
                 assert self._lock is not None
-                with self._lock, duckdb.connect(str(self.path)) as con:
+                with self._lock, open_database(str(self.path)) as con:
                     yield con
         except Timeout as exc:
             raise StoreError(f"{self.name}: timed out waiting for the database lock") from exc
         except duckdb.Error as exc:
+            if self._lake is not None and store_away(exc):
+                self._lake.discard()  # the next call attaches afresh
             raise StoreError(f"{self.name}: {exc}") from exc
 
     def write(self, work: Callable[[Connection], T], *, keyed: bool = True) -> T:
@@ -140,18 +201,37 @@ class Store:
                 return work(batch)
             except duckdb.Error as exc:
                 raise StoreError(f"{self.name}: {exc}") from exc
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
+        attempt, away = 0, 0
+        away_since = 0.0
+        while True:
             try:
                 with self._writing(), self.connect() as con:
                     return _in_transaction(con, work, keyed)
             except StoreError as exc:
+                if self._lake is not None and store_away(exc):
+                    away += 1
+                    away_since = away_since or time.monotonic()
+                    self._wait_for_store(exc, away, away_since)
+                    continue
+                attempt += 1
                 if not _lost_a_race(exc) or attempt == WRITE_ATTEMPTS:
                     if _lost_a_race(exc):
                         raise StoreError(f"{self.name}: a write kept conflicting with other writers; gave up after "
                                          f"{WRITE_ATTEMPTS} attempts ({exc.__cause__})") from exc
                     raise
                 time.sleep(min(RETRY_WAIT_MAX, RETRY_WAIT * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0))
-        raise AssertionError("unreachable")
+
+    def _wait_for_store(self, exc: StoreError, away: int, since: float) -> None:
+        """The catalog is away or the instance broken: drop the instance and wait before the next try, or give up
+        with :class:`StoreUnavailableError` once the store has been away for :attr:`outage_seconds`."""
+        assert self._lake is not None
+        self._lake.discard()
+        waited = time.monotonic() - since
+        if waited >= self.outage_seconds:
+            raise StoreUnavailableError(f"{self.name}: the store has been unreachable for {waited:.0f} s "
+                                        f"(MEMSCORE_STORE_OUTAGE_SECONDS={self.outage_seconds:g}): {exc.__cause__}"
+                                        ) from exc
+        time.sleep(min(backoff(away), self.outage_seconds - waited))
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -349,6 +429,16 @@ class Store:
             head = con.execute(q.RESULT_BY_KEY, [content_hash, model, config_hash]).fetchone()
             return None if head is None else _rebuild(con, head)
 
+    def results(self, keys: Sequence[ResultKey]) -> dict[ResultKey, StoredResult]:
+        """The stored results of many (content hash, model, config hash) keys, read with a few queries per
+        :data:`RESULTS_PER_QUERY` keys on one connection; keys without a result are left out."""
+        found: dict[ResultKey, StoredResult] = {}
+        unique = list(dict.fromkeys(keys))
+        with self.connect() as con:
+            for start in range(0, len(unique), RESULTS_PER_QUERY):
+                found.update(_read_results(con, unique[start:start + RESULTS_PER_QUERY]))
+        return found
+
     def runs(self) -> list[StoredRun]:
         with self.connect() as con:
             rows = con.execute(q.RUNS).fetchall()
@@ -378,6 +468,30 @@ class Store:
             return [tuple(row) for row in con.execute(q.COLUMNS).fetchall()]  # type: ignore[misc]
 
 
+class _Held:
+    """A DuckDB file's one connection while a :class:`Store` is held; each thread its own cursor on it."""
+
+    def __init__(self, root: Connection) -> None:
+        self._root = root
+        self._local = threading.local()
+        self._cursors: list[Connection] = []
+        self._guard = threading.Lock()
+
+    def cursor(self) -> Connection:
+        cursor: Connection | None = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._root.cursor()
+            self._local.cursor = cursor
+            with self._guard:
+                self._cursors.append(cursor)
+        return cursor
+
+    def close(self) -> None:
+        for cursor in self._cursors:
+            cursor.close()
+        self._root.close()
+
+
 class _Lake:
     """One attached DuckLake per process and target, shared by every :class:`Store` on it; a cursor per thread."""
 
@@ -386,25 +500,48 @@ class _Lake:
 
     def __init__(self, target: StoreTarget, extension_dir: Path) -> None:
         self.migrated = False
+        self._target = target
+        self._guard = threading.Lock()
         self._local = threading.local()
+        self._cursors: list[Connection] = []
         catalog_extension = CATALOG_EXTENSION[target.catalog or "duckdb"]
-        names = ("ducklake",) + ((catalog_extension,) if catalog_extension else ())
+        self._names = ("ducklake",) + ((catalog_extension,) if catalog_extension else ())
+        self._config = connection_config(extension_directory(extension_dir, self._names))
         if target.data_path and "://" not in target.data_path:
             Path(target.data_path).mkdir(parents=True, exist_ok=True)
         if target.catalog == "sqlite":
             _write_ahead_log(Path(target.location))
         try:
-            self._root = duckdb.connect(config=connection_config(extension_directory(extension_dir, names)))
-            for name in names:
-                self._root.execute(f"LOAD {name}")
-            for setting, value in DUCKLAKE_SETTINGS.items():
-                self._root.execute(f"SET {setting} = {value}")
-            _attach(self._root, target)
+            self._root: Connection | None = self._attached()
         except duckdb.Error as exc:
             if "data_path is not set" in str(exc):
                 raise StoreError(f"{target.display}: a new DuckLake store needs a data path for its Parquet files: "
                                  "--data-path DIR or MEMSCORE_DATA_PATH") from exc
             raise StoreError(f"{target.display}: {exc}") from exc
+
+    def _attached(self) -> Connection:
+        root = open_database(config=self._config)
+        try:
+            for name in self._names:
+                root.execute(f"LOAD {name}")
+            for setting, value in DUCKLAKE_SETTINGS.items():
+                root.execute(f"SET {setting} = {value}")
+            _attach(root, self._target)
+        except BaseException:
+            _close(root)
+            raise
+        return root
+
+    def discard(self) -> None:
+        """Close this instance's connections (a broken instance's errors surface here, never in a destructor);
+        the next :meth:`cursor` opens and attaches a new one."""
+        with self._guard:
+            cursors, self._cursors, self._local = self._cursors, [], threading.local()
+            root, self._root = self._root, None
+        for cursor in cursors:
+            _close(cursor)
+        if root is not None:
+            _close(root)
 
     @classmethod
     def shared(cls, target: StoreTarget, extension_dir: Path) -> _Lake:
@@ -415,12 +552,16 @@ class _Lake:
             return cls._open[key]
 
     def cursor(self) -> Connection:
-        """This thread's cursor, with the lake as its default catalog."""
+        """This thread's cursor, with the lake as its default catalog (on a new instance after :meth:`discard`)."""
         cursor: Connection | None = getattr(self._local, "cursor", None)
         if cursor is None:
-            cursor = self._root.cursor()
-            cursor.execute("USE lake")
-            self._local.cursor = cursor
+            with self._guard:
+                if self._root is None:
+                    self._root = self._attached()
+                cursor = self._root.cursor()
+                cursor.execute("USE lake")
+                self._local.cursor = cursor
+                self._cursors.append(cursor)
         return cursor
 
 
@@ -457,6 +598,12 @@ def _in_transaction(con: Connection, work: Callable[[Connection], T], keyed: boo
     return result
 
 
+def _close(con: Connection) -> None:
+    """Close ``con``, whatever state its instance is in (a rollback of an invalidated instance raises)."""
+    with suppress(duckdb.Error):
+        con.close()
+
+
 def _rollback(con: Connection) -> None:
     with suppress(duckdb.Error):  # a failed commit has already ended the transaction
         con.rollback()
@@ -471,7 +618,17 @@ def _lost_a_race(exc: StoreError) -> bool:
     cause = exc.__cause__
     text = str(cause).lower()
     return isinstance(cause, duckdb.TransactionException) or any(
-        marker in text for marker in ("conflict", "failed to commit ducklake", "database is locked"))
+        marker in text for marker in ("conflict", "failed to commit ducklake", "database is locked",
+                                     "could not serialize access"))
+
+
+def _inline_small_commits(con: Connection) -> None:
+    """Set :data:`INLINING_ROW_LIMIT` on every table of a DuckLake that lacks it, table by table: DuckLake 1.5.5
+    crashes (SIGSEGV) setting it for the whole catalog or schema once the schema holds a view."""
+    done = {row[0].rpartition(".")[2] for row in con.execute(q.INLINING_SET, [str(INLINING_ROW_LIMIT)]).fetchall()}
+    for table in [row[0] for row in con.execute(q.BASE_TABLES).fetchall()]:
+        if table not in done:
+            con.execute(q.SET_INLINING, [INLINING_ROW_LIMIT, table])
 
 
 def _create_migrations_table(con: Connection) -> set[int]:
@@ -534,6 +691,16 @@ def _rebuild(con: Connection, head: tuple[Any, ...]) -> StoredResult:
     conversation = con.execute(q.CONVERSATION, [conversation_id, head[0]]).fetchone()
     entries = con.execute(q.ENTRIES_OF, [conversation_id, head[0]]).fetchall()
     return StoredResult.from_rows(conversation_id, head, cells, responses, conversation, entries)
+
+
+def _read_results(con: Connection, keys: Sequence[ResultKey]) -> dict[ResultKey, StoredResult]:
+    wanted = [q.listed([key[i] for key in keys]) for i in range(3)]
+    heads = con.execute(q.RESULTS_BY_KEYS, wanted).fetchall()
+    pairs = [q.listed([head[10] for head in heads]), q.listed([head[0] for head in heads])]
+    return results_from_rows(heads, con.execute(q.CELLS_BY_KEYS, wanted).fetchall(),
+                             con.execute(q.RESPONSES_BY_KEYS, wanted).fetchall(),
+                             con.execute(q.CONVERSATIONS_BY_PAIRS, pairs).fetchall(),
+                             con.execute(q.ENTRIES_BY_PAIRS, pairs).fetchall())
 
 
 def _now() -> datetime:

@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from memscore_core.store import Store
+from memscore_core.store.upkeep import store_stats
 from memscore_core.synth.generator import generate_corpus
 from tests.support.prefect_server import PREFECT, prefect
 from tests.support.servers import REPO, metric, stop
@@ -105,3 +106,16 @@ def test_four_concurrent_deployment_runs_on_one_duckdb_file_all_land(
     assert (store.count("results"), store.count("scoring_runs")) == (8, 4)
     assert (store.count("scores"), store.count("responses")) == (cells, answers)
     assert {run.status for run in store.runs()} == {"completed"}
+
+
+def test_the_maintain_store_deployment_is_scheduled_and_tidies_a_lake(prefect_server: dict[str, str],
+                                                                      tmp_path: Path) -> None:
+    assert "45 */6 * * *" in prefect(prefect_server, "deployment", "inspect", "maintain-store/every-6-hours")
+    lake = f"ducklake:sqlite:{tmp_path / 'catalog.sqlite'}"
+    store = Store(lake)
+    for n in range(5):
+        store.record_run_start(model="tiny", backend="embedded", strategy="exact", config={}, config_hash=str(n))
+    run_deployment(prefect_server, f"db={lake}", "retention_hours=0", name="maintain-store/every-6-hours")
+    stats = store_stats(store)
+    assert stats.snapshots == 1
+    assert {t.table: (t.rows, t.files) for t in stats.tables}["scoring_runs"] == (5, 1)

@@ -1,0 +1,141 @@
+"""Store upkeep: what ``memscore store stats`` reports and what ``memscore store maintain`` tidies.
+
+A **DuckLake** makes a snapshot per commit and Parquet files per insert that is not inlined: scoring results
+a few at a time left 753 files for 400 conversations. Small inserts are therefore inlined into the catalog
+(``INLINING_ROW_LIMIT`` rows per table and commit, set as a store opens, :mod:`memscore_core.store.store`),
+and maintenance (the steps of DuckLake's own ``CHECKPOINT``, with a retention of our choosing) flushes the
+inlined rows into files, merges adjacent files, rewrites files with deleted rows (a rescored result, the
+one-row ``keyed_writes``), then expires snapshots older than the retention and deletes the files nothing
+references any more (expiring last, so the files one pass replaced go in the same pass). Each
+step is DuckLake's own and commits like any writer, so it runs while others write: a step that loses a
+race with a writer is run again (:meth:`Store.write`), and the writer's own retry covers the other side.
+A **DuckDB file** is checkpointed (its write-ahead log folded in) under the store's lock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from memscore_core.errors import StoreError
+from memscore_core.store import queries as q
+from memscore_core.store.outages import store_away
+from memscore_core.store.store import Store
+
+STEP_ATTEMPTS = 5
+TABLE_FILES = """
+SELECT table_name, file_count, file_size_bytes + delete_file_size_bytes FROM ducklake_table_info('lake')
+"""
+SNAPSHOTS = "SELECT count(*) FROM ducklake_snapshots('lake')"
+BASE_TABLES = q.BASE_TABLES
+FLUSH = "CALL ducklake_flush_inlined_data('lake')"
+MERGE = "CALL ducklake_merge_adjacent_files('lake')"
+REWRITE = "CALL ducklake_rewrite_data_files('lake')"
+EXPIRE = "CALL ducklake_expire_snapshots('lake', older_than => ?)"
+CLEANUP = "CALL ducklake_cleanup_old_files('lake', cleanup_all => true)"
+CHECKPOINT = "CHECKPOINT"
+FILE_BLOCKS = "SELECT count(DISTINCT block_id) FROM pragma_storage_info(?) WHERE persistent"
+BLOCK_SIZE = "SELECT block_size FROM pragma_database_size() WHERE database_name = current_database()"
+
+
+class TableStats(BaseModel):
+    """One table: its rows, data files (a DuckDB file: 0) and bytes on disk (a DuckDB file: its blocks)."""
+
+    table: str
+    rows: int
+    files: int
+    bytes: int
+
+
+class StoreStats(BaseModel):
+    """Every table's figures; ``snapshots`` is None for a DuckDB file, ``bytes`` the file or all data files."""
+
+    store: str
+    kind: Literal["duckdb", "ducklake"]
+    snapshots: int | None
+    files: int
+    bytes: int
+    tables: list[TableStats]
+
+
+class MaintainReport(BaseModel):
+    """What ``maintain`` did, with the store's figures before and after."""
+
+    steps: list[str]
+    seconds: float
+    before: StoreStats
+    after: StoreStats
+
+
+def store_stats(store: Store) -> StoreStats:
+    """Rows, files and bytes per table (and snapshots, on a DuckLake). Read again on a new instance if this
+    process's instance predates another's maintenance (it may name an inlined-data table that is gone)."""
+    try:
+        return _stats(store)
+    except StoreError as exc:
+        if not store_away(exc):
+            raise
+        return _stats(store)
+
+
+def _stats(store: Store) -> StoreStats:
+    lake = store.target.is_lake
+    with store.connect() as con:
+        tables = [row[0] for row in con.execute(BASE_TABLES).fetchall()]
+        rows = {table: _count(con, table) for table in tables}
+        if lake:
+            files = {row[0]: (int(row[1]), int(row[2])) for row in con.execute(TABLE_FILES).fetchall()}
+            snapshots: int | None = int(con.execute(SNAPSHOTS).fetchall()[0][0])
+        else:
+            block = int(con.execute(BLOCK_SIZE).fetchall()[0][0])
+            files = {table: (0, block * int(con.execute(FILE_BLOCKS, [table]).fetchall()[0][0])) for table in tables}
+            snapshots = None
+    stats = [TableStats(table=t, rows=rows[t], files=files.get(t, (0, 0))[0], bytes=files.get(t, (0, 0))[1])
+             for t in tables]
+    size = sum(s.bytes for s in stats) if lake or store.path is None else store.path.stat().st_size
+    return StoreStats(store=store.name, kind="ducklake" if lake else "duckdb", snapshots=snapshots,
+                      files=sum(s.files for s in stats), bytes=size, tables=stats)
+
+
+def maintain(store: Store, *, retention: timedelta = timedelta(hours=24)) -> MaintainReport:
+    """Tidy ``store`` (see the module's docstring): on a DuckLake, snapshots older than ``retention`` are expired
+    and the files only they used deleted; safe while other processes write."""
+    started = time.monotonic()
+    before = store_stats(store)
+    if store.target.is_lake:
+        cutoff = datetime.now(UTC) - retention
+        steps = {"flush inlined data": (FLUSH, []), "merge adjacent files": (MERGE, []),
+                 "rewrite files with deletions": (REWRITE, []), "expire snapshots": (EXPIRE, [cutoff])}
+        for sql, parameters in [*steps.values(), (CLEANUP, [])]:
+            _retried(partial(store.write, partial(_call, sql=sql, parameters=parameters), keyed=False))
+        done = [*steps, "clean up old files"]
+    else:
+        with store.connect() as con:
+            con.execute(CHECKPOINT)
+        done = ["checkpoint"]
+    return MaintainReport(steps=done, seconds=time.monotonic() - started, before=before, after=store_stats(store))
+
+
+def _retried(step: Callable[[], object]) -> None:
+    """A maintenance step run again (up to :data:`STEP_ATTEMPTS` times) when it fails while writers commit: beyond
+    the conflicts :meth:`Store.write` retries, DuckLake's flush and cleanup fail on other writers' catalog
+    updates with errors it does not name as conflicts (PostgreSQL's "could not serialize access", a failed
+    fetch)."""
+    for attempt in Retrying(stop=stop_after_attempt(STEP_ATTEMPTS), wait=wait_exponential(multiplier=0.2, max=5),
+                            retry=retry_if_exception_type(StoreError), reraise=True):
+        with attempt:
+            step()
+
+
+def _call(con: Any, sql: str, parameters: list[Any]) -> None:
+    con.execute(sql, parameters).fetchall()
+
+
+def _count(con: Any, table: str) -> int:
+    return int(con.execute(q.count_rows(table)).fetchall()[0][0])

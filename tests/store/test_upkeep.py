@@ -1,0 +1,123 @@
+"""Store upkeep: small commits inlined, `store maintain` tidying a DuckLake while writers write, `store stats`."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import random
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from memscore_core.cli import app
+from memscore_core.errors import StoreError
+from memscore_core.model.conversation import Conversation
+from memscore_core.model.result import ConversationScore
+from memscore_core.store import Store
+from memscore_core.store.upkeep import maintain, store_stats
+from tests.store.conftest import conversation, rows, score_of
+from tests.store.test_shared_store import write
+from tests.support.postgres import PostgresServer
+
+PER_KEY = {"conversations": "conversation_id, content_hash", "entries": "conversation_id, content_hash, entry_idx",
+           "results": "content_hash, model, config_hash",
+           "scores": "content_hash, model, config_hash, memory_idx, column_idx",
+           "responses": "content_hash, model, config_hash, column_idx", "scoring_runs": "run_id"}
+
+
+def files_of(store: Store) -> dict[str, int]:
+    return {table.table: table.files for table in store_stats(store).tables}
+
+
+def test_small_commits_are_inlined_and_maintain_flushes_them_into_one_file_per_table(tmp_path: Path) -> None:
+    store = Store(f"ducklake:sqlite:{tmp_path / 'catalog.sqlite'}")
+    for n in range(10):
+        conv = conversation(f"c{n}")
+        write(store, conv, score_of(conv, [[1.0 + n, 0.0], [0.5, 2.0]]))
+    assert files_of(store)["scores"] == 0
+    top = store.top_memories()
+    report = maintain(store, retention=timedelta(0))
+    assert report.after.snapshots == 1 and report.before.snapshots is not None and report.before.snapshots > 30
+    assert max(files_of(store).values()) <= 2  # a merged file and one flushed after it are not always merged
+    assert (store.count("scores"), store.top_memories()) == (40, top)
+
+
+def test_maintain_checkpoints_a_duckdb_file_and_reports_its_size(tmp_path: Path) -> None:
+    store = Store(tmp_path / "memscore.duckdb")
+    conv = conversation()
+    write(store, conv, score_of(conv, [[3.0, 0.0], [0.5, 2.0]]))
+    report = maintain(store)
+    assert report.steps == ["checkpoint"]
+    assert report.after.bytes == (tmp_path / "memscore.duckdb").stat().st_size
+    assert {t.table: t.rows for t in report.after.tables}["scores"] == 4
+
+
+KEYS = 30
+
+
+def _write_keys(target: str, data_path: str, worker: int) -> None:
+    """One writer as a scoring run writes: results in batches of 5 (one by one when a batch loses a race), a
+    pause between batches; its own third of the keys and half of the next writer's, in its own order."""
+    store = Store(target, data_path=data_path)
+    order = [(worker * KEYS // 3 + n) % KEYS for n in range(KEYS // 2)]
+    random.Random(worker).shuffle(order)
+    run_id = store.record_run_start(model="tiny", backend="embedded", strategy="exact", config={}, config_hash="cfg")
+    for start in range(0, len(order), 5):
+        scored = [(conv, score_of(conv, [[3.0 + n, 0.0], [0.5, 2.0]]))
+                  for n in order[start:start + 5] for conv in [conversation(f"c{n}")]]
+        try:
+            with store.batch():
+                _store_all(store, run_id, scored)
+        except StoreError:
+            for item in scored:
+                _store_all(store, run_id, [item])
+        time.sleep(0.3)
+    store.record_run_finish(run_id, status="completed", requests=0, prompt_tokens=0)
+
+
+def _store_all(store: Store, run_id: str, scored: list[tuple[Conversation, ConversationScore]]) -> None:
+    for conv, score in scored:
+        store.upsert_conversation(conv, score.content_hash, "convs.jsonl")
+        store.write_result(run_id, score, "cfg")
+
+
+def test_maintain_while_three_writers_write_leaves_every_row_once(postgres: PostgresServer, tmp_path: Path) -> None:
+    target, data_path = f"ducklake:postgres:{postgres.create_database()}", str(tmp_path / "lake-data")
+    store = Store(target, data_path=data_path)
+    context = multiprocessing.get_context("spawn")
+    writers = [context.Process(target=_write_keys, args=(target, data_path, w)) for w in range(3)]
+    for process in writers:
+        process.start()
+    passes = 0
+    while passes < 3 and any(process.is_alive() for process in writers):
+        maintain(store, retention=timedelta(0))
+        passes += 1
+        time.sleep(1.0)
+    for process in writers:
+        process.join(300)
+    assert [process.exitcode for process in writers] == [0, 0, 0]
+    assert passes >= 2
+    for table, key in PER_KEY.items():
+        assert rows(store, f"SELECT max(n) FROM (SELECT count(*) AS n FROM {table} GROUP BY {key})") == [(1,)], table
+    assert [store.count(t) for t in ("results", "scores", "scoring_runs")] == [KEYS, 4 * KEYS, 3]
+    maintain(store, retention=timedelta(0))
+    assert max(files_of(store).values()) <= 2  # a merged file and one flushed after it are not always merged
+
+
+def test_store_stats_and_maintain_print_json_through_the_command_line(tmp_path: Path) -> None:
+    target = f"ducklake:sqlite:{tmp_path / 'catalog.sqlite'}"
+    conv = conversation()
+    write(Store(target), conv, score_of(conv, [[3.0, 0.0], [0.5, 2.0]]))
+    runner = CliRunner()
+    stats = runner.invoke(app, ["store", "stats", "--db", target, "--json"])
+    assert stats.exit_code == 0, stats.output
+    assert {t["table"]: t["rows"] for t in json.loads(stats.stdout)["tables"]}["scores"] == 4
+    done = runner.invoke(app, ["store", "maintain", "--db", target, "--json", "--retention-hours", "0"])
+    assert done.exit_code == 0, done.output
+    report = json.loads(done.stdout)
+    assert report["steps"] == ["flush inlined data", "merge adjacent files", "rewrite files with deletions",
+                               "expire snapshots", "clean up old files"]
+    assert report["after"]["snapshots"] == 1
+
