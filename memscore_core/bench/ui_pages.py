@@ -1,8 +1,8 @@
 """``memscore bench ui N``: each page of ``memscore ui`` timed over a store of N synthetic conversations.
 
 The store is built by :func:`memscore_core.store.synthetic.fill_synthetic` (or an existing one is reused);
-candidates are refreshed first, as ``memscore ui`` does as it starts (timed on its own: it is a write of every
-new candidate, ``memscore review list``'s refresh); then each page is requested through a new app in-process
+the app refreshes candidates first, as ``memscore ui`` does as it starts (timed on its own: ``memscore review
+list``'s refresh, a write of every new candidate); then each page is requested through the app in-process
 (Starlette's test client: the server's whole work, no network) once cold and ``repeats`` more times.
 The read-only pages keep their data while the results stay as they are, so a repeat is mostly a cache hit;
 the first request computes everything. The target: each page's slowest request ≤ 1 s.
@@ -26,7 +26,6 @@ from memscore_core.bench.targets import Target
 from memscore_core.downstream.export import DEFAULT_THRESHOLD
 from memscore_core.store import Store
 from memscore_core.store.dashboard import Filters, conversations, memory_trends, reading
-from memscore_core.store.downstream import refresh_candidates
 from memscore_core.store.synthetic import SyntheticShape, fill_synthetic
 from memscore_core.ui.app import build_app
 from memscore_core.ui.security import Guard
@@ -64,11 +63,11 @@ def run_ui_page_bench(db: Path, conversations_wanted: int, *, repeats: int = 3) 
         build_s = time.perf_counter() - started
     store = Store(db)
     with _stdout_to_stderr():
+        app = build_app(store, Guard.for_host("127.0.0.1", None), threshold=DEFAULT_THRESHOLD)
         started = time.perf_counter()
-        refresh_candidates(store, threshold=DEFAULT_THRESHOLD)
+        app.state.context.refresh_candidates()
         refresh_s = time.perf_counter() - started
-        client = TestClient(build_app(store, Guard.for_host("127.0.0.1", None), threshold=DEFAULT_THRESHOLD),
-                            base_url="http://127.0.0.1")
+        client = TestClient(app, base_url="http://127.0.0.1")
         timings = [_time(client, page, url, repeats) for page, url in _pages(store)]
     return UiPageReport(store=store.name, conversations=store.count("results"), cells=store.count("scores"),
                         build_s=build_s, refresh_s=refresh_s, pages=timings)
@@ -77,7 +76,7 @@ def run_ui_page_bench(db: Path, conversations_wanted: int, *, repeats: int = 3) 
 @contextmanager
 def _stdout_to_stderr() -> Iterator[None]:
     """File descriptor 1 onto 2 meanwhile: DuckDB draws its progress bar (a query over 2 s) on stdout from C++,
-    on connections the store opens (``refresh_candidates``'), which ``--json`` output must not hold."""
+    on connections the store opens (the candidate refresh's), which ``--json`` output must not hold."""
     sys.stdout.flush()
     saved = os.dup(1)
     os.dup2(2, 1)

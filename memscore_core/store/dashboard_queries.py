@@ -68,13 +68,16 @@ ORDER BY importance DESC NULLS LAST, s.memory_key LIMIT ?
 def memory_weeks(source: str, keys: int) -> str:
     """Importance and conversations by week of the listed memory keys over the latest results the filters select.
     Parameters: the keys, then 8 of :func:`scope`. A conversation's latest result has one scored_at, so its
-    conversations per week add up to the memory's. The week is computed on the keys' cells only."""
+    conversations per week add up to the memory's. The week is computed on the keys' cells only; when every
+    result is the latest (``source`` :data:`ALL_RESULTS`), a cell's conversation names its result, so the cells'
+    three key columns are not read."""
+    key, join = (("", "USING (conversation_id)") if source == ALL_RESULTS
+                 else ("content_hash, model, config_hash,", RESULT_KEY_JOIN))
     return f"""
 SELECT s.memory_key, date_trunc('week', l.scored_at)::DATE AS week, sum(s.divergence),
        count(DISTINCT s.conversation_id)
-FROM (SELECT content_hash, model, config_hash, conversation_id, memory_key, divergence FROM scores
-      WHERE memory_key IN ({marks(keys)})) s
-JOIN {source} l {RESULT_KEY_JOIN}
+FROM (SELECT {key} conversation_id, memory_key, divergence FROM scores WHERE memory_key IN ({marks(keys)})) s
+JOIN {source} l {join}
 WHERE {scope()}
 GROUP BY ALL ORDER BY s.memory_key, week
 """

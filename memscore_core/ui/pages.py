@@ -90,7 +90,8 @@ def conversation(ui: UiContext) -> Handler:
     """``/conversations/<id>``: the latest result as ``memscore report`` shows it, screened cells marked."""
     def build(request: Request) -> Response:
         conversation_id = request.path_params["conversation_id"]
-        result = ui.store.latest_result(conversation_id)
+        with dashboard.reading(ui.store) as con:
+            result = ui.cached(con, ("conversation", conversation_id), lambda: ui.store.latest_result(conversation_id))
         if result is None:
             raise HTTPException(404, f"no scores for conversation {conversation_id!r} in {ui.store.name}")
         marked = screened_cells(result)
