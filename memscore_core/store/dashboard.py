@@ -249,12 +249,14 @@ def review_page(con: Connection, filters: Filters, *, status: Status | None, min
     """Candidates as ``memscore review list`` ranks them (dependence, then id), one page; with a prefix, those
     whose response depends on such a memory (an exact cell above 0). Reads the cells, conversations and entries
     of the page's candidates only."""
-    if filters.narrows_results() or filters.prefix:
-        prefix = [filters.prefix] if filters.prefix else []
-        selection = [*prefix, status, status, min_dependence, *filters.parameters()]
-        rows = con.execute(dq.candidates(bool(prefix)), [*selection, limit, offset]).fetchall()
+    narrowed, prefix = filters.narrows_results(), [filters.prefix] if filters.prefix else []
+    if narrowed or prefix:
+        selection = [*prefix, status, status, min_dependence, *(filters.parameters() if narrowed else [])]
+        rows = con.execute(dq.candidates(bool(prefix), narrowed), [*selection, limit, offset]).fetchall()
         found = ((rows[0][-1],) if rows
-                 else con.execute(dq.count_candidates(bool(prefix)), selection).fetchone())
+                 else con.execute(dq.count_candidates(bool(prefix), narrowed), selection).fetchone())
+        if not narrowed:
+            rows = _listed(con, [row[0] for row in rows]) if rows else []
     else:
         ids = [row[0] for row in con.execute(dq.CANDIDATES_OF_ALL_RESULTS,
                                              [status, status, min_dependence, limit, offset]).fetchall()]

@@ -175,11 +175,15 @@ CANDIDATE_COLUMNS = """c.candidate_id, c.conversation_id, c.content_hash, c.mode
 CANDIDATE_WHERE = f"(?::VARCHAR IS NULL OR c.status = ?) AND c.dependence >= ? AND {scope()}"
 
 
-def _candidates_selected(prefix: bool) -> str:
+def _candidates_selected(prefix: bool, narrowed: bool = True) -> str:
     hits = """hits AS (SELECT DISTINCT content_hash, model, config_hash, response_entry_idx FROM scores
              WHERE starts_with(memory_key, ?) AND divergence > 0),""" if prefix else ""
     semi = """SEMI JOIN hits h ON h.content_hash = c.content_hash AND h.model = c.model
           AND h.config_hash = c.config_hash AND h.response_entry_idx = c.response_entry_idx""" if prefix else ""
+    if not narrowed:
+        return f"""WITH {hits} listed AS MATERIALIZED (
+    SELECT c.candidate_id, c.dependence FROM candidates c {semi}
+    WHERE (?::VARCHAR IS NULL OR c.status = ?) AND c.dependence >= ?)"""
     return f"""WITH {hits} listed AS MATERIALIZED (
     SELECT {CANDIDATE_COLUMNS}
     FROM candidates c {semi}
@@ -187,23 +191,24 @@ def _candidates_selected(prefix: bool) -> str:
     WHERE {CANDIDATE_WHERE})"""
 
 
-def candidates(prefix: bool) -> str:
+def candidates(prefix: bool, narrowed: bool = True) -> str:
     """One page of the candidates the filters select (ranked as ``memscore review list`` ranks them), each row
     ending with how many there are; with ``prefix``, those whose response depends on a memory whose key starts
     with it (an exact cell above 0: the responses depending on such memories are found in one pass over the
-    cells, then joined). Parameters: the prefix if any, status twice, minimum dependence, 8 of :func:`scope`,
-    limit, offset."""
+    cells, then joined). Parameters: the prefix if any, status twice, minimum dependence, 8 of :func:`scope` if
+    ``narrowed``, limit, offset. Not ``narrowed`` (no filter leaves a result out), the rows are the candidates'
+    ids only, and nothing is joined to the results (:func:`listed_candidates` joins the page's)."""
     return f"""
-{_candidates_selected(prefix)}
+{_candidates_selected(prefix, narrowed)}
 SELECT *, (SELECT count(*) FROM listed) FROM listed
 ORDER BY dependence DESC, candidate_id
 LIMIT ? OFFSET ?
 """
 
 
-def count_candidates(prefix: bool) -> str:
+def count_candidates(prefix: bool, narrowed: bool = True) -> str:
     """How many candidates :func:`candidates` selects (for a page past the last); its parameters but the last two."""
-    return f"{_candidates_selected(prefix)}\nSELECT count(*) FROM listed"
+    return f"{_candidates_selected(prefix, narrowed)}\nSELECT count(*) FROM listed"
 
 
 CANDIDATES_OF_ALL_RESULTS = """
