@@ -16,6 +16,7 @@ from memscore_core.cli.consoles import stdout_console
 
 def print_ui_report(report: UiPageReport) -> None:
     built = "" if report.build_s is None else f", built in {report.build_s:.1f} s"
+    built += "" if report.refresh_s is None else f", candidates refreshed in {report.refresh_s:.1f} s"
     table = Table(title=f"memscore ui pages over {report.store}: {report.conversations:,} conversations, "
                         f"{report.cells:,} cells{built}", title_justify="left")
     for column in ("page", "status", "cold s", "median s", "worst s", "KiB", "url"):

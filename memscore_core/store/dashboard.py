@@ -8,6 +8,8 @@ or one page of rows; the SQL is in :mod:`memscore_core.store.dashboard_queries`.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Generic, TypeVar
 
@@ -17,7 +19,7 @@ from memscore_core.errors import StoreError
 from memscore_core.store import dashboard_queries as dq
 from memscore_core.store.downstream import Candidate, ExportSource, Status
 from memscore_core.store.records import StoredRun, rebuild_conversation
-from memscore_core.store.store import Connection
+from memscore_core.store.store import Connection, Store
 
 T = TypeVar("T")
 
@@ -114,6 +116,14 @@ class Page(BaseModel, Generic[T]):
     limit: int
 
 
+@contextmanager
+def reading(store: Store) -> Iterator[Connection]:
+    """``store.connect()`` for a page's reads, DuckDB's progress bar off."""
+    with store.connect() as con:
+        con.execute(dq.QUIET)
+        yield con
+
+
 def fingerprint(con: Connection) -> tuple[Any, ...]:
     """Changes whenever a result is written or replaced: what the read-only pages' data depends on."""
     row = con.execute(dq.FINGERPRINT).fetchone()
@@ -136,22 +146,31 @@ def activity(con: Connection, filters: Filters) -> list[DayActivity]:
 
 def memory_trends(con: Connection, filters: Filters, *, limit: int = 10) -> list[MemoryTrend]:
     """The ``limit`` most important memories (as ``memscore top`` ranks them) with their importance by week."""
-    query = dq.MEMORY_TRENDS if filters.narrows_results() or not _all_latest(con) else dq.MEMORY_TRENDS_ALL_LATEST
-    rows = con.execute(query, [*filters.parameters(), filters.prefix, limit]).fetchall()
-    trends: dict[str, MemoryTrend] = {}
-    for key, importance, exact, screened, week, value, conversations in rows:
-        trend = trends.setdefault(key, MemoryTrend(memory_key=key, importance=importance, conversations=0,
-                                                   exact_cells=exact, screened_cells=screened, weeks=[]))
-        trend.weeks.append((week, value))
-        trend.conversations += conversations
-    return list(trends.values())
+    source = _source(con)
+    if filters.narrows_results() or source != dq.ALL_RESULTS:
+        top = con.execute(dq.top_memories(source), [*filters.parameters(), filters.prefix, limit]).fetchall()
+    else:
+        top = con.execute(dq.top_memories(None), [filters.prefix, limit]).fetchall()
+    if not top:
+        return []
+    keys = [row[0] for row in top]
+    weeks: dict[str, list[tuple[date, float | None, int]]] = defaultdict(list)
+    for key, week, value, conversations in con.execute(dq.memory_weeks(source, len(keys)),
+                                                       [*keys, *filters.parameters()]).fetchall():
+        weeks[key].append((week, value, conversations))
+    return [MemoryTrend(memory_key=key, importance=importance, exact_cells=exact, screened_cells=screened,
+                        conversations=sum(n for _, _, n in weeks[key]),
+                        weeks=[(week, value) for week, value, _ in weeks[key]])
+            for key, importance, exact, screened in top if weeks[key]]
 
 
 def dependence_histogram(con: Connection, filters: Filters) -> list[tuple[float, int]]:
     """(lower edge, responses) of the latest results' dependence (nats per response token, the candidates'
     measure) in bins of :data:`DEPENDENCE_BIN`; the last bin is open-ended."""
-    if filters.narrows_results() or not _all_latest(con):
-        rows = con.execute(dq.DEPENDENCE_BINS, [DEPENDENCE_BIN, DEPENDENCE_BINS - 1, *filters.parameters()]).fetchall()
+    source = _source(con)
+    if filters.narrows_results() or source != dq.ALL_RESULTS:
+        rows = con.execute(dq.dependence_bins(source),
+                           [DEPENDENCE_BIN, DEPENDENCE_BINS - 1, *filters.parameters()]).fetchall()
     else:
         rows = con.execute(dq.DEPENDENCE_BINS_ALL_LATEST, [DEPENDENCE_BIN, DEPENDENCE_BINS - 1]).fetchall()
     return [(b * DEPENDENCE_BIN, n) for b, n in rows]
@@ -164,15 +183,17 @@ def latest_runs(con: Connection, filters: Filters, *, limit: int = 10) -> list[S
 
 def conversations(con: Connection, filters: Filters, *, limit: int = 20, offset: int = 0) -> Page[ConversationRow]:
     """The latest result of each conversation, newest first; with a prefix, those holding such a memory."""
-    prefix = [filters.prefix] if filters.prefix else []
-    rows = con.execute(dq.CONVERSATIONS_WITH_PREFIX if prefix else dq.CONVERSATIONS,
-                       [*filters.parameters(), *prefix, limit, offset]).fetchall()
-    total = con.execute(dq.COUNT_CONVERSATIONS_WITH_PREFIX if prefix else dq.COUNT_CONVERSATIONS,
-                        [*filters.parameters(), *prefix]).fetchone()
+    source, prefix = _source(con), [filters.prefix] if filters.prefix else []
+    rows = con.execute(dq.conversations(source, bool(prefix)), [*filters.parameters(), *prefix, limit, offset]
+                       ).fetchall()
+    if rows:
+        total = rows[0][-1]
+    else:
+        found = con.execute(dq.count_conversations(source, bool(prefix)), [*filters.parameters(), *prefix]).fetchone()
+        total = found[0] if found else 0
     return Page[ConversationRow](rows=[ConversationRow(conversation_id=r[0], model=r[1], strategy=r[2],
                                                        scored_at=r[3], requests=r[4], prompt_tokens=r[5])
-                                       for r in rows],
-                                 total=total[0] if total else 0, offset=offset, limit=limit)
+                                       for r in rows], total=total, offset=offset, limit=limit)
 
 
 def memory_known(con: Connection, memory_key: str) -> bool:
@@ -184,7 +205,7 @@ def memory_known(con: Connection, memory_key: str) -> bool:
 def memory_timeline(con: Connection, memory_key: str, filters: Filters) -> tuple[MemorySummary, list[MemoryDay]]:
     """One memory over the latest results (conversations, importance, exact and screened cells) and per day its
     conversations were scored (a conversation's latest result has one day, so the days add up)."""
-    rows = con.execute(dq.MEMORY_TIMELINE, [*filters.parameters(), memory_key]).fetchall()
+    rows = con.execute(dq.memory_timeline(_source(con)), [*filters.parameters(), memory_key, memory_key]).fetchall()
     days = [MemoryDay(day=r[0], importance=r[1], exact_cells=r[2], conversations=r[4]) for r in rows]
     exact = [r[1] for r in rows if r[1] is not None]
     highest = [r[5] for r in rows if r[5] is not None]
@@ -197,14 +218,23 @@ def memory_timeline(con: Connection, memory_key: str, filters: Filters) -> tuple
 def memory_responses(con: Connection, memory_key: str, filters: Filters, *, limit: int = 20,
                      offset: int = 0) -> list[MemoryResponse]:
     """The responses ``memory_key`` helped most (exact cells by divergence, screened ones by their estimate)."""
-    rows = con.execute(dq.MEMORY_TOP_RESPONSES, [*filters.parameters(), memory_key, limit, offset]).fetchall()
+    rows = con.execute(dq.memory_top_responses(_source(con)),
+                       [*filters.parameters(), memory_key, memory_key, limit, offset]).fetchall()
     return [MemoryResponse(conversation_id=r[0], response_entry_idx=r[1], divergence=r[2], screened=r[3],
                            scored_at=r[4], text=r[5]) for r in rows]
 
 
-def _all_latest(con: Connection) -> bool:
-    row = con.execute(dq.ALL_LATEST).fetchone()
-    return bool(row and row[0])
+_SOURCES: dict[tuple[Any, ...], str] = {}
+
+
+def _source(con: Connection) -> str:
+    """What to read the latest results from: ``results`` itself when each is its conversation's latest (asked once
+    per database and state of its results)."""
+    state = (*con.execute(dq.DATABASE).fetchall(), fingerprint(con))
+    if state not in _SOURCES:
+        row = con.execute(dq.ALL_LATEST).fetchone()
+        _SOURCES[state] = dq.ALL_RESULTS if row and row[0] else dq.LATEST_RESULTS
+    return _SOURCES[state]
 
 
 class ReviewItem(BaseModel):
@@ -217,43 +247,59 @@ class ReviewItem(BaseModel):
 def review_page(con: Connection, filters: Filters, *, status: Status | None, min_dependence: float,
                 limit: int = 20, offset: int = 0) -> Page[ReviewItem]:
     """Candidates as ``memscore review list`` ranks them (dependence, then id), one page; with a prefix, those
-    whose response depends on such a memory (an exact cell above 0)."""
-    if filters.narrows_results() or filters.prefix:
-        selection = [status, status, min_dependence, *filters.parameters(),
-                     *([filters.prefix] if filters.prefix else [])]
-        rows = con.execute(dq.CANDIDATES_WITH_PREFIX if filters.prefix else dq.CANDIDATES,
-                           [*selection, limit, offset]).fetchall()
-        total = con.execute(dq.COUNT_CANDIDATES_WITH_PREFIX if filters.prefix else dq.COUNT_CANDIDATES,
-                            selection).fetchone()
+    whose response depends on such a memory (an exact cell above 0). Reads the cells, conversations and entries
+    of the page's candidates only."""
+    narrowed, prefix = filters.narrows_results(), [filters.prefix] if filters.prefix else []
+    if narrowed or prefix:
+        selection = [*prefix, status, status, min_dependence, *(filters.parameters() if narrowed else [])]
+        rows = con.execute(dq.candidates(bool(prefix), narrowed), [*selection, limit, offset]).fetchall()
+        found = ((rows[0][-1],) if rows
+                 else con.execute(dq.count_candidates(bool(prefix), narrowed), selection).fetchone())
+        if not narrowed:
+            rows = _listed(con, [row[0] for row in rows]) if rows else []
     else:
-        rows = con.execute(dq.CANDIDATES_OF_ALL_RESULTS, [status, status, min_dependence, limit, offset]).fetchall()
-        total = con.execute(dq.COUNT_CANDIDATES_OF_ALL_RESULTS, [status, status, min_dependence]).fetchone()
-    if not rows:
-        return Page[ReviewItem](rows=[], total=total[0] if total else 0, offset=offset, limit=limit)
-    ids = [row[0] for row in rows]
-    conversation_ids = sorted({row[1] for row in rows})
-    top: dict[int, list[tuple[str, float]]] = defaultdict(list)
+        ids = [row[0] for row in con.execute(dq.CANDIDATES_OF_ALL_RESULTS,
+                                             [status, status, min_dependence, limit, offset]).fetchall()]
+        rows = _listed(con, ids) if ids else []
+        found = con.execute(dq.COUNT_CANDIDATES_OF_ALL_RESULTS, [status, status, min_dependence]).fetchone()
+    sources = page_sources(con, rows, TOP_MEMORIES) if rows else []
+    return Page[ReviewItem](rows=[ReviewItem(candidate=source.candidate, source=source) for source in sources],
+                            total=found[0] if found else 0, offset=offset, limit=limit)
+
+
+def _listed(con: Connection, ids: list[int]) -> list[Any]:
+    """The candidates ``ids`` with their results' run and time, in rank order."""
+    conversation_ids = [row[0] for row in con.execute(dq.conversations_of_candidates(len(ids)), ids).fetchall()]
+    return con.execute(dq.listed_candidates(len(ids), len(conversation_ids)), [*ids, *conversation_ids]).fetchall()
+
+
+def page_sources(con: Connection, selected: Sequence[Sequence[Any]], top: int) -> list[ExportSource]:
+    """What the exported example of each selected candidate is built from (rows: the candidate's columns, its
+    result's run id and scored_at), reading the cells, conversations and entries of those candidates only:
+    the contract of ``memscore_core.store.downstream._sources`` (branch ``store``), which can replace it."""
+    ids = [row[0] for row in selected]
+    conversation_ids = sorted({row[1] for row in selected})
+    tops: dict[int, list[tuple[str, float]]] = defaultdict(list)
     counts: dict[int, tuple[int, int]] = {}
     for candidate_id, key, value, exact, screened in con.execute(
-            dq.page_cells(len(ids)), [*ids, *[row[1] for row in rows], TOP_MEMORIES]).fetchall():
+            dq.page_cells(len(ids)), [*ids, *[row[1] for row in selected], top]).fetchall():
         if key is None:
             counts[candidate_id] = (exact, screened)
         else:
-            top[candidate_id].append((key, float(value)))
+            tops[candidate_id].append((key, float(value)))
     heads = {(r[0], r[1]): r[2:] for r in
              con.execute(dq.page_conversations(len(conversation_ids)), conversation_ids).fetchall()}
     entries: dict[tuple[str, str], list[Any]] = defaultdict(list)
     for r in con.execute(dq.page_entries(len(conversation_ids)), conversation_ids).fetchall():
         entries[(r[0], r[1])].append(r[2:])
-    items = []
-    for row in rows:
+    sources = []
+    for row in selected:
         c = Candidate.from_row(row)
         key = (c.conversation_id, c.content_hash)
         if key not in heads:
             raise StoreError(f"conversation {c.conversation_id!r} ({c.content_hash[:12]}) is scored but not stored")
         exact, screened = counts.get(c.candidate_id, (0, 0))
-        source = ExportSource(candidate=c, run_id=row[8], scored_at=row[9], top_memories=top[c.candidate_id],
-                              conversation=rebuild_conversation(c.conversation_id, heads[key], entries[key]),
-                              exact_cells=exact, screened_cells=screened)
-        items.append(ReviewItem(candidate=c, source=source))
-    return Page[ReviewItem](rows=items, total=total[0] if total else 0, offset=offset, limit=limit)
+        sources.append(ExportSource(candidate=c, run_id=row[8], scored_at=row[9], top_memories=tops[c.candidate_id],
+                                    conversation=rebuild_conversation(c.conversation_id, heads[key], entries[key]),
+                                    exact_cells=exact, screened_cells=screened))
+    return sources

@@ -16,12 +16,21 @@ def scope(alias: str = "l", time_column: str = "scored_at") -> str:
 
 
 RESULT_KEY_JOIN = "USING (content_hash, model, config_hash)"
-LATEST = f"""latest AS (
+ALL_RESULTS = "results"
+"""The source of :func:`latest` when every result is its conversation's latest (:data:`ALL_LATEST`): the table
+itself, without the window that picks the latest result of each conversation."""
+LATEST_RESULTS = "latest_results"
+
+
+def latest(source: str = LATEST_RESULTS, where: str = "") -> str:
+    """The CTE ``latest``: the latest results (of ``source``) the filters select, their day and week computed once
+    per result (not per cell: a TIMESTAMPTZ's calendar arithmetic is the costliest step over millions of cells);
+    ``where`` narrows it further (its parameters follow the 8 of :func:`scope`)."""
+    return f"""latest AS (
     SELECT l.content_hash, l.model, l.config_hash, l.conversation_id, l.scored_at,
            l.scored_at::DATE AS day, date_trunc('week', l.scored_at)::DATE AS week
-    FROM latest_results l WHERE {scope()})"""
-"""The latest results the filters select, their day and week computed once per result (not per cell: a
-TIMESTAMPTZ's calendar arithmetic is the costliest step of a query over millions of cells)."""
+    FROM {source} l WHERE {scope()} {where})"""
+
 HAS_PREFIX = """EXISTS (SELECT 1 FROM scores s WHERE s.content_hash = l.content_hash AND s.model = l.model
                    AND s.config_hash = l.config_hash AND starts_with(s.memory_key, ?))"""
 
@@ -39,44 +48,56 @@ WHERE {scope()}
 GROUP BY day ORDER BY day
 """
 
-MEMORY_TRENDS = f"""
-WITH {LATEST}, top AS (
-    SELECT s.memory_key, sum(s.divergence) AS importance, count(s.divergence) AS exact,
-           count(s.screened) FILTER (WHERE s.divergence IS NULL) AS screened
-    FROM scores s JOIN latest {RESULT_KEY_JOIN}
-    WHERE starts_with(s.memory_key, ?)
-    GROUP BY s.memory_key
-    ORDER BY importance DESC NULLS LAST, s.memory_key LIMIT ?
-), weeks AS (
-    SELECT s.memory_key, l.week, sum(s.divergence) AS importance, count(DISTINCT s.conversation_id) AS conversations
-    FROM (SELECT * FROM scores WHERE memory_key IN (SELECT memory_key FROM top)) s JOIN latest l {RESULT_KEY_JOIN}
-    GROUP BY ALL
-)
-SELECT t.memory_key, t.importance, t.exact, t.screened, w.week, w.importance, w.conversations
-FROM top t JOIN weeks w USING (memory_key)
-ORDER BY t.importance DESC NULLS LAST, t.memory_key, w.week
+def top_memories(source: str | None) -> str:
+    """The most important memories of the latest results the filters select (as ``memscore top`` ranks them).
+    Parameters: 8 of :func:`scope`, the prefix, the limit; with ``source`` None (every result is the latest and
+    no filter leaves one out) only the prefix and the limit: every cell counts, no join."""
+    cells = "scores s" if source is None else (
+        f"scores s SEMI JOIN (SELECT content_hash, model, config_hash FROM {source} l WHERE {scope()}) l "
+        f"{RESULT_KEY_JOIN}")
+    return f"""
+SELECT s.memory_key, sum(s.divergence) AS importance, count(s.divergence) AS exact,
+       count(s.screened) FILTER (WHERE s.divergence IS NULL) AS screened
+FROM {cells}
+WHERE starts_with(s.memory_key, ?)
+GROUP BY s.memory_key
+ORDER BY importance DESC NULLS LAST, s.memory_key LIMIT ?
 """
-"""A conversation's latest result has one scored_at, so its conversations per week add up to the memory's."""
+
+
+def memory_weeks(source: str, keys: int) -> str:
+    """Importance and conversations by week of the listed memory keys over the latest results the filters select.
+    Parameters: the keys, then 8 of :func:`scope`. A conversation's latest result has one scored_at, so its
+    conversations per week add up to the memory's. The week is computed on the keys' cells only; when every
+    result is the latest (``source`` :data:`ALL_RESULTS`), a cell's conversation names its result, so the cells'
+    three key columns are not read."""
+    key, join = (("", "USING (conversation_id)") if source == ALL_RESULTS
+                 else ("content_hash, model, config_hash,", RESULT_KEY_JOIN))
+    return f"""
+SELECT s.memory_key, date_trunc('week', l.scored_at)::DATE AS week, sum(s.divergence),
+       count(DISTINCT s.conversation_id)
+FROM (SELECT {key} conversation_id, memory_key, divergence FROM scores WHERE memory_key IN ({marks(keys)})) s
+JOIN {source} l {join}
+WHERE {scope()}
+GROUP BY ALL ORDER BY s.memory_key, week
+"""
+
 
 ALL_LATEST = "SELECT count(*) = count(DISTINCT conversation_id) FROM results"
-"""Whether every result is its conversation's latest (one result per conversation): then an unfiltered page may
-read scores and responses without joining them to ``latest_results``, the costliest step over millions of cells."""
-TOP_OF_ALL_CELLS = """top AS (
-    SELECT memory_key, sum(divergence) AS importance, count(divergence) AS exact,
-           count(screened) FILTER (WHERE divergence IS NULL) AS screened
-    FROM scores WHERE starts_with(memory_key, ?)
-    GROUP BY memory_key
-    ORDER BY importance DESC NULLS LAST, memory_key LIMIT ?
-)"""
-MEMORY_TRENDS_ALL_LATEST = MEMORY_TRENDS[:MEMORY_TRENDS.index("top AS (")] + TOP_OF_ALL_CELLS \
-    + MEMORY_TRENDS[MEMORY_TRENDS.index("), weeks AS (") + 1:]
+"""Whether every result is its conversation's latest (one result per conversation): then a page may read the
+``results`` table where it would read ``latest_results`` (the window over every result is a page's costliest
+step after its cells)."""
 
-DEPENDENCE_BINS = f"""
+def dependence_bins(source: str) -> str:
+    """(bin, responses) of the latest results' dependence. Parameters: bin width, last bin, 8 of :func:`scope`."""
+    return f"""
 SELECT least(floor(coalesce(p.drop_all, p.score) / p.tokens / ?), ?)::INTEGER AS bin, count(*)
-FROM responses p JOIN latest_results l {RESULT_KEY_JOIN}
-WHERE p.tokens > 0 AND {scope()}
+FROM responses p SEMI JOIN (SELECT content_hash, model, config_hash FROM {source} l WHERE {scope()}) l
+     {RESULT_KEY_JOIN}
+WHERE p.tokens > 0
 GROUP BY bin ORDER BY bin
 """
+
 
 DEPENDENCE_BINS_ALL_LATEST = """
 SELECT least(floor(coalesce(p.drop_all, p.score) / p.tokens / ?), ?)::INTEGER AS bin, count(*)
@@ -91,72 +112,129 @@ WHERE {scope(time_column="started_at")}
 ORDER BY started_at DESC, run_id LIMIT ?
 """
 
-CONVERSATIONS = f"""
-SELECT l.conversation_id, l.model, l.strategy, l.scored_at, l.requests, l.prompt_tokens
-FROM latest_results l
-WHERE {scope()}
-ORDER BY l.scored_at DESC, l.conversation_id
+def conversations(source: str, prefix: bool) -> str:
+    """One page of the latest results the filters select, newest first, and how many there are; with ``prefix``,
+    those holding a memory whose key starts with it. Parameters: 8 of :func:`scope`, the prefix if any, limit,
+    offset."""
+    holding = f"AND {HAS_PREFIX}" if prefix else ""
+    return f"""
+WITH listed AS MATERIALIZED (
+    SELECT l.conversation_id, l.model, l.strategy, l.scored_at, l.requests, l.prompt_tokens
+    FROM {source} l WHERE {scope()} {holding})
+SELECT *, (SELECT count(*) FROM listed) FROM listed
+ORDER BY scored_at DESC, conversation_id
 LIMIT ? OFFSET ?
 """
-CONVERSATIONS_WITH_PREFIX = CONVERSATIONS.replace(f"WHERE {scope()}", f"WHERE {scope()} AND {HAS_PREFIX}")
-COUNT_CONVERSATIONS = f"SELECT count(*) FROM latest_results l WHERE {scope()}"
-COUNT_CONVERSATIONS_WITH_PREFIX = f"SELECT count(*) FROM latest_results l WHERE {scope()} AND {HAS_PREFIX}"
+
+
+def count_conversations(source: str, prefix: bool) -> str:
+    """How many results :func:`conversations` lists (for a page past the last); its parameters but the last two."""
+    return f"SELECT count(*) FROM {source} l WHERE {scope()} {f'AND {HAS_PREFIX}' if prefix else ''}"
 
 MEMORY_KNOWN = "SELECT EXISTS (SELECT 1 FROM scores WHERE memory_key = ?)"
 
-MEMORY_CELLS = f"""
-SELECT s.conversation_id, s.response_entry_idx, s.column_idx, s.divergence, s.screened, l.scored_at, l.day,
-       l.content_hash
-FROM (SELECT * FROM scores WHERE memory_key = ?) s JOIN latest l {RESULT_KEY_JOIN}
-"""
+def memory_cells(source: str) -> str:
+    """CTEs ``latest`` (restricted to the conversations holding the memory) and ``cells``: the memory's cells in
+    the latest results the filters select. Parameters: 8 of :func:`scope`, the memory key twice."""
+    return f"""{latest(source, "AND l.conversation_id IN (SELECT conversation_id FROM scores WHERE memory_key = ?)")},
+cells AS (
+    SELECT s.conversation_id, s.response_entry_idx, s.column_idx, s.divergence, s.screened, l.scored_at, l.day,
+           l.content_hash
+    FROM (SELECT * FROM scores WHERE memory_key = ?) s JOIN latest l {RESULT_KEY_JOIN})"""
 
-MEMORY_TIMELINE = f"""
-WITH {LATEST}, cells AS ({MEMORY_CELLS})
+
+def memory_timeline(source: str) -> str:
+    """The memory per day (parameters of :func:`memory_cells`)."""
+    return f"""
+WITH {memory_cells(source)}
 SELECT day, sum(divergence), count(divergence), count(screened) FILTER (WHERE divergence IS NULL),
        count(DISTINCT conversation_id), max(divergence)
 FROM cells
 GROUP BY day ORDER BY day
 """
 
-MEMORY_TOP_RESPONSES = f"""
-WITH {LATEST}, cells AS ({MEMORY_CELLS})
+
+def memory_top_responses(source: str) -> str:
+    """One page of the responses the memory helped most (parameters of :func:`memory_cells`, limit, offset)."""
+    return f"""
+WITH {memory_cells(source)}, shown AS (
+    SELECT * FROM cells
+    ORDER BY coalesce(divergence, screened) DESC NULLS LAST, conversation_id, column_idx
+    LIMIT ? OFFSET ?)
 SELECT t.conversation_id, t.response_entry_idx, t.divergence, t.screened, t.scored_at, e.content
-FROM (SELECT * FROM cells
-      ORDER BY coalesce(divergence, screened) DESC NULLS LAST, conversation_id, column_idx
-      LIMIT ? OFFSET ?) t
-LEFT JOIN entries e ON e.conversation_id = t.conversation_id AND e.content_hash = t.content_hash
-                    AND e.entry_idx = t.response_entry_idx
-ORDER BY coalesce(t.divergence, t.screened) DESC NULLS LAST, t.conversation_id, t.response_entry_idx
+FROM shown t
+LEFT JOIN (SELECT * FROM entries WHERE conversation_id IN (SELECT conversation_id FROM shown)) e
+       ON e.conversation_id = t.conversation_id AND e.content_hash = t.content_hash
+      AND e.entry_idx = t.response_entry_idx
+ORDER BY coalesce(t.divergence, t.screened) DESC NULLS LAST, t.conversation_id, t.column_idx
 """
 
-CANDIDATE_SCOPE = f"""FROM candidates c JOIN results l {RESULT_KEY_JOIN}
-WHERE (?::VARCHAR IS NULL OR c.status = ?) AND c.dependence >= ? AND {scope()}"""
-CANDIDATE_HAS_PREFIX = """(c.content_hash, c.model, c.config_hash, c.response_entry_idx) IN (
-    SELECT (content_hash, model, config_hash, response_entry_idx) FROM scores
-    WHERE starts_with(memory_key, ?) AND divergence > 0)"""
-CANDIDATES = f"""
-SELECT c.candidate_id, c.conversation_id, c.content_hash, c.model, c.config_hash, c.response_entry_idx,
-       c.dependence, c.status, l.run_id, l.scored_at
-{CANDIDATE_SCOPE}
-ORDER BY c.dependence DESC, c.candidate_id
+
+CANDIDATE_COLUMNS = """c.candidate_id, c.conversation_id, c.content_hash, c.model, c.config_hash,
+       c.response_entry_idx, c.dependence, c.status, l.run_id, l.scored_at"""
+CANDIDATE_WHERE = f"(?::VARCHAR IS NULL OR c.status = ?) AND c.dependence >= ? AND {scope()}"
+
+
+def _candidates_selected(prefix: bool, narrowed: bool = True) -> str:
+    hits = """hits AS (SELECT DISTINCT content_hash, model, config_hash, response_entry_idx FROM scores
+             WHERE starts_with(memory_key, ?) AND divergence > 0),""" if prefix else ""
+    semi = """SEMI JOIN hits h ON h.content_hash = c.content_hash AND h.model = c.model
+          AND h.config_hash = c.config_hash AND h.response_entry_idx = c.response_entry_idx""" if prefix else ""
+    if not narrowed:
+        return f"""WITH {hits} listed AS MATERIALIZED (
+    SELECT c.candidate_id, c.dependence FROM candidates c {semi}
+    WHERE (?::VARCHAR IS NULL OR c.status = ?) AND c.dependence >= ?)"""
+    return f"""WITH {hits} listed AS MATERIALIZED (
+    SELECT {CANDIDATE_COLUMNS}
+    FROM candidates c {semi}
+    JOIN results l {RESULT_KEY_JOIN}
+    WHERE {CANDIDATE_WHERE})"""
+
+
+def candidates(prefix: bool, narrowed: bool = True) -> str:
+    """One page of the candidates the filters select (ranked as ``memscore review list`` ranks them), each row
+    ending with how many there are; with ``prefix``, those whose response depends on a memory whose key starts
+    with it (an exact cell above 0: the responses depending on such memories are found in one pass over the
+    cells, then joined). Parameters: the prefix if any, status twice, minimum dependence, 8 of :func:`scope` if
+    ``narrowed``, limit, offset. Not ``narrowed`` (no filter leaves a result out), the rows are the candidates'
+    ids only, and nothing is joined to the results (:func:`listed_candidates` joins the page's)."""
+    return f"""
+{_candidates_selected(prefix, narrowed)}
+SELECT *, (SELECT count(*) FROM listed) FROM listed
+ORDER BY dependence DESC, candidate_id
 LIMIT ? OFFSET ?
 """
-CANDIDATES_WITH_PREFIX = CANDIDATES.replace("ORDER BY", f"AND {CANDIDATE_HAS_PREFIX}\nORDER BY")
-CANDIDATES_OF_ALL_RESULTS = f"""
-SELECT c.candidate_id, c.conversation_id, c.content_hash, c.model, c.config_hash, c.response_entry_idx,
-       c.dependence, c.status, l.run_id, l.scored_at
-FROM (SELECT * FROM candidates WHERE (?::VARCHAR IS NULL OR status = ?) AND dependence >= ?
-      ORDER BY dependence DESC, candidate_id LIMIT ? OFFSET ?) c
-JOIN results l {RESULT_KEY_JOIN}
+
+
+def count_candidates(prefix: bool, narrowed: bool = True) -> str:
+    """How many candidates :func:`candidates` selects (for a page past the last); its parameters but the last two."""
+    return f"{_candidates_selected(prefix, narrowed)}\nSELECT count(*) FROM listed"
+
+
+CANDIDATES_OF_ALL_RESULTS = """
+SELECT candidate_id FROM candidates WHERE (?::VARCHAR IS NULL OR status = ?) AND dependence >= ?
+ORDER BY dependence DESC, candidate_id LIMIT ? OFFSET ?
+"""
+"""One page of candidates when no filter leaves results out: ranked and cut before anything is joined."""
+
+
+def listed_candidates(candidates: int, conversations: int) -> str:
+    """The listed candidates (parameters: their ids, then their conversation ids) with their results' run and
+    time, in rank order; the results read are those of the listed conversations only."""
+    return f"""
+SELECT {CANDIDATE_COLUMNS}
+FROM (SELECT * FROM candidates WHERE candidate_id IN ({marks(candidates)})) c
+JOIN (SELECT * FROM results WHERE conversation_id IN ({marks(conversations)})) l {RESULT_KEY_JOIN}
 ORDER BY c.dependence DESC, c.candidate_id
 """
-"""One page of candidates when no filter leaves results out: ranked and cut before the join to their results."""
 COUNT_CANDIDATES_OF_ALL_RESULTS = """SELECT count(*) FROM candidates
 WHERE (?::VARCHAR IS NULL OR status = ?) AND dependence >= ?"""
-COUNT_CANDIDATES = f"SELECT count(*) {CANDIDATE_SCOPE}"
-COUNT_CANDIDATES_WITH_PREFIX = f"SELECT count(*) {CANDIDATE_SCOPE} AND {CANDIDATE_HAS_PREFIX}"
 FINGERPRINT = "SELECT count(*), max(scored_at) FROM results"
 """What changes whenever a result is written or replaced."""
+QUIET = "SET enable_progress_bar = false"
+"""DuckDB draws a progress bar on stdout for a query over 2 s, inside ``--json`` output: never on the dashboard's
+connections."""
+
 
 def marks(count: int) -> str:
     """``count`` parameter placeholders for an ``IN (...)`` list: DuckDB filters a column's scan by a list of
@@ -200,38 +278,11 @@ ORDER BY conversation_id, content_hash, entry_idx
 """
 
 
-FINGERPRINT = "SELECT count(*), max(scored_at) FROM results"
-"""What changes whenever a result is written or replaced."""
 
-PAGE_RESPONSES = """page AS (
-    SELECT * FROM candidates
-    WHERE candidate_id IN (SELECT unnest(from_json(?, '["BIGINT"]'))))"""
-PAGE_CELLS = f"""
-WITH {PAGE_RESPONSES}, cells AS (
-    SELECT p.candidate_id, s.memory_key, s.memory_idx, s.divergence, s.screened
-    FROM (SELECT * FROM scores WHERE conversation_id IN (SELECT conversation_id FROM page)) s
-    JOIN page p ON s.content_hash = p.content_hash AND s.model = p.model AND s.config_hash = p.config_hash
-               AND s.response_entry_idx = p.response_entry_idx)
-SELECT candidate_id, memory_key, divergence, NULL, NULL FROM cells WHERE divergence IS NOT NULL
-QUALIFY row_number() OVER (PARTITION BY candidate_id ORDER BY divergence DESC, memory_idx) <= ?
-UNION ALL
-SELECT candidate_id, NULL, NULL, count(divergence), count(screened) FILTER (WHERE divergence IS NULL)
-FROM cells GROUP BY candidate_id
-"""
-"""Each candidate's top exact cells (key, divergence), then one row of its exact and screened cell counts."""
-PAGE_CONVERSATIONS = f"""
-WITH {PAGE_RESPONSES}
-SELECT DISTINCT ON (v.conversation_id, v.content_hash) v.conversation_id, v.content_hash,
-       v.system_prompt, v.context, v.meta, v.tools, v.system_memories, v.source_format
-FROM (SELECT * FROM conversations WHERE conversation_id IN (SELECT conversation_id FROM page)) v
-SEMI JOIN page p ON p.conversation_id = v.conversation_id AND p.content_hash = v.content_hash
-ORDER BY v.conversation_id, v.content_hash, v.ingested_at
-"""
-PAGE_ENTRIES = f"""
-WITH {PAGE_RESPONSES}
-SELECT e.conversation_id, e.content_hash, e.entry_idx, e.role, e.memory_key, e.content, e.reasoning, e.tool_call_id,
-       e.tool_calls, e.name
-FROM (SELECT * FROM entries WHERE conversation_id IN (SELECT conversation_id FROM page)) e
-SEMI JOIN page p ON p.conversation_id = e.conversation_id AND p.content_hash = e.content_hash
-ORDER BY e.conversation_id, e.content_hash, e.entry_idx
-"""
+def conversations_of_candidates(candidates: int) -> str:
+    """The conversation ids of the listed candidates (parameters: their ids)."""
+    return f"SELECT DISTINCT conversation_id FROM candidates WHERE candidate_id IN ({marks(candidates)})"
+
+
+DATABASE = "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+"""Which database a connection reads (a DuckDB file's path)."""

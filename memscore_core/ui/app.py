@@ -73,6 +73,8 @@ def build_app(store: Store, guard: Guard, *, threshold: float, prepare: bool = F
         Route("/favicon.ico", lambda request: Response(status_code=204)),
         Mount("/static", static),
     ]
-    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(GuardMiddleware, guard=guard)],
-                     exception_handlers={HTTPException: not_found, StoreError: store_failed})
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(GuardMiddleware, guard=guard)],
+                    exception_handlers={HTTPException: not_found, StoreError: store_failed})
+    app.state.context = context
+    return app
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from memscore_core.store import Store
-from memscore_core.store.dashboard import Filters, choices, fingerprint
+from memscore_core.store.dashboard import Filters, choices, fingerprint, reading
 from memscore_core.store.downstream import refresh_candidates
 from memscore_core.store.store import Connection
 from memscore_core.ui.security import Guard
@@ -55,7 +55,7 @@ class UiContext:
     def refresh_candidates(self) -> None:
         """Add candidates from new results, as ``memscore review list`` does first (only when results changed
         since this server last did: a refresh of unchanged results adds nothing)."""
-        with self.store.connect() as con:
+        with reading(self.store) as con:
             state = fingerprint(con)
         if state != self._refreshed:
             refresh_candidates(self.store, threshold=self.threshold)

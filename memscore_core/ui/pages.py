@@ -33,7 +33,7 @@ def overview(ui: UiContext) -> Handler:
     """``/``: scoring activity per day, top memories by week, dependence of responses, latest runs, conversations."""
     def build(request: Request) -> Response:
         filters, number = ui.filters(request), page_number(request)
-        with ui.store.connect() as con:
+        with dashboard.reading(ui.store) as con:
             trends, activity_chart, trends_chart, dependence_chart, listed = overview_data(ui, con, filters, number)
             return ui.render(request, con, "overview.html", filters=filters, trends=trends, conversations=listed,
                              page=number, runs=dashboard.latest_runs(con, filters, limit=10),
@@ -59,7 +59,7 @@ def overview_data(ui: UiContext, con: Connection, filters: Filters, number: int)
 
 def prepare(ui: UiContext) -> None:
     """What the first visitor would wait for, computed at start: the unfiltered overview and new candidates."""
-    with ui.store.connect() as con:
+    with dashboard.reading(ui.store) as con:
         overview_data(ui, con, Filters(), 1)
     ui.refresh_candidates()
 
@@ -69,7 +69,7 @@ def memory(ui: UiContext) -> Handler:
     def build(request: Request) -> Response:
         key = request.path_params["key"]
         filters, number = ui.filters(request), page_number(request)
-        with ui.store.connect() as con:
+        with dashboard.reading(ui.store) as con:
             if not dashboard.memory_known(con, key):
                 raise HTTPException(404, f"no memory with key {key!r} in {ui.store.name}")
             summary, days = ui.cached(con, ("memory", key, filters),
@@ -90,7 +90,8 @@ def conversation(ui: UiContext) -> Handler:
     """``/conversations/<id>``: the latest result as ``memscore report`` shows it, screened cells marked."""
     def build(request: Request) -> Response:
         conversation_id = request.path_params["conversation_id"]
-        result = ui.store.latest_result(conversation_id)
+        with dashboard.reading(ui.store) as con:
+            result = ui.cached(con, ("conversation", conversation_id), lambda: ui.store.latest_result(conversation_id))
         if result is None:
             raise HTTPException(404, f"no scores for conversation {conversation_id!r} in {ui.store.name}")
         marked = screened_cells(result)
@@ -101,7 +102,7 @@ def conversation(ui: UiContext) -> Handler:
             entry = result.entry(idx)
             responses.append({"label": label, "text": entry.text() if entry else "", "top": column,
                               "screened": sum(1 for _, c in marked if c == j), "score": result.response_scores[j]})
-        with ui.store.connect() as con:
+        with dashboard.reading(ui.store) as con:
             return ui.render(request, con, "conversation.html", result=result, responses=responses,
                              exact_cells=result.cell_counts()[0], screened_count=len(marked),
                              heatmap_chart=charts.heatmap(result), bars_chart=charts.importance_bars(result))

@@ -33,7 +33,7 @@ def page(ui: UiContext) -> Handler:
         if shown not in STATUSES:
             raise HTTPException(400, f"status: {shown!r} is not one of {', '.join(STATUSES)}")
         ui.refresh_candidates()
-        with ui.store.connect() as con:
+        with dashboard.reading(ui.store) as con:
             found = dashboard.review_page(con, filters, status=STATUSES[shown], min_dependence=ui.threshold,
                                           limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
             items = [{"item": item, "response": item.source.conversation.entries[item.candidate.response_entry_idx],
