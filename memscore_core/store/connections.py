@@ -18,9 +18,11 @@ _guard = threading.Lock()
 
 
 def open_database(database: str = ":memory:", config: dict[str, Any] | None = None) -> Connection:
-    """``duckdb.connect(database, config=config)``, counted."""
+    """``duckdb.connect(database, config=config)``, counted, without DuckDB's progress bar (drawn on stdout from C++
+    for a query over 2 s, it would break ``--json`` output)."""
     global _count
     con = duckdb.connect(database, config=config or {})
+    con.execute("SET enable_progress_bar = false")
     with _guard:
         _count += 1
     return con
