@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     concurrency: int = Field(default=8, ge=1)
     timeout: float = Field(default=300.0, gt=0)
     retries: int = Field(default=5, ge=1)
-    torch_threads: int = Field(default=1, ge=1)
+    torch_threads: int | None = Field(default=None, ge=1)
+    """The embedded model's torch threads; ``None``: torch's default (every core, unless ``OMP_NUM_THREADS``)."""
 
     @classmethod
     def with_overrides(cls, **overrides: object) -> Settings:

@@ -1,4 +1,5 @@
-"""``memscore bench``: strategies side by side against one server; ratios to ``seed`` from one run."""
+"""``memscore bench``: strategies side by side against one server; ratios to ``seed`` from one run (or, with
+``--models``, the embedded server beside a brute-force loop on each shipped model)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,17 @@ from rich.table import Table
 from memscore_core.backends.factory import joined_base_url
 from memscore_core.bench.corpus import BenchShape
 from memscore_core.bench.many_memories import DEFAULT_STRATEGIES, ManyMemoryReport, run_many_memory_bench
+from memscore_core.bench.models import ModelsReport, model_dirs, run_models_bench
 from memscore_core.bench.orchestrated import OrchestratedReport, orchestrated_targets, run_orchestrated
 from memscore_core.bench.replicas import ReplicaReport, run_replica_bench
 from memscore_core.bench.run import BenchReport, emulated_server, run_bench
-from memscore_core.bench.targets import Target, check_many_memory_targets, check_replica_targets, check_targets
+from memscore_core.bench.targets import (
+    Target,
+    check_many_memory_targets,
+    check_models_targets,
+    check_replica_targets,
+    check_targets,
+)
 from memscore_core.cli.consoles import stdout_console
 from memscore_core.cli.strategy_options import (
     DEFAULT_MASKS,
@@ -34,7 +42,7 @@ from memscore_core.embedded.loopback import free_port
 from memscore_core.settings import Settings
 from memscore_core.synth.many import ManyShape
 
-R = TypeVar("R", BenchReport, ReplicaReport, OrchestratedReport, ManyMemoryReport)
+R = TypeVar("R", BenchReport, ReplicaReport, OrchestratedReport, ManyMemoryReport, ModelsReport)
 
 
 def bench(
@@ -69,12 +77,15 @@ def bench(
                                                       "chunks, --conversations of them) on the embedded model "
                                                       "(MEMSCORE_MODEL_DIR) or --base-url.")] = None,
     used: Annotated[int, typer.Option(min=0, help="--many-memories: memories asked about per chunk.")] = 4,
+    models: Annotated[bool, typer.Option(help="On each shipped model (data/models/*, and MEMSCORE_MODEL_DIR): "
+                                         "exact on the embedded server beside a brute-force loop over the same "
+                                         "prompts, on --conversations small synthetic conversations.")] = False,
     masks: MasksOption = DEFAULT_MASKS,
     floor_quantile: FloorQuantileOption = DEFAULT_QUANTILE,
     ablation: Annotated[str, typer.Option(help="--many-memories: remove (default) or replace (see `memscore score "
                                           "--help`); comma-separated, every strategy under each, judged "
                                           "against exact under the same.")] = "remove",
-    seed: Annotated[int, typer.Option(help="--many-memories: the corpus's seed.")] = 14,
+    seed: Annotated[int, typer.Option(help="--many-memories, --models: the corpus's seed.")] = 14,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Measure requests, server-reported prompt tokens, wall time, client CPU and peak RSS per strategy.
@@ -83,11 +94,20 @@ def bench(
     With --orchestrated N: the CLI and the flow over the same N conversations, wall and CPU per request.
     With --many-memories M: every strategy's requests, prompt tokens, wall, precision@1, two-memory recall
     and top-1 agreement with exact on the same conversations.
+    With --models: per model, prompt tokens per second of exact on the embedded server and of a brute-force
+    loop (one forward pass per prompt), and the wall ratio.
     Ends with the performance targets the run measured; exits 1 if any was missed.
     """
     if orchestrated is not None:
         paths = run_orchestrated(Path(tempfile.mkdtemp(prefix="memscore-bench-")), conversations=orchestrated)
         finish(paths, orchestrated_targets(paths), as_json, print_orchestrated_report)
+        return
+    if models:
+        settings = Settings()
+        compared_models = run_models_bench(model_dirs(settings.model_dir), conversations=conversations, seed=seed,
+                                           concurrency=concurrency or settings.concurrency,
+                                           threads=settings.torch_threads)
+        finish(compared_models, check_models_targets(compared_models), as_json, print_models_report)
         return
     if many_memories is not None:
         names = strategy_names(strategies or ",".join(DEFAULT_STRATEGIES), several=True)
@@ -161,6 +181,24 @@ def print_many_memory_report(report: ManyMemoryReport) -> None:
                       _ratio(row.top1_agreement), _ratio(row.top1_agreement_within_floor),
                       str(row.agreement_responses), str(row.agreement_unreachable), str(row.exact_cells),
                       str(row.estimated_cells), ", ".join(f"{name} {n}" for name, n in row.chunk_strategies.items()))
+    stdout_console().print(table)
+
+
+def print_models_report(report: ModelsReport) -> None:
+    table = Table(title=f"memscore bench --models — {report.conversations} synthetic conversations (seed "
+                        f"{report.seed}): exact on the embedded server beside a brute-force loop over the same "
+                        "prompts (one forward pass each), alternating", title_justify="left")
+    for column in ("model", "parameters", "threads", "prompts", "prompt tokens", "memscore wall s", "loop wall s",
+                   "memscore tok/s", "loop tok/s", "memscore CPU s", "loop CPU s", "computed ÷ prompt tokens",
+                   "wall ÷ loop"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for row in report.rows:
+        ours, loop = row.memscore, row.loop
+        table.add_row(row.model, f"{row.parameters / 1e6:.1f} M", str(row.threads), str(ours.prompts),
+                      f"{ours.prompt_tokens:,}", f"{ours.wall_s:.1f}", f"{loop.wall_s:.1f}",
+                      f"{ours.tokens_per_s:,.0f}", f"{loop.tokens_per_s:,.0f}", f"{ours.cpu_s:.1f}",
+                      f"{loop.cpu_s:.1f}", _ratio(row.computed_tokens / ours.prompt_tokens if ours.prompt_tokens
+                                                  else None), _ratio(row.wall_vs_loop))
     stdout_console().print(table)
 
 
