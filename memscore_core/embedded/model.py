@@ -29,9 +29,14 @@ from memscore_core.embedded.detokenize import decode_in_context, token_bytes
 NEG_INF = -9999.0
 PREFILL_SLICE = 256
 HEAD_ELEMENTS = 1 << 22
-"""Log-probabilities per output-head pass (16 MB of float32): a large vocabulary's head still runs dozens of
-positions per matrix product (one or two per pass made it 3× slower than the whole forward pass)."""
+"""Log-probabilities per output-head pass (16 MB of float32), and never more positions than a prefill slice: a
+large vocabulary's head still runs dozens of positions per matrix product (one or two per pass made it 3× slower
+than the whole forward pass), a small one's stays as small as the slice's own arrays."""
 CACHE_ENTRIES, CACHE_BYTES = 4, 256 << 20
+PARALLEL_HIDDEN = 512
+"""Hidden size from which the model's matrix products are split over torch's threads by default: below it each
+product is too small to gain from more than one core."""
+TORCH_THREADS = torch.get_num_threads()
 
 
 @dataclass
@@ -82,7 +87,8 @@ class PromptLogprobs:
 class LocalModel:
     """A transformers model and tokenizer from ``model_dir``; thread-safe, one computation at a time.
 
-    ``threads``: torch threads (default: torch's own, every core unless ``OMP_NUM_THREADS`` says otherwise).
+    ``threads``: torch threads (default: torch's own, every core unless ``OMP_NUM_THREADS`` says otherwise, for
+    a model of hidden size ``PARALLEL_HIDDEN`` or more; one below it).
     The prefix cache keeps the ``cache_entries`` prompts used last, within ``cache_bytes`` but at least two:
     the latest, whose greedy next token is asked for right after its scoring, and the one it reused (a
     conversation's baseline, which every ablation of it shares the most with), so two conversations scored
@@ -91,14 +97,14 @@ class LocalModel:
 
     def __init__(self, model_dir: Path, *, threads: int | None = None, prefix_cache: bool = True,
                  cache_entries: int = CACHE_ENTRIES, cache_bytes: int = CACHE_BYTES, name: str | None = None) -> None:
-        if threads is not None:
-            torch.set_num_threads(threads)
         transformers_logging.disable_progress_bar()
         self.model_dir = Path(model_dir)
         self.name = name or self.model_dir.name
         self.tokenizer: Any = AutoTokenizer.from_pretrained(self.model_dir)
         self.model: Any = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=torch.float32).eval()
-        self._head_rows = max(1, HEAD_ELEMENTS // int(self.model.config.vocab_size))
+        wide = int(self.model.config.hidden_size) >= PARALLEL_HIDDEN
+        torch.set_num_threads(threads or (TORCH_THREADS if wide else 1))
+        self._head_rows = max(1, min(PREFILL_SLICE, HEAD_ELEMENTS // int(self.model.config.vocab_size)))
         self.prefix_cache = prefix_cache
         self._cache_entries, self._cache_bytes = cache_entries, cache_bytes
         self._recent: OrderedDict[int, _Cached] = OrderedDict()
