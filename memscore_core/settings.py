@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     timeout: float = Field(default=300.0, gt=0)
     retries: int = Field(default=5, ge=1)
     torch_threads: int | None = Field(default=None, ge=1)
-    """The embedded model's torch threads; ``None``: torch's default (every core, unless ``OMP_NUM_THREADS``)."""
+    """The embedded model's torch threads; ``None``: every core (or ``OMP_NUM_THREADS``), one for a tiny model."""
 
     @classmethod
     def with_overrides(cls, **overrides: object) -> Settings:

@@ -22,7 +22,7 @@ def serve(
     served_model_name: Annotated[str | None, typer.Option(help="Model name \\[default: the directory name].")]
     = None,
     threads: Annotated[int | None, typer.Option(help="Torch threads \\[default: every core, or "
-                                                       "$OMP_NUM_THREADS].")] = None,
+                                                       "$OMP_NUM_THREADS; one for a tiny model].")] = None,
     prefix_cache: Annotated[bool, typer.Option(help="Reuse the KV cache of shared prompt prefixes.")] = True,
     emulate_gpu: Annotated[bool, typer.Option(help="Benchmarks: hold each request prompt_tokens/T seconds.")]
     = False,

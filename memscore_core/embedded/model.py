@@ -32,7 +32,7 @@ HEAD_ELEMENTS = 1 << 22
 """Log-probabilities per output-head pass (16 MB of float32), and never more positions than a prefill slice: a
 large vocabulary's head still runs dozens of positions per matrix product (one or two per pass made it 3× slower
 than the whole forward pass), a small one's stays as small as the slice's own arrays."""
-CACHE_ENTRIES, CACHE_BYTES = 4, 256 << 20
+CACHE_ENTRIES, CACHE_BYTES = 3, 256 << 20
 PARALLEL_HIDDEN = 512
 """Hidden size from which the model's matrix products are split over torch's threads by default: below it each
 product is too small to gain from more than one core."""
