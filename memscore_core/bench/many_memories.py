@@ -88,6 +88,6 @@ def _backend(model_dir: Path, base_url: str | None) -> PromptBackend:
     from memscore_core.embedded.app import ServerOptions
     from memscore_core.embedded.serve import embedded_transport
 
-    transport = embedded_transport(model_dir, 1, ServerOptions(max_model_len=MAX_MODEL_LEN))
+    transport = embedded_transport(model_dir, None, ServerOptions(max_model_len=MAX_MODEL_LEN))
     return VllmBackend(base_url=EMBEDDED_BASE_URL, transport=transport, timeout=TIMEOUT_S,
                        retry=RetryPolicy(attempts=1))

@@ -2,7 +2,9 @@
 
 Each target applies only where the run measured it: token ratios need ``seed`` beside ``exact``, speed-ups a
 server (emulated or real), the memory bound a conversation of at least 100,000 tokens, fleet ratios a replica
-run with one replica beside two or four, strategy ratios ``exact`` beside the screening strategies.
+run with one replica beside two or four, strategy ratios ``exact`` beside the screening strategies, the embedded
+server's speed beside the brute-force loop a real pretrained model (issue 24; the tiny models' time is the server's
+per-request work, shown but not judged).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from pydantic import BaseModel, computed_field
 
 from memscore_core.bench.many_memories import ManyMemoryReport
+from memscore_core.bench.models import ModelsReport
 from memscore_core.bench.replicas import ReplicaReport
 from memscore_core.bench.run import BenchReport, StrategyRow
 
@@ -25,6 +28,8 @@ HIERARCHICAL_TOKENS = {64: 0.5, 256: 0.2}
 """Hierarchical's prompt tokens ÷ exact's, at most, from this many memories per chunk on (none below 64)."""
 AGREEMENT, PRECISION_GAP = 0.98, 0.01
 SURROGATE_MIN_MEMORIES, SURROGATE_TOKENS, SURROGATE_PRECISION = 256, 0.3, 0.9
+LOOP_WALL, REAL_MODEL_PARAMETERS = 0.5, 100_000_000
+"""memscore's exact wall ÷ the brute-force loop's, at most, on models of at least this many parameters."""
 
 
 class Target(BaseModel):
@@ -126,3 +131,10 @@ def check_many_memory_targets(report: ManyMemoryReport) -> list[Target]:
 def _agreement(value: float | None) -> float:
     """No response above the floor to judge means nothing disagreed."""
     return 1.0 if value is None else value
+
+
+def check_models_targets(report: ModelsReport) -> list[Target]:
+    """Issue 24's speed target on each real pretrained model: exact's wall at most half the brute-force loop's."""
+    return [Target(name=f"{row.model}: exact wall ÷ brute-force loop", measured=row.wall_vs_loop, required=LOOP_WALL,
+                   at_most=True)
+            for row in report.rows if row.parameters >= REAL_MODEL_PARAMETERS and row.wall_vs_loop is not None]

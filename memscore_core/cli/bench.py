@@ -17,14 +17,22 @@ from memscore_core.backends.factory import joined_base_url
 from memscore_core.bench.corpus import BenchShape
 from memscore_core.bench.corpus_bench import run_corpus_bench
 from memscore_core.bench.many_memories import DEFAULT_STRATEGIES, ManyMemoryReport, run_many_memory_bench
+from memscore_core.bench.models import ModelsReport, model_dirs, run_models_bench
 from memscore_core.bench.orchestrated import OrchestratedReport, orchestrated_targets, run_orchestrated
 from memscore_core.bench.replicas import ReplicaReport, run_replica_bench
 from memscore_core.bench.run import BenchReport, emulated_server, run_bench
-from memscore_core.bench.targets import Target, check_many_memory_targets, check_replica_targets, check_targets
+from memscore_core.bench.targets import (
+    Target,
+    check_many_memory_targets,
+    check_models_targets,
+    check_replica_targets,
+    check_targets,
+)
 from memscore_core.bench.ui_pages import UiPageReport, check_ui_targets, run_ui_page_bench
 from memscore_core.cli.bench_reports import (
     print_corpus_report,
     print_many_memory_report,
+    print_models_report,
     print_orchestrated_report,
     print_replica_report,
     print_report,
@@ -42,9 +50,10 @@ from memscore_core.cli.strategy_options import (
 )
 from memscore_core.config import ScoringConfig
 from memscore_core.embedded.loopback import free_port
+from memscore_core.settings import Settings
 from memscore_core.synth.many import ManyShape
 
-R = TypeVar("R", BenchReport, ReplicaReport, OrchestratedReport, ManyMemoryReport, UiPageReport)
+R = TypeVar("R", BenchReport, ReplicaReport, OrchestratedReport, ManyMemoryReport, UiPageReport, ModelsReport)
 
 bench = typer.Typer(help="Measure requests, server-reported prompt tokens, wall time, client CPU and peak RSS per "
                          "strategy; each mode ends with the targets it measured and exits 1 if any was missed.")
@@ -171,6 +180,27 @@ def ui_pages(
     """Time each page of `memscore ui` over a store of CONVERSATIONS synthetic conversations (built if missing)."""
     timed = run_ui_page_bench(db or Path(tempfile.mkdtemp(prefix="memscore-bench-")) / "ui.duckdb", conversations)
     finish(timed, check_ui_targets(timed), as_json, print_ui_report)
+
+
+@bench.command("models")
+def models(
+    model_dir: Annotated[list[Path] | None, typer.Option(help="Only these model directories (repeat it) "
+                                                         "\\[default: every shipped model].")] = None,
+    conversations: ConversationsOption = 5,
+    seed: Annotated[int, typer.Option(help="The corpus's seed.")] = 14,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Requests in flight (default: MEMSCORE_CONCURRENCY).")]
+    = None,
+    as_json: JsonOption = False,
+) -> None:
+    """On each shipped model (data/models/*, and MEMSCORE_MODEL_DIR), or each --model-dir: prompt tokens per second of
+    exact on the embedded server and of a brute-force loop (one forward pass per prompt) over the same prompts,
+    and the wall ratio; the \u2264 0.5\u00d7 target applies to real models (100M parameters and more)."""
+    settings = Settings()
+    dirs = [embedded_model_dir(path) for path in model_dir] if model_dir else model_dirs(settings.model_dir)
+    compared = run_models_bench(dirs,
+                                conversations=conversations, seed=seed,
+                                concurrency=concurrency or settings.concurrency, threads=settings.torch_threads)
+    finish(compared, check_models_targets(compared), as_json, print_models_report)
 
 
 @bench.command("corpus")

@@ -6,6 +6,7 @@ from rich.table import Table
 
 from memscore_core.bench.corpus_bench import CorpusBenchReport
 from memscore_core.bench.many_memories import ManyMemoryReport
+from memscore_core.bench.models import ModelsReport
 from memscore_core.bench.orchestrated import OrchestratedReport
 from memscore_core.bench.replicas import ReplicaReport
 from memscore_core.bench.run import BenchReport
@@ -39,6 +40,24 @@ def print_corpus_report(report: CorpusBenchReport) -> None:
     for kind, exponents in report.growth.items():
         console.print(f"{kind}: growth exponents " + ", ".join(f"{k} {v}" for k, v in exponents.items()),
                       highlight=False)
+
+
+def print_models_report(report: ModelsReport) -> None:
+    table = Table(title=f"memscore bench models — {report.conversations} synthetic conversations (seed "
+                        f"{report.seed}): exact on the embedded server beside a brute-force loop over the same "
+                        "prompts (one forward pass each), alternating", title_justify="left")
+    for column in ("model", "parameters", "threads", "prompts", "prompt tokens", "memscore wall s", "loop wall s",
+                   "memscore tok/s", "loop tok/s", "memscore CPU s", "loop CPU s", "computed ÷ prompt tokens",
+                   "wall ÷ loop"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for row in report.rows:
+        ours, loop = row.memscore, row.loop
+        table.add_row(row.model, f"{row.parameters / 1e6:.1f} M", str(row.threads), str(ours.prompts),
+                      f"{ours.prompt_tokens:,}", f"{ours.wall_s:.1f}", f"{loop.wall_s:.1f}",
+                      f"{ours.tokens_per_s:,.0f}", f"{loop.tokens_per_s:,.0f}", f"{ours.cpu_s:.1f}",
+                      f"{loop.cpu_s:.1f}", _ratio(row.computed_tokens / ours.prompt_tokens if ours.prompt_tokens
+                                                  else None), _ratio(row.wall_vs_loop))
+    stdout_console().print(table)
 
 
 def print_many_memory_report(report: ManyMemoryReport) -> None:

@@ -20,7 +20,8 @@ def serve(
     max_logprobs: Annotated[int, typer.Option(help="Largest prompt_logprobs a request may ask for.")] = 20,
     served_model_name: Annotated[str | None, typer.Option(help="Model name \\[default: the directory name].")]
     = None,
-    threads: Annotated[int, typer.Option(help="Torch threads.")] = 1,
+    threads: Annotated[int | None, typer.Option(help="Torch threads \\[default: every core, or "
+                                                       "$OMP_NUM_THREADS; one for a tiny model].")] = None,
     prefix_cache: Annotated[bool, typer.Option(help="Reuse the KV cache of shared prompt prefixes.")] = True,
     emulate_gpu: Annotated[bool, typer.Option(help="Benchmarks: hold each request prompt_tokens/T seconds.")]
     = False,

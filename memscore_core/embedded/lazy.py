@@ -22,7 +22,7 @@ def embedded_model_name(model_dir: Path) -> str:
 class LazyEmbeddedTransport(httpx.AsyncBaseTransport):
     """``embedded_transport(model_dir, threads)``, loaded (in a worker thread) when the first request arrives."""
 
-    def __init__(self, model_dir: Path, threads: int = 1) -> None:
+    def __init__(self, model_dir: Path, threads: int | None = None) -> None:
         self.model_dir = Path(model_dir)
         self.threads = threads
         self._transport: httpx.AsyncBaseTransport | None = None

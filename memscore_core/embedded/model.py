@@ -1,17 +1,19 @@
 """A causal language model in-process: chat rendering, prompt log-probabilities, greedy generation.
 
 Prompt log-probabilities reuse the key/value cache of the prefix shared with a recent prompt (memscore's
-ablations share everything before the removed memory), in whole ``PREFILL_SLICE`` slices, so only the rest
-is computed and the results are bit-for-bit those of a full recompute.
+ablations share everything before the removed memory), in whole ``PREFILL_SLICE`` slices, and the output
+head's answers for that prefix in whole head passes, so only the rest is computed and the results are
+bit-for-bit those of a full recompute.
 Memory stays proportional to the prompt, never to prompt × vocabulary or prompt²: a cache entry keeps the
-final hidden states (not log-softmax rows), the model runs ``PREFILL_SLICE`` tokens per pass, and the
-output head computes about ``HEAD_ELEMENTS`` log-probabilities per pass.
+final hidden states and each position's answer (not log-softmax rows), the model runs ``PREFILL_SLICE``
+tokens per pass, and the output head computes at most ``HEAD_ELEMENTS`` log-probabilities per pass.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,33 @@ from memscore_core.embedded.detokenize import decode_in_context, token_bytes
 
 NEG_INF = -9999.0
 PREFILL_SLICE = 256
-HEAD_ELEMENTS = 1 << 17
+HEAD_ELEMENTS = 1 << 22
+"""Log-probabilities per output-head pass (16 MB of float32), and never more positions than a prefill slice: a
+large vocabulary's head still runs dozens of positions per matrix product (one or two per pass made it 3× slower
+than the whole forward pass), a small one's stays as small as the slice's own arrays."""
+CACHE_ENTRIES, CACHE_BYTES = 3, 256 << 20
+PARALLEL_HIDDEN = 512
+"""Hidden size from which the model's matrix products are split over torch's threads by default: below it each
+product is too small to gain from more than one core."""
+TORCH_THREADS = torch.get_num_threads()
+
+
+@dataclass
+class _Head:
+    """The output head's answers for the first ``len(chosen)`` positions of a prompt, top ``top_k`` each."""
+
+    top_k: int
+    chosen: torch.Tensor
+    ranks: torch.Tensor
+    top_logprobs: torch.Tensor
+    top_ids: torch.Tensor
+
+    def first(self, rows: int) -> _Head:
+        return _Head(self.top_k, self.chosen[:rows], self.ranks[:rows], self.top_logprobs[:rows], self.top_ids[:rows])
+
+    def extended(self, more: Sequence[tuple[torch.Tensor, ...]]) -> _Head:
+        columns = zip((self.chosen, self.ranks, self.top_logprobs, self.top_ids), *more, strict=True)
+        return _Head(self.top_k, *(torch.cat(column) for column in columns))
 
 
 @dataclass
@@ -34,6 +62,13 @@ class _Cached:
     ids: npt.NDArray[np.int64]
     cache: DynamicCache
     hidden: torch.Tensor  # [T, hidden size] final hidden states; row i predicts token i + 1
+    head: _Head | None = None
+
+    def nbytes(self) -> int:
+        tensors = [self.hidden] + [t for layer in self.cache.layers
+                                   for t in (layer.keys, layer.values)  # type: ignore[union-attr]
+                                   if t is not None]
+        return sum(t.numel() * t.element_size() for t in tensors)
 
 
 @dataclass(frozen=True)
@@ -52,21 +87,26 @@ class PromptLogprobs:
 class LocalModel:
     """A transformers model and tokenizer from ``model_dir``; thread-safe, one computation at a time.
 
-    The prefix cache keeps the last ``cache_entries`` prompts: the latest, whose greedy next token is asked for
-    right after its scoring, and the one before it.
+    ``threads``: torch threads (default: torch's own, every core unless ``OMP_NUM_THREADS`` says otherwise, for
+    a model of hidden size ``PARALLEL_HIDDEN`` or more; one below it).
+    The prefix cache keeps the ``cache_entries`` prompts used last, within ``cache_bytes`` but at least two:
+    the latest, whose greedy next token is asked for right after its scoring, and the one it reused (a
+    conversation's baseline, which every ablation of it shares the most with), so two conversations scored
+    side by side keep their baselines.
     """
 
-    def __init__(self, model_dir: Path, *, threads: int = 1, prefix_cache: bool = True, cache_entries: int = 2,
-                 name: str | None = None) -> None:
-        torch.set_num_threads(threads)
+    def __init__(self, model_dir: Path, *, threads: int | None = None, prefix_cache: bool = True,
+                 cache_entries: int = CACHE_ENTRIES, cache_bytes: int = CACHE_BYTES, name: str | None = None) -> None:
         transformers_logging.disable_progress_bar()
         self.model_dir = Path(model_dir)
         self.name = name or self.model_dir.name
         self.tokenizer: Any = AutoTokenizer.from_pretrained(self.model_dir)
         self.model: Any = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=torch.float32).eval()
-        self._head_slice = max(1, HEAD_ELEMENTS // int(self.model.config.vocab_size))
+        wide = int(self.model.config.hidden_size) >= PARALLEL_HIDDEN
+        torch.set_num_threads(threads or (TORCH_THREADS if wide else 1))
+        self._head_rows = max(1, min(PREFILL_SLICE, HEAD_ELEMENTS // int(self.model.config.vocab_size)))
         self.prefix_cache = prefix_cache
-        self._cache_entries = cache_entries
+        self._cache_entries, self._cache_bytes = cache_entries, cache_bytes
         self._recent: OrderedDict[int, _Cached] = OrderedDict()
         self._lock = threading.Lock()
         self.computed_tokens = 0
@@ -99,23 +139,20 @@ class LocalModel:
 
     def prompt_logprobs(self, ids: list[int], top_k: int) -> PromptLogprobs:
         """Log-probabilities of every prompt token after the first, with ranks and the top ``top_k``."""
-        hidden = self._hidden(ids)[: len(ids) - 1]
-        actual = torch.tensor(ids[1:], dtype=torch.long)
-        with torch.inference_mode():
-            parts = [self._score_slice(h, a, max(top_k, 0))
-                     for h, a in zip(hidden.split(self._head_slice), actual.split(self._head_slice), strict=True)]
-        chosen, ranks, top_lp, top_ids = (torch.cat(column) for column in zip(*parts, strict=True))
-        top = top_ids.numpy()
+        with self._lock, torch.inference_mode():
+            entry = self._entry(ids)
+            head = self._scored(entry, max(top_k, 0))
+        top = head.top_ids.numpy()
         decoded, pending = decode_in_context([self._bytes[i] for i in ids])
-        return PromptLogprobs(token_ids=ids, logprobs=_finite(chosen.numpy()), ranks=ranks.numpy(), top_ids=top,
-                              top_logprobs=_finite(top_lp.numpy()), decoded=decoded,
+        return PromptLogprobs(token_ids=ids, logprobs=_finite(head.chosen.numpy()), ranks=head.ranks.numpy(),
+                              top_ids=top, top_logprobs=_finite(head.top_logprobs.numpy()), decoded=decoded,
                               top_decoded=[[_alternative(pending[i], self._bytes[int(t)]) for t in row]
                                            for i, row in enumerate(top, start=1)])
 
     def next_token(self, ids: list[int]) -> int:
         """The greedy next token after ``ids`` (from the prefix cache when the prompt was just scored)."""
-        with torch.inference_mode():
-            return int(self._log_softmax(self._hidden(ids)[-1:])[0].argmax())
+        with self._lock, torch.inference_mode():
+            return int(self._log_softmax(self._entry(ids).hidden[-1:])[0].argmax())
 
     def generate(self, ids: list[int], max_tokens: int) -> tuple[list[int], str]:
         """Greedy continuation; stops at ``<|im_end|>`` or end of text. Returns (ids, finish reason)."""
@@ -131,6 +168,23 @@ class LocalModel:
                 output = self.model(torch.tensor([[token]]), past_key_values=output.past_key_values, use_cache=True)
         return generated, "length"
 
+    def _scored(self, entry: _Cached, top_k: int) -> _Head:
+        """The head's answers for every position of ``entry`` but the last, computed after those it holds."""
+        ids = entry.ids
+        head = entry.head if entry.head is not None and entry.head.top_k == top_k else None
+        done = 0 if head is None else len(head.chosen)
+        if head is not None and done == len(ids) - 1:
+            return head
+        hidden, actual = entry.hidden[done:len(ids) - 1], torch.from_numpy(ids[done + 1:])
+        parts = [self._score_slice(h, a, top_k)
+                 for h, a in zip(hidden.split(self._head_rows), actual.split(self._head_rows), strict=True)]
+        if head is None:
+            empty = (torch.empty(0), torch.empty(0, dtype=torch.long), torch.empty(0, top_k),
+                     torch.empty(0, top_k, dtype=torch.long))
+            head = _Head(top_k, *empty)
+        entry.head = head.extended(parts)
+        return entry.head
+
     def _score_slice(self, hidden: torch.Tensor, actual: torch.Tensor, top_k: int
                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Each position's log-prob of ``actual`` and its rank, and the top ``top_k`` (log-probs, ids)."""
@@ -144,30 +198,36 @@ class LocalModel:
         """Float32 log-softmax over the vocabulary of the output head applied to final hidden states."""
         return torch.log_softmax(self.model.get_output_embeddings()(hidden).float(), dim=-1)
 
-    def _hidden(self, ids: list[int]) -> torch.Tensor:
-        """Final hidden states of every position, reusing the cached prefix's whole prefill slices.
+    def _entry(self, ids: list[int]) -> _Cached:
+        """The prompt with the final hidden states of every position, reusing the cached prefix's whole prefill
+        slices, and the head's answers for the prefix's whole head passes (call with the lock held).
 
-        Reuse stops at a multiple of ``PREFILL_SLICE``, so every slice is computed exactly as a full recompute
-        computes it: results are bit-for-bit the same whatever the cache held.
+        Reuse stops at a multiple of ``PREFILL_SLICE`` (head answers at a multiple of the head's rows per pass,
+        and only where both prompts ran that pass whole), so every slice and pass is computed exactly as a full
+        recompute computes it: results are bit-for-bit the same whatever the cache held.
         """
         array = np.asarray(ids, dtype=np.int64)
-        with self._lock, torch.inference_mode():
-            best, shared = self._longest_prefix(array)
-            if best is not None and shared == len(ids) == len(best.ids):
+        best, shared = self._longest_prefix(array)
+        if best is not None:
+            self._recent.move_to_end(_key(best.ids))
+            if shared == len(ids) == len(best.ids):
                 self.reused_tokens += shared
-                return best.hidden
-            reused = shared - shared % PREFILL_SLICE
-            if best is None or reused == 0:
-                cache = DynamicCache(config=self.model.config)
-                hidden = self._extend(cache, ids)
-            else:
-                cache = _cropped(best.cache, reused, self.model.config)
-                hidden = torch.cat([best.hidden[:reused], self._extend(cache, ids[reused:])])
-            self.reused_tokens += reused
-            self.computed_tokens += len(ids) - reused
-            if self.prefix_cache:
-                self._remember(_Cached(array, cache, hidden))
-            return hidden
+                return best
+        reused = shared - shared % PREFILL_SLICE
+        if best is None or reused == 0:
+            cache = DynamicCache(config=self.model.config)
+            entry = _Cached(array, cache, self._extend(cache, ids))
+        else:
+            cache = _cropped(best.cache, reused, self.model.config)
+            entry = _Cached(array, cache, torch.cat([best.hidden[:reused], self._extend(cache, ids[reused:])]))
+            if best.head is not None:
+                rows = min(reused, shared - 1, len(ids) - 1, len(best.ids) - 1)
+                entry.head = best.head.first(rows - rows % self._head_rows)
+        self.reused_tokens += reused
+        self.computed_tokens += len(ids) - reused
+        if self.prefix_cache:
+            self._remember(entry)
+        return entry
 
     def _extend(self, cache: DynamicCache, ids: list[int]) -> torch.Tensor:
         """Final hidden states of ``ids`` following what ``cache`` holds (which grows), a slice per pass."""
@@ -187,11 +247,16 @@ class LocalModel:
         return best, shared
 
     def _remember(self, entry: _Cached) -> None:
-        key = hash(entry.ids.tobytes())
+        key = _key(entry.ids)
         self._recent.pop(key, None)
         self._recent[key] = entry
-        while len(self._recent) > self._cache_entries:
+        while len(self._recent) > 2 and (len(self._recent) > self._cache_entries or
+                                         sum(e.nbytes() for e in self._recent.values()) > self._cache_bytes):
             self._recent.popitem(last=False)
+
+
+def _key(ids: npt.NDArray[np.int64]) -> int:
+    return hash(ids.tobytes())
 
 
 def _cropped(cache: DynamicCache, length: int, config: Any) -> DynamicCache:

@@ -12,12 +12,12 @@ from memscore_core.collector import long_lived_objects_frozen
 from memscore_core.embedded.app import ServerOptions, build_app
 from memscore_core.embedded.model import LocalModel
 
-_MODELS: dict[tuple[Path, int], LocalModel] = {}
+_MODELS: dict[tuple[Path, int | None], LocalModel] = {}
 _LOADING = threading.Lock()
 
 
-def load_model(model_dir: Path, threads: int = 1) -> LocalModel:
-    """The model at ``model_dir``, loaded once per process."""
+def load_model(model_dir: Path, threads: int | None = None) -> LocalModel:
+    """The model at ``model_dir``, loaded once per process (``threads``: torch threads, default torch's own)."""
     key = (Path(model_dir).resolve(), threads)
     with _LOADING:
         if key not in _MODELS:
@@ -25,19 +25,19 @@ def load_model(model_dir: Path, threads: int = 1) -> LocalModel:
         return _MODELS[key]
 
 
-def embedded_transport(model_dir: Path, threads: int = 1, options: ServerOptions | None = None
+def embedded_transport(model_dir: Path, threads: int | None = None, options: ServerOptions | None = None
                        ) -> httpx.AsyncBaseTransport:
     """The embedded default: the same app as ``memscore serve``, answered in-process (no port)."""
     return httpx.ASGITransport(app=build_app(load_model(model_dir, threads), options or ServerOptions()))
 
 
-def server_app(model_dir: Path, options: ServerOptions, *, threads: int = 1, prefix_cache: bool = True,
+def server_app(model_dir: Path, options: ServerOptions, *, threads: int | None = None, prefix_cache: bool = True,
                served_model_name: str | None = None) -> Starlette:
     model = LocalModel(model_dir, threads=threads, prefix_cache=prefix_cache, name=served_model_name)
     return build_app(model, options)
 
 
-def run_server(model_dir: Path, *, host: str, port: int, options: ServerOptions, threads: int = 1,
+def run_server(model_dir: Path, *, host: str, port: int, options: ServerOptions, threads: int | None = None,
                prefix_cache: bool = True, served_model_name: str | None = None) -> None:
     """``memscore serve``: block serving HTTP until interrupted.
 

@@ -1,0 +1,82 @@
+"""``memscore bench models``: per model, memscore's exact scoring on the embedded server beside a brute-force loop.
+
+For each model directory the same synthetic conversations are scored twice with the same loaded transformers
+model and the same torch threads: by memscore's exact strategy through the embedded server in-process, as
+``memscore score`` runs it (request pool, prefix cache), and by the obvious loop: every prompt exact sends (each
+chunk whole, each memory left out, all of a chunk's memories left out) rendered by the model's chat template and
+run through one float32 forward pass and a log-softmax each, no prefix reuse. The two alternate conversation by
+conversation, and which goes first alternates too, so that load from other processes falls on both alike.
+Reported: prompt tokens per wall second for each, CPU seconds, and memscore's wall ÷ the loop's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, computed_field
+
+from memscore_core.settings import REPO_ROOT
+from memscore_core.synth.generator import generate_corpus
+
+SHIPPED_MODELS = REPO_ROOT / "data" / "models"
+
+
+class Side(BaseModel):
+    """One way of scoring the corpus: its prompts, prompt tokens, wall and CPU seconds (all threads)."""
+
+    prompts: int = 0
+    prompt_tokens: int = 0
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def tokens_per_s(self) -> float:
+        return self.prompt_tokens / self.wall_s if self.wall_s else 0.0
+
+
+class ModelRow(BaseModel):
+    """One model: memscore's exact scoring and the loop on the same conversations, and the server's counters."""
+
+    model: str
+    path: str
+    parameters: int
+    threads: int
+    memscore: Side
+    loop: Side
+    computed_tokens: int
+    reused_tokens: int
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def wall_vs_loop(self) -> float | None:
+        return self.memscore.wall_s / self.loop.wall_s if self.loop.wall_s else None
+
+
+class ModelsReport(BaseModel):
+    """Every model's row over the same ``conversations`` synthetic conversations (``seed``)."""
+
+    conversations: int
+    seed: int
+    rows: list[ModelRow]
+
+
+def model_dirs(chosen: Path | None = None) -> list[Path]:
+    """The shipped models (``data/models/*`` holding one), and ``chosen`` (``MEMSCORE_MODEL_DIR``) if elsewhere."""
+    found = sorted(path for path in SHIPPED_MODELS.glob("*") if (path / "config.json").is_file())
+    if chosen is not None and (chosen / "config.json").is_file() and chosen.resolve() not in \
+            {path.resolve() for path in found}:
+        found.append(chosen)
+    return found
+
+
+def run_models_bench(dirs: Sequence[Path], *, conversations: int, seed: int, concurrency: int = 8,
+                     threads: int | None = None) -> ModelsReport:
+    """Score ``conversations`` synthetic conversations on each model both ways, alternating, and report."""
+    from memscore_core.bench.brute_force import measure_model
+    from memscore_core.embedded.serve import load_model
+
+    corpus = list(generate_corpus(conversations, seed=seed))
+    return ModelsReport(conversations=conversations, seed=seed,
+                        rows=[measure_model(load_model(path, threads), corpus, concurrency) for path in dirs])
