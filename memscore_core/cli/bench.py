@@ -235,21 +235,19 @@ def finish(report: R, targets: list[Target], as_json: bool, show: Callable[[R], 
 
 def corpus_sizes(text: str) -> list[int]:
     """``1000,10000`` as corpus sizes (each at least 1)."""
-    try:
-        sizes = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        sizes = []
-    if not sizes or min(sizes) < 1:
-        raise typer.BadParameter("must be comma-separated conversation counts, e.g. 1000,10000", param_hint="SIZES")
-    return sizes
+    return _counts(text, "must be comma-separated conversation counts, e.g. 1000,10000", "SIZES")
 
 
 def replica_counts(text: str) -> list[int]:
     """``1,2,4`` as replica counts (each at least 1)."""
+    return _counts(text, "must be comma-separated replica counts, e.g. 1,2,4", "COUNTS")
+
+
+def _counts(text: str, message: str, hint: str) -> list[int]:
     try:
         counts = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
         counts = []
     if not counts or min(counts) < 1:
-        raise typer.BadParameter("must be comma-separated replica counts, e.g. 1,2,4", param_hint="COUNTS")
+        raise typer.BadParameter(message, param_hint=hint)
     return counts

@@ -21,7 +21,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from memscore_core.ablation.spans import message_spans
 from memscore_core.model.prompt import ScoredPrompt
 from memscore_core.settings import REPO_ROOT
-from tests.parity.test_brute_force import answer_logprobs
+from tests.parity.test_brute_force import leave_one_out as brute_force_leave_one_out
 from tests.support.models import require_smollm2
 
 DEFAULT_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
@@ -43,18 +43,9 @@ def smollm2() -> tuple[Any, Any]:
 
 
 def leave_one_out(smollm2: tuple[Any, Any], conversation: dict[str, Any]) -> Matrices:
-    """Clipped and signed leave-one-out matrices and each answer's drop-all divergence, one forward pass each."""
-    model, tokenizer = smollm2
-    base = answer_logprobs(model, tokenizer, conversation, set())
-    memories = [i for i, e in enumerate(conversation["entries"]) if e.get("memory_key")]
-    clipped, signed = [], []
-    for memory in memories:
-        without = answer_logprobs(model, tokenizer, conversation, {memory})
-        clipped.append([float(np.clip(base[r] - without[r], 0, None).sum()) for r in sorted(base)])
-        signed.append([float((base[r] - without[r]).sum()) for r in sorted(base)])
-    stripped = answer_logprobs(model, tokenizer, conversation, set(memories))
-    return {"matrix": clipped, "signed_matrix": signed,
-            "drop_all": [[float(np.clip(base[r] - stripped[r], 0, None).sum()) for r in sorted(base)]]}
+    """The parity tests' brute force on SmolLM2, drop-all as a one-row matrix."""
+    expected = brute_force_leave_one_out(*smollm2, conversation)
+    return {**expected, "drop_all": [expected["drop_all"]]}
 
 
 @pytest.fixture(scope="module")

@@ -98,19 +98,21 @@ def brute_force() -> list[Expected]:
     torch.set_num_threads(1)
     tokenizer = AutoTokenizer.from_pretrained(DEFAULT_MODEL_DIR)
     model = AutoModelForCausalLM.from_pretrained(DEFAULT_MODEL_DIR, dtype=torch.float32).eval()
-    expected = []
-    for conversation in CONVERSATIONS:
-        base = answer_logprobs(model, tokenizer, conversation, set())
-        memories = [i for i, e in enumerate(conversation["entries"]) if e.get("memory_key")]
-        clipped, signed = [], []
-        for memory in memories:
-            without = answer_logprobs(model, tokenizer, conversation, {memory})
-            clipped.append([float(np.clip(base[r] - without[r], 0, None).sum()) for r in sorted(base)])
-            signed.append([float((base[r] - without[r]).sum()) for r in sorted(base)])
-        stripped = answer_logprobs(model, tokenizer, conversation, set(memories))
-        drop_all = [float(np.clip(base[r] - stripped[r], 0, None).sum()) for r in sorted(base)]
-        expected.append({"matrix": clipped, "signed_matrix": signed, "drop_all": drop_all})
-    return expected
+    return [leave_one_out(model, tokenizer, conversation) for conversation in CONVERSATIONS]
+
+
+def leave_one_out(model: Any, tokenizer: Any, conversation: dict[str, Any]) -> Expected:
+    """Clipped and signed leave-one-out matrices and each answer's drop-all divergence, one forward pass each."""
+    base = answer_logprobs(model, tokenizer, conversation, set())
+    memories = [i for i, e in enumerate(conversation["entries"]) if e.get("memory_key")]
+    clipped, signed = [], []
+    for memory in memories:
+        without = answer_logprobs(model, tokenizer, conversation, {memory})
+        clipped.append([float(np.clip(base[r] - without[r], 0, None).sum()) for r in sorted(base)])
+        signed.append([float((base[r] - without[r]).sum()) for r in sorted(base)])
+    stripped = answer_logprobs(model, tokenizer, conversation, set(memories))
+    drop_all = [float(np.clip(base[r] - stripped[r], 0, None).sum()) for r in sorted(base)]
+    return {"matrix": clipped, "signed_matrix": signed, "drop_all": drop_all}
 
 
 @pytest.fixture(scope="module")
