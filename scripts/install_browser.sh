@@ -3,7 +3,7 @@
 # tests/support/browser.py). Playwright's own browser download (`playwright install`) is never used.
 set -euo pipefail
 if [ ! -x /usr/bin/chromium ]; then
-    apt-get update
-    apt-get install -y chromium
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 fi
 /usr/bin/chromium --version
