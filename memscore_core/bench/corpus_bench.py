@@ -1,4 +1,4 @@
-"""``memscore bench --corpus 1000,10000,100000``: the store's commands over corpora of growing size, side by side.
+"""``memscore bench corpus 1000,10000,100000``: the store's commands over corpora of growing size, side by side.
 
 For each size, a DuckDB file and a DuckLake (SQLite catalog, maintained once after the build) are built with
 :func:`~memscore_core.bench.corpus_store.build_corpus_store`; each timed command then runs in a process of its

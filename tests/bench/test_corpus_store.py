@@ -37,7 +37,7 @@ def test_a_built_result_reads_back_as_its_conversation_scored(tmp_path: Path) ->
 
 def test_bench_corpus_times_every_store_command_at_each_size_and_writes_its_report(tmp_path: Path) -> None:
     out = tmp_path / "bench-corpus.json"
-    done = CliRunner().invoke(app, ["bench", "--corpus", "20,40", "--corpus-out", str(out)])
+    done = CliRunner().invoke(app, ["bench", "corpus", "20,40", "--out", str(out)])
     assert done.exit_code == 0, done.output
     report = json.loads(out.read_text())
     assert [(s["kind"], s["conversations"]) for s in report["sizes"]] == [
