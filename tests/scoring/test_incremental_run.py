@@ -16,11 +16,10 @@ from memscore_core.errors import TransientBackendError
 from memscore_core.formats import InputOptions
 from memscore_core.formats.incremental import source_key
 from memscore_core.formats.loading import LoadedConversation
-from memscore_core.scoring.batch import direct_scorer
 from memscore_core.scoring.incremental import SourceReading
+from memscore_core.scoring.opening import open_scorer
 from memscore_core.scoring.outcome import Outcome
 from memscore_core.scoring.run import RunSummary, run_scoring
-from memscore_core.scoring.sending import pooled_sender
 from memscore_core.settings import DEFAULT_MODEL_DIR, REPO_ROOT
 from memscore_core.store import Store
 
@@ -35,19 +34,17 @@ def incremental_run(store: Store, source: Path, failing: str | None = None) -> R
                           retry=RetryPolicy(attempts=1))
 
     async def scoring() -> RunSummary:
-        async with backend:
-            model = await backend.model()
-            reading = SourceReading.open(store, model=model, config=CONFIG, options=InputOptions())
+        async with backend, open_scorer(CONFIG, backend=backend, concurrency=4) as scorer:
+            reading = SourceReading.open(store, model=scorer.model, config=CONFIG, options=InputOptions())
             read = reading.read([source], InputOptions())
-            async with pooled_sender(backend, CONFIG, 4) as send:
-                real = direct_scorer(send, CONFIG, model)
 
-                async def score(part: Sequence[LoadedConversation]) -> list[Outcome]:
-                    if part[0].conversation.id == failing:
-                        return [Outcome(part[0], error=TransientBackendError("connection failed (injected)"))]
-                    return await real(part)
+            async def score(part: Sequence[LoadedConversation]) -> list[Outcome]:
+                if part[0].conversation.id == failing:
+                    return [Outcome(part[0], error=TransientBackendError("connection failed (injected)"))]
+                return await scorer.score(part)
 
-                summary = await run_scoring(read.loaded, store, CONFIG, score, model=model, backend_name="embedded")
+            summary = await run_scoring(read.loaded, store, CONFIG, score, model=scorer.model,
+                                        backend_name="embedded")
             reading.settle(read, read.loaded, summary)
             return summary
 

@@ -14,9 +14,8 @@ from memscore_core.config import ScoringConfig
 from memscore_core.embedded.app import ServerOptions, build_app
 from memscore_core.embedded.serve import load_model
 from memscore_core.formats.loading import LoadResult, load_conversations
-from memscore_core.scoring.batch import direct_scorer
+from memscore_core.scoring.opening import open_scorer
 from memscore_core.scoring.run import RunSummary, run_scoring
-from memscore_core.scoring.sending import pooled_sender
 from memscore_core.settings import DEFAULT_MODEL_DIR
 from memscore_core.store import Store
 
@@ -41,10 +40,8 @@ def run(store: Store, loaded: LoadResult, config: ScoringConfig) -> RunSummary:
                           retry=RetryPolicy(attempts=1))
 
     async def scoring() -> RunSummary:
-        async with backend:
-            model = await backend.model()
-            async with pooled_sender(backend, config, 4) as send:
-                return await run_scoring(loaded, store, config, direct_scorer(send, config, model), model=model,
-                                         backend_name="embedded")
+        async with backend, open_scorer(config, backend=backend, concurrency=4) as scorer:
+            return await run_scoring(loaded, store, config, scorer.score, model=scorer.model,
+                                     backend_name="embedded")
 
     return asyncio.run(scoring())
