@@ -36,7 +36,7 @@ models: install
 	BIN=$(BIN) bash scripts/install_models.sh
 
 ## A peer row: ContextCite's own code (context-cite, in .venv-contextcite) beside memscore exact on SmolLM2 and
-## the same 8 synthetic conversations, 32 and 64 masks; writes docs/peer-contextcite.json (tens of minutes).
+## the same 8 synthetic conversations, 32 and 64 masks; writes docs/peer-contextcite.json (about an hour).
 PEER := runs/peer
 SMOLLM2 := data/models/smollm2-135m-instruct
 peer: models
@@ -45,10 +45,13 @@ peer: models
 	MEMSCORE_REQUEST_CACHE= $(BIN)/memscore eval $(PEER)/synth-8.jsonl --model-dir $(SMOLLM2) --json \
 		> $(PEER)/memscore-exact.json
 	PYTHONPATH=. $(BIN)/python scripts/peer_contextcite/export.py $(PEER)/synth-8.jsonl $(PEER)/input.json
-	for masks in 32 64; do TQDM_DISABLE=1 .venv-contextcite/bin/python scripts/peer_contextcite/attribute.py \
-		$(PEER)/input.json $(PEER)/contextcite-$$masks.json --model-dir $(SMOLLM2) --masks $$masks || exit 1; done
-	PYTHONPATH=. $(BIN)/python scripts/peer_contextcite/report.py $(PEER)/synth-8.jsonl \
-		--exact $(PEER)/memscore-exact.json --contextcite $(PEER)/contextcite-32.json $(PEER)/contextcite-64.json \
+	TQDM_DISABLE=1 .venv-contextcite/bin/python scripts/peer_contextcite/attribute.py $(PEER)/input.json \
+		$(PEER)/contextcite --model-dir $(SMOLLM2) --unit conversation --masks 32,64
+	TQDM_DISABLE=1 .venv-contextcite/bin/python scripts/peer_contextcite/attribute.py $(PEER)/input.json \
+		$(PEER)/contextcite --model-dir $(SMOLLM2) --unit answer --masks 32
+	PYTHONPATH=. $(BIN)/python scripts/peer_contextcite/report.py $(PEER)/synth-8.jsonl --exact $(PEER)/memscore-exact.json \
+		--contextcite $(PEER)/contextcite-conversation-32.json $(PEER)/contextcite-conversation-64.json \
+		$(PEER)/contextcite-answer-32.json \
 		--out docs/peer-contextcite.json
 
 check: install

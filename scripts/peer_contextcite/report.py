@@ -4,7 +4,7 @@ Each ContextCite result (attribute.py) becomes a ``ConversationScore`` whose cel
 (a cell for every memory before an answer, none after), so ``memscore_core.synth.evaluation.evaluate`` grades
 it with the same planted truth and the same rules as `memscore eval`: precision@1 over one-memory answers,
 two-memory recall over two-memory answers. Prints the markdown table of docs/peer-contextcite.md and writes
-the rows as JSON. Run from the repository root:
+the rows as JSON (ContextCite's rows with its score of every memory before every answer). Run from the repository root:
 
     PYTHONPATH=. .venv/bin/python scripts/peer_contextcite/report.py runs/peer/synth-8.jsonl \\
         --exact runs/peer/memscore-exact.json --contextcite runs/peer/cc-32.json runs/peer/cc-64.json \\
@@ -50,10 +50,12 @@ def contextcite_row(conversations: dict[str, Conversation], path: Path) -> dict[
     quality = evaluate(pairs) | {"n_double": two_memory_answers(pairs)}
     zero_top = sum(1 for result in run["conversations"] for answer in result["answers"]
                    if max(answer["scores"]) <= 0.0)
-    return {"method": f"ContextCite, {run['masks']} masks", **_quality(quality), "forward_passes":
+    per = "per answer" if run["unit"] == "answer" else "per conversation"
+    return {"method": f"ContextCite, {run['masks']} masks {per}", **_quality(quality), "forward_passes":
             run["forward_passes"], "prompt_tokens": run["prompt_tokens"], "wall_s": run["wall_s"],
             "answers_attributed": sum(len(result["answers"]) for result in run["conversations"]),
-            "answers_with_no_positive_weight": zero_top, "source": str(path)}
+            "answers_with_no_positive_weight": zero_top, "source": str(path),
+            "scores": run["conversations"]}
 
 
 def two_memory_answers(pairs: list[tuple[Conversation, ConversationScore]]) -> int:
@@ -72,17 +74,21 @@ def exact_row(path: Path, n_double: int) -> dict[str, Any]:
 
 def _quality(report: dict[str, Any]) -> dict[str, Any]:
     return {"precision_at_1": report["precision_at_1"], "n_single": report["n_single"],
-            "recall_two_memory": report["recall_two_memory"], "n_double": report.get("n_double")}
+            "recall_two_memory": report["recall_two_memory"], "n_double": report.get("n_double"),
+            "median_used": report["median_used_divergence"], "median_unused": report["median_unused_divergence"]}
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     """The markdown table of docs/peer-contextcite.md."""
-    lines = ["| method | precision@1 (answers) | two-memory recall (answers) | forward passes | prompt tokens "
-             "| wall s |", "|---|---:|---:|---:|---:|---:|"]
+    lines = ["| method | precision@1 (answers) | two-memory recall (answers) | forward passes (× exact) "
+             "| prompt tokens (× exact) | wall s |", "|---|---:|---:|---:|---:|---:|"]
+    passes, tokens = rows[0]["forward_passes"], rows[0]["prompt_tokens"]
     for row in rows:
+        wall = f"{row['wall_s']:,.0f}" if row["wall_s"] is not None else "—"
         lines.append(f"| {row['method']} | {_stat(row['precision_at_1'], row['n_single'])} | "
-                     f"{_stat(row['recall_two_memory'], row['n_double'])} | {row['forward_passes']:,} | "
-                     f"{row['prompt_tokens']:,} | {row['wall_s'] if row['wall_s'] is not None else '—'} |")
+                     f"{_stat(row['recall_two_memory'], row['n_double'])} | "
+                     f"{row['forward_passes']:,} ({row['forward_passes'] / passes:.1f}×) | "
+                     f"{row['prompt_tokens']:,} ({row['prompt_tokens'] / tokens:.1f}×) | {wall} |")
     return "\n".join(lines)
 
 
