@@ -1,10 +1,10 @@
 """Attribution quality per model × strategy × ablation, by running `memscore eval` on each and keeping its JSON.
 
 Each (model, ablation) is one `memscore eval CORPUS --model-dir DIR --strategy S1,S2,… --ablation A --json` run
-(request cache off, so no strategy answers from another's requests); the command is stored beside its reports,
-so each row of the table says how to reproduce it. Results go to ``--out`` (JSON) after every run, so a stopped
-job keeps what it measured; ``--markdown`` prints the table of one or more such files. Run from the repository
-root, e.g.:
+(request cache off, so no strategy answers from another's requests, unless ``--cache`` for a slow model); the
+command is stored beside its reports, so each row of the table says how to reproduce it. Results go to ``--out``
+(JSON) after every run, so a stopped job keeps what it measured; ``--markdown`` prints the table of one or more
+such files. Run from the repository root, e.g.:
 
     .venv/bin/memscore synth --n 8 --seed 424243 runs/quality/synth-8.jsonl
     nice -n 10 .venv/bin/python scripts/eval_quality.py runs/quality/synth-8.jsonl --out docs/quality-synth.json \\
@@ -36,9 +36,10 @@ def eval_command(corpus: Path, model_dir: Path, strategies: str, ablation: str, 
     return command + (["--chunk-tokens", str(chunk_tokens)] if chunk_tokens else [])
 
 
-def run_one(command: list[str]) -> list[dict[str, Any]]:
-    """Run ``memscore`` with ``command`` in this interpreter (request cache off) and parse its JSON reports."""
-    environment = {**os.environ, "MEMSCORE_REQUEST_CACHE": ""}
+def run_one(command: list[str], cache: str) -> list[dict[str, Any]]:
+    """Run ``memscore`` with ``command`` in this interpreter (request cache ``cache``, empty for none) and parse its
+    JSON reports."""
+    environment = {**os.environ, "MEMSCORE_REQUEST_CACHE": cache}
     done = subprocess.run([sys.executable, "-m", "memscore_core.cli", *command], env=environment,
                           capture_output=True, text=True, check=False)
     if done.returncode != 0 and not done.stdout.strip():
@@ -56,10 +57,11 @@ def measure(args: argparse.Namespace) -> None:
             if (model_dir.name, ablation, args.corpus.name) in done:
                 continue
             command = eval_command(args.corpus, model_dir, args.strategies, ablation, args.masks, args.chunk_tokens)
+            cache = str(args.cache / f"{model_dir.name}-{ablation}") if args.cache else ""
             began = time.time()
-            reports = run_one(command)
+            reports = run_one(command, cache)
             results.append({"corpus": args.corpus.name, "model": model_dir.name, "ablation": ablation,
-                            "command": f"MEMSCORE_REQUEST_CACHE= .venv/bin/memscore {shlex.join(command)}",
+                            "command": f"MEMSCORE_REQUEST_CACHE={cache} .venv/bin/memscore {shlex.join(command)}",
                             "run_s": round(time.time() - began, 1), "load_average": os.getloadavg()[0],
                             "reports": reports})
             args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -107,6 +109,10 @@ def main() -> None:
     parser.add_argument("--ablations", default=ABLATIONS)
     parser.add_argument("--masks", type=int, default=64)
     parser.add_argument("--chunk-tokens", type=int, default=None, help="default: memscore eval's (the corpus's)")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="a request cache under this directory, one per model and ablation: a request two "
+                             "strategies send (a leaf of hierarchical, auto's chunks scored exactly) is computed once; "
+                             "requests and prompt tokens still count it for each, wall times do not (default: none)")
     parser.add_argument("--markdown", type=Path, nargs="+", help="print the table of these result files")
     args = parser.parse_args()
     if args.markdown:
