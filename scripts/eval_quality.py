@@ -82,7 +82,7 @@ def markdown(paths: list[Path]) -> str:
              "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     commands = []
     for path in paths:
-        for block in json.loads(path.read_text()):
+        for block in sorted(json.loads(path.read_text()), key=lambda block: (block["model"], block["ablation"])):
             commands.append(block["command"])
             run = len(commands)
             for report in block["reports"]:
