@@ -1,7 +1,8 @@
 """``memscore bench many-memories M``: every strategy on the same many-memory conversations, side by side.
 
 Synthetic conversations of ``chunks`` chunks holding ``M`` memories each (``used`` of them asked about, the
-rest distractors of the same form) are scored by each strategy (and, with a window, each strategy again with
+rest distractors of the same form), in each shape asked for (layout and memory kinds,
+:mod:`memscore_core.synth.many`), are scored by each strategy (and, with a window, each strategy again with
 it; with several ablations, all of it under each) through one backend: the embedded model in ``model_dir``
 by default, or a server. Cost, quality and agreement with ``exact`` come from
 :func:`memscore_core.bench.strategies.compare_strategies`.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -20,7 +22,8 @@ from memscore_core.backends.protocol import PromptBackend
 from memscore_core.backends.vllm import RetryPolicy, VllmBackend
 from memscore_core.bench.strategies import StrategyComparison, compare_strategies
 from memscore_core.config import Ablation, ScoringConfig
-from memscore_core.synth.many import ManyShape, corpus_chunk_tokens, generate_many_corpus
+from memscore_core.synth.forms import MemoryKinds
+from memscore_core.synth.many import Layout, ManyShape, corpus_chunk_tokens, generate_many_corpus
 
 DEFAULT_STRATEGIES = ("exact", "hierarchical", "surrogate", "auto")
 MAX_MODEL_LEN = 8192
@@ -38,6 +41,18 @@ class ManyMemoryReport(BaseModel):
     chunk_tokens: int
     server: str
     comparison: StrategyComparison
+    layout: Layout = "grouped"
+    memory_kinds: MemoryKinds = "contacts"
+
+    def shape_label(self) -> str:
+        """The corpus's layout, and its memory kinds where not only contact facts."""
+        return self.layout if self.memory_kinds == "contacts" else f"{self.layout}, {self.memory_kinds} kinds"
+
+
+class ManyShapesReport(BaseModel):
+    """The same comparison on each shape's corpus, in the order asked for."""
+
+    shapes: list[ManyMemoryReport]
 
 
 def strategy_configs(strategies: list[str], chunk_tokens: int, *, window: int | None, masks: int,
@@ -78,7 +93,12 @@ def run_many_memory_bench(shape: ManyShape, *, conversations: int, seed: int, st
 
     return ManyMemoryReport(memories=shape.memories, used=shape.used, chunks=shape.chunks, conversations=conversations,
                            seed=seed, chunk_tokens=chunk_tokens, server=base_url or f"embedded {model_dir}",
-                           comparison=asyncio.run(compare()))
+                           comparison=asyncio.run(compare()), layout=shape.layout, memory_kinds=shape.memory_kinds)
+
+
+def run_many_shapes_bench(shapes: Sequence[ManyShape], **options: Any) -> ManyShapesReport:
+    """:func:`run_many_memory_bench` on each of ``shapes``, one after the other, with the same ``options``."""
+    return ManyShapesReport(shapes=[run_many_memory_bench(shape, **options) for shape in shapes])
 
 
 def _backend(model_dir: Path, base_url: str | None) -> PromptBackend:

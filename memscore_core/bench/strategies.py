@@ -40,6 +40,8 @@ class StrategyRow(BaseModel):
     wall_s: float
     precision_at_1: float | None
     recall_two_memory: float | None
+    n_single: int
+    n_two_memory: int
     quality: dict[str, float | int | None]
     top1_agreement: float | None
     top1_agreement_within_floor: float | None
@@ -207,7 +209,8 @@ def _row(name: str, config: ScoringConfig, conversations: Sequence[Conversation]
         name=name, config=config, conversations=len(scores), failed=failed,
         requests=sum(s.requests for s in scores), prompt_tokens=sum(s.prompt_tokens for s in scores),
         wall_s=round(wall, 3), precision_at_1=_number(ranked["precision_at_1"]),
-        recall_two_memory=_number(ranked["recall_two_memory"]), quality=quality,
+        recall_two_memory=_number(ranked["recall_two_memory"]), n_single=int(ranked["n_single"] or 0),
+        n_two_memory=int(ranked["n_two_memory"] or 0), quality=quality,
         top1_agreement=agreeing / judged if judged else None,
         top1_agreement_within_floor=tied / judged if judged else None, agreement_responses=judged,
         agreement_unreachable=unreached,

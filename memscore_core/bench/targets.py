@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, computed_field
 
-from memscore_core.bench.many_memories import ManyMemoryReport
+from memscore_core.bench.many_memories import ManyMemoryReport, ManyShapesReport
 from memscore_core.bench.models import ModelsReport
 from memscore_core.bench.replicas import ReplicaReport
 from memscore_core.bench.run import BenchReport, StrategyRow
@@ -126,6 +126,12 @@ def check_many_memory_targets(report: ManyMemoryReport) -> list[Target]:
             targets.append(Target(name=f"auto{suffix} prompt tokens ÷ exact{suffix}",
                                   measured=auto.prompt_tokens / tokens, required=1.0, at_most=True))
     return targets
+
+
+def check_many_shapes_targets(report: ManyShapesReport) -> list[Target]:
+    """Each shape's many-memory targets, named after the shape (``interleaved: hierarchical prompt tokens ÷ …``)."""
+    return [target.model_copy(update={"name": f"{shape.shape_label()}: {target.name}"})
+            for shape in report.shapes for target in check_many_memory_targets(shape)]
 
 
 def _agreement(value: float | None) -> float:

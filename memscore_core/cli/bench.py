@@ -16,14 +16,14 @@ import typer
 from memscore_core.backends.factory import joined_base_url
 from memscore_core.bench.corpus import BenchShape
 from memscore_core.bench.corpus_bench import run_corpus_bench
-from memscore_core.bench.many_memories import DEFAULT_STRATEGIES, ManyMemoryReport, run_many_memory_bench
+from memscore_core.bench.many_memories import DEFAULT_STRATEGIES, ManyShapesReport, run_many_shapes_bench
 from memscore_core.bench.models import ModelsReport, model_dirs, run_models_bench
 from memscore_core.bench.orchestrated import OrchestratedReport, orchestrated_targets, run_orchestrated
 from memscore_core.bench.replicas import ReplicaReport, run_replica_bench
 from memscore_core.bench.run import BenchReport, emulated_server, run_bench
 from memscore_core.bench.targets import (
     Target,
-    check_many_memory_targets,
+    check_many_shapes_targets,
     check_models_targets,
     check_replica_targets,
     check_targets,
@@ -31,7 +31,7 @@ from memscore_core.bench.targets import (
 from memscore_core.bench.ui_pages import UiPageReport, check_ui_targets, run_ui_page_bench
 from memscore_core.cli.bench_reports import (
     print_corpus_report,
-    print_many_memory_report,
+    print_many_shapes_report,
     print_models_report,
     print_orchestrated_report,
     print_replica_report,
@@ -51,9 +51,11 @@ from memscore_core.cli.strategy_options import (
 from memscore_core.config import ScoringConfig
 from memscore_core.embedded.loopback import free_port
 from memscore_core.settings import Settings
-from memscore_core.synth.many import ManyShape
+from memscore_core.synth.forms import MEMORY_KINDS, MemoryKinds
+from memscore_core.synth.many import LAYOUTS, Layout, ManyShape
 
-R = TypeVar("R", BenchReport, ReplicaReport, OrchestratedReport, ManyMemoryReport, UiPageReport, ModelsReport)
+C = TypeVar("C", Layout, MemoryKinds)
+R = TypeVar("R", BenchReport, ReplicaReport, OrchestratedReport, ManyShapesReport, UiPageReport, ModelsReport)
 
 bench = typer.Typer(help="Measure requests, server-reported prompt tokens, wall time, client CPU and peak RSS per "
                          "strategy; each mode ends with the targets it measured and exits 1 if any was missed.")
@@ -121,20 +123,35 @@ def many_memories(
                                           "comma-separated, every strategy under each, judged against exact "
                                           "under the same.")] = "remove",
     seed: Annotated[int, typer.Option(help="The corpus's seed.")] = 14,
+    layouts: Annotated[str, typer.Option("--shape", help="Comma-separated layouts, each a corpus of its own: grouped "
+                                         "(each chunk opens with its memories) and interleaved (memories between "
+                                         "answers); see `memscore synth --help`.")] = ",".join(LAYOUTS),
+    kinds: Annotated[str, typer.Option("--kinds", help="Comma-separated memory kinds, every layout with each: "
+                                       "contacts or mixed.")] = "contacts",
     concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight.")] = 4,
     model_dir: ModelDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """The strategies on synthetic conversations with MEMORIES memories per chunk, on the embedded model
-    (MEMSCORE_MODEL_DIR) or --base-url: requests, prompt tokens, wall, precision@1, two-memory recall and
-    top-1 agreement with exact on the same conversations."""
+    """The strategies on synthetic conversations with MEMORIES memories per chunk, in each shape, on the embedded
+    model (MEMSCORE_MODEL_DIR) or --base-url: requests, prompt tokens, wall, precision@1, two-memory recall and
+    top-1 agreement with exact on the same conversations, with each shape's targets."""
     names = strategy_names(strategies, several=True)
-    shaped = ManyShape(memories=memories, used=min(used, memories), chunks=chunks)
-    compared = run_many_memory_bench(shaped, conversations=conversations, seed=seed, strategies=names, window=window,
+    shapes = [ManyShape(memories=memories, used=min(used, memories), chunks=chunks, layout=layout, memory_kinds=kind)
+              for layout in _choices(layouts, LAYOUTS, "--shape") for kind in _choices(kinds, MEMORY_KINDS, "--kinds")]
+    compared = run_many_shapes_bench(shapes, conversations=conversations, seed=seed, strategies=names, window=window,
                                      masks=masks, floor_quantile=floor_quantile, ablations=ablation_names(ablation),
                                      model_dir=embedded_model_dir(model_dir), base_url=joined_base_url(base_url),
                                      concurrency=concurrency)
-    finish(compared, check_many_memory_targets(compared), as_json, print_many_memory_report)
+    finish(compared, check_many_shapes_targets(compared), as_json, print_many_shapes_report)
+
+
+def _choices(text: str, allowed: tuple[C, ...], option: str) -> list[C]:
+    """The names in ``text`` (comma-separated, each once, in order); one not in ``allowed`` is a usage error."""
+    names = list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    unknown = [name for name in names if name not in allowed]
+    if unknown or not names:
+        raise typer.BadParameter(f"must be one or more of {', '.join(allowed)} (comma-separated)", param_hint=option)
+    return [allowed[allowed.index(name)] for name in names]
 
 
 @bench.command("orchestrated")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from memscore_core.bench.corpus_bench import CorpusBenchReport
-from memscore_core.bench.many_memories import ManyMemoryReport
+from memscore_core.bench.many_memories import ManyMemoryReport, ManyShapesReport
 from memscore_core.bench.models import ModelsReport
 from memscore_core.bench.orchestrated import OrchestratedReport
 from memscore_core.bench.replicas import ReplicaReport
@@ -60,10 +60,16 @@ def print_models_report(report: ModelsReport) -> None:
     stdout_console().print(table)
 
 
+def print_many_shapes_report(report: ManyShapesReport) -> None:
+    """One table per shape."""
+    for shape in report.shapes:
+        print_many_memory_report(shape)
+
+
 def print_many_memory_report(report: ManyMemoryReport) -> None:
-    table = Table(title=f"memscore bench many-memories {report.memories} — {report.conversations} conversations × "
-                        f"{report.chunks} chunks of {report.memories} memories ({report.used} used), "
-                        f"{report.server}", title_justify="left")
+    table = Table(title=f"memscore bench many-memories {report.memories} — {report.shape_label()}: "
+                        f"{report.conversations} conversations × {report.chunks} chunks of {report.memories} memories "
+                        f"({report.used} used), {report.server}", title_justify="left")
     for column in ("strategy", "requests", "prompt tokens", "÷ exact", "wall s", "precision@1", "two-memory recall",
                    "top-1 = exact", "within floor", "judged", "drop-all ≤ floor", "exact cells", "estimated cells",
                    "chunks scored by"):

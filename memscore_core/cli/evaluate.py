@@ -75,9 +75,11 @@ def eval_command(
 
 
 def strategy_report(row: StrategyRow) -> dict[str, Any]:
-    """One strategy's evaluation: quality (precision@1 and two-memory recall on each cell's best value, every
-    other statistic on exact cells only), then its cost and how its cells were obtained."""
-    return {"strategy": row.name, "ablation": row.config.ablation, **row.quality, "precision_at_1": row.precision_at_1,
+    """One strategy's evaluation: quality (precision@1 and two-memory recall on each cell's best value, with the
+    answers they are over; every other statistic on exact cells only), then its cost and how its cells were
+    obtained."""
+    return {"strategy": row.name, "ablation": row.config.ablation, **row.quality, "n_single": row.n_single,
+            "precision_at_1": row.precision_at_1, "n_two_memory": row.n_two_memory,
             "recall_two_memory": row.recall_two_memory, "requests": row.requests, "prompt_tokens": row.prompt_tokens,
             "wall_s": row.wall_s, "tokens_vs_exact": row.tokens_vs_exact, "requests_vs_exact": row.requests_vs_exact,
             "top1_agreement_with_exact": row.top1_agreement,

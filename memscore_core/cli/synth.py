@@ -10,8 +10,16 @@ import orjson
 import typer
 
 from memscore_core.model.conversation import Conversation
+from memscore_core.synth.forms import MemoryKinds
 from memscore_core.synth.generator import generate_corpus
-from memscore_core.synth.many import ManyShape, generate_many_corpus
+from memscore_core.synth.many import Layout, ManyShape, generate_many_corpus
+
+ShapeOption = Annotated[Layout, typer.Option(
+    "--shape", help="With --memories: grouped (each chunk opens with its memories, then the answers) or "
+                    "interleaved (memories between answers, each answer after the memories it uses).")]
+KindsOption = Annotated[MemoryKinds, typer.Option(
+    "--kinds", help="With --memories: contacts (every memory a contact fact, a note or a tool result) or mixed "
+                    "(also JSON tool results, system blocks and contact cards, and distractors of other kinds).")]
 
 
 def synth(
@@ -24,14 +32,18 @@ def synth(
     chunks: Annotated[int | None, typer.Option(min=1, help="With --memories: chunks per conversation [1].")] = None,
     chunk_tokens: Annotated[int | None, typer.Option(
         min=1, help="With --memories: the chunk budget to fill [one that fits]; written to meta.chunk_tokens.")] = None,
+    layout: ShapeOption = "grouped",
+    kinds: KindsOption = "contacts",
 ) -> None:
     """Generate synthetic conversations with ground truth in ``meta``."""
-    if memories is None and (used, chunks, chunk_tokens) != (None, None, None):
-        raise typer.BadParameter("--used, --chunks and --chunk-tokens need --memories", param_hint="--memories")
+    if memories is None and ((used, chunks, chunk_tokens) != (None, None, None)
+                             or (layout, kinds) != ("grouped", "contacts")):
+        raise typer.BadParameter("--used, --chunks, --chunk-tokens, --shape and --kinds need --memories",
+                                 param_hint="--memories")
     if memories is not None:
         try:
             shape = ManyShape(memories=memories, used=4 if used is None else used, chunks=chunks or 1,
-                              chunk_tokens=chunk_tokens)
+                              chunk_tokens=chunk_tokens, layout=layout, memory_kinds=kinds)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--used") from None
         corpus = generate_many_corpus(n, seed, shape)

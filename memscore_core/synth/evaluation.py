@@ -30,7 +30,8 @@ class _Answer:
 
 
 def evaluate(pairs: Sequence[tuple[Conversation, ConversationScore]]) -> dict[str, float | int | None]:
-    """Precision@1, two-memory recall, used/unused medians, the floor and the redundancy check."""
+    """Precision@1 and two-memory recall with the answers each is over (``n_single``, ``n_two_memory``), used/unused
+    medians, the floor and the redundancy check; a statistic over no answers is None."""
     answers = [answer for conversation, score in pairs for answer in _answers(conversation, score)]
     single = [a for a in answers if a.kind == "one" and a.cells]
     double = [a for a in answers if a.kind == "two" and len(a.cells) >= 2]
@@ -44,6 +45,7 @@ def evaluate(pairs: Sequence[tuple[Conversation, ConversationScore]]) -> dict[st
         "n_answers": len(answers),
         "n_single": len(single),
         "precision_at_1": _mean([_top(a, 1) == a.used for a in single]),
+        "n_two_memory": len(double),
         "recall_two_memory": _mean([a.used <= _top(a, 2) for a in double]),
         "median_used_divergence": _median(used),
         "median_unused_divergence": _median(unused),

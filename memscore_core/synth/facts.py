@@ -49,6 +49,8 @@ class FactKind:
     questions: tuple[str, ...]
     answers: tuple[str, ...]
     topic: str
+    label: str = "{slot}"
+    """What the value is, as a field name (a contact card's ``{label}: {value}``)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,9 @@ class Fact:
 
     def topic(self) -> str:
         return self.kind.topic.format(slot=self.slot, o=self.owner)
+
+    def label(self) -> str:
+        return self.kind.label.format(slot=self.slot)
 
 
 FACT_KINDS: tuple[FactKind, ...] = (
@@ -160,7 +165,7 @@ CONTACT_KINDS: tuple[FactKind, ...] = (
         memories=("{o} lives in {v}.", "{o} moved to the town of {v}."),
         questions=("Where does {o} live?", "Which town does {o} live in?"),
         answers=("{o} lives in {v}.", "{o} lives in the town of {v}."),
-        topic="where {o} lives",
+        topic="where {o} lives", label="home town",
     ),
     FactKind(
         key="contacts/{o}/work/{slot}", slots=("employer",),
@@ -176,7 +181,7 @@ CONTACT_KINDS: tuple[FactKind, ...] = (
         memories=("{o}'s project is codenamed {v}.", "The codename of {o}'s project is {v}."),
         questions=("What is {o}'s project's codename?", "What did we call {o}'s project?"),
         answers=("{o}'s project is codenamed {v}.", "The codename is {v}."),
-        topic="{o}'s project",
+        topic="{o}'s project", label="project codename",
     ),
     FactKind(
         key="contacts/{o}/codes/{slot}", slots=FACT_KINDS[5].slots,
@@ -184,7 +189,7 @@ CONTACT_KINDS: tuple[FactKind, ...] = (
         memories=("{o}'s {slot} code is {v}.", "{o} set the {slot} code to {v}."),
         questions=("What is {o}'s {slot} code?", "Can you remind me of {o}'s {slot} code?"),
         answers=("The {slot} code is {v}.", "{o}'s {slot} code is {v}."),
-        topic="{o}'s {slot} code",
+        topic="{o}'s {slot} code", label="{slot} code",
     ),
     FactKind(
         key="contacts/{o}/calendar/{slot}", slots=FACT_KINDS[6].slots,

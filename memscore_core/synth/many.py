@@ -2,11 +2,14 @@
 
 Every memory is a fact about a named contact (``CONTACT_KINDS``), each with its own invented owner and
 value, drawn the same way whether an answer uses it or not: the M − K distractors differ from the used
-memories only in never being asked about. A segment opens with its M memories (user or tool messages,
-shuffled), then questions about its K used ones (``one`` or ``two`` answers) mixed with questions that need
-no memory, then more no-memory turns until the segment's bytes reach the chunk budget right after an
-answer. So memscore's chunk planner, run with ``meta["chunk_tokens"]``, splits the conversation into exactly
-its C segments. Ground truth is in each answer's ``meta`` as for :func:`generate_conversation`.
+memories only in never being asked about. ``memory_kinds="mixed"`` words them in more forms and makes some
+distractors memories of other kinds (:mod:`memscore_core.synth.forms`). A segment's turns are questions about
+its K used memories (``one`` or ``two`` answers) mixed with questions that need no memory. With the ``grouped``
+layout a segment opens with its M memories, then its turns; with ``interleaved`` its turns fall between its
+memories, at random places, each after the memories it uses (as a real agent recalls while it talks). Then
+more no-memory turns follow until the segment's bytes reach the chunk budget right after an answer. So
+memscore's chunk planner, run with ``meta["chunk_tokens"]``, splits the conversation into exactly its C
+segments. Ground truth is in each answer's ``meta`` as for :func:`generate_conversation`.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import accumulate
+from typing import Literal
 
 from memscore_core.ablation.chunking import CHARS_PER_TOKEN, chunk_budget, entry_bytes
-from memscore_core.model.conversation import Conversation, Entry
+from memscore_core.model.conversation import Conversation, Entry, Role
 from memscore_core.synth.facts import (
     CONTACT_KINDS,
     Fact,
@@ -27,10 +31,14 @@ from memscore_core.synth.facts import (
     invented_word,
     sample_contact_facts,
 )
+from memscore_core.synth.forms import OTHER_RATE, MemoryKinds, fact_message, other_memory
 from memscore_core.synth.generator import CHITCHAT, SYSTEM_PROMPTS, lower_first
 
-MEMORY_BYTES = (46.2, 10.5)
-"""Mean and standard deviation of one memory's UTF-8 bytes (measured on 100,000 draws)."""
+Layout = Literal["grouped", "interleaved"]
+LAYOUTS: tuple[Layout, ...] = ("grouped", "interleaved")
+
+MEMORY_BYTES = {"contacts": (46.2, 10.5), "mixed": (66.4, 20.5)}
+"""Mean and standard deviation of one memory's UTF-8 bytes, per ``memory_kinds`` (measured on 100,000 draws)."""
 ANSWERED_BYTES = (111.0, 54.0)
 """Mean and standard deviation of the turns that use one memory, no-memory turns between them included."""
 PREFIX_BYTES = 160
@@ -43,6 +51,7 @@ class ManyShape:
     """M memories per segment, K of them used, C segments; ``chunk_tokens`` None picks a fitting default.
 
     ``kinds`` narrows the facts drawn (training drills, e.g. only digit values); the default is every kind.
+    ``layout`` and ``memory_kinds`` are described in the module's docstring.
     """
 
     memories: int = 64
@@ -54,6 +63,8 @@ class ManyShape:
     think_rate: float = 0.3
     context_rate: float = 0.3
     kinds: tuple[FactKind, ...] = CONTACT_KINDS
+    layout: Layout = "grouped"
+    memory_kinds: MemoryKinds = "contacts"
 
     def __post_init__(self) -> None:
         if self.memories < 1 or not 0 <= self.used <= self.memories or self.chunks < 1:
@@ -66,8 +77,9 @@ class ManyShape:
         """
         if self.chunk_tokens is not None:
             return self.chunk_tokens
-        mean = self.memories * MEMORY_BYTES[0] + self.used * ANSWERED_BYTES[0]
-        spread = math.sqrt(self.memories * MEMORY_BYTES[1] ** 2 + self.used * ANSWERED_BYTES[1] ** 2)
+        memory_mean, memory_spread = MEMORY_BYTES[self.memory_kinds]
+        mean = self.memories * memory_mean + self.used * ANSWERED_BYTES[0]
+        spread = math.sqrt(self.memories * memory_spread ** 2 + self.used * ANSWERED_BYTES[1] ** 2)
         return math.ceil((mean + 2.5 * spread + PREFIX_BYTES) / CHARS_PER_TOKEN)
 
 
@@ -83,16 +95,17 @@ class _Writer:
     tool_calls: int = 0
     entries: list[Entry] = field(default_factory=list)
 
-    def surface(self, fact: Fact) -> None:
-        text = fact.memory_text(self.rng)
-        if self.rng.random() < 0.5:
-            self.entries.append(Entry(role="user", content=f"Recalled memory: {text}", memory_key=fact.key))
-        else:
-            self.tool_calls += 1
-            self.entries.append(Entry(role="tool", content=text, memory_key=fact.key,
-                                      tool_call_id=f"call_{self.tool_calls}"))
+    def memory(self, fact: Fact, kinds: MemoryKinds) -> Entry:
+        """The memory entry stating ``fact``."""
+        role, text = fact_message(fact, self.rng, kinds)
+        return self._memory(fact.key, role, text)
 
-    def ask(self, facts: list[Fact]) -> None:
+    def other(self) -> Entry:
+        """A memory of another kind, which no answer uses."""
+        return self._memory(*other_memory(self.rng, self.taken))
+
+    def ask(self, facts: list[Fact]) -> list[Entry]:
+        """A question about ``facts`` and its answer."""
         rng = self.rng
         question = " Also, ".join(f.question(rng) if i == 0 else lower_first(f.question(rng))
                                   for i, f in enumerate(facts))
@@ -101,9 +114,9 @@ class _Writer:
         if rng.random() < self.think_rate:
             topics = " and ".join(fact.topic() for fact in facts)
             reasoning = f"The user is asking about {topics}. I should answer from what I know."
-        self._turn(question, answer, reasoning, [fact.key for fact in facts], ("one", "two")[len(facts) - 1])
+        return _turn(question, answer, reasoning, [fact.key for fact in facts], ("one", "two")[len(facts) - 1])
 
-    def chat(self) -> None:
+    def chat(self) -> list[Entry]:
         """A turn that needs no memory: repeat a fresh word, recall the user's name, or small talk."""
         roll = self.rng.random()
         if roll < 0.4:
@@ -113,12 +126,18 @@ class _Writer:
             question, answer = "What is my name?", f"Your name is {self.user_name}."
         else:
             question, answer = self.rng.choice(CHITCHAT)
-        self._turn(question, answer, None, [], "none")
+        return _turn(question, answer, None, [], "none")
 
-    def _turn(self, question: str, answer: str, reasoning: str | None, used: list[str], kind: str) -> None:
-        self.entries.append(Entry(role="user", content=question))
-        self.entries.append(Entry(role="assistant", content=answer, reasoning=reasoning,
-                                  meta={"uses_memories": used, "kind": kind}))
+    def _memory(self, key: str, role: Role, text: str) -> Entry:
+        if role != "tool":
+            return Entry(role=role, content=text, memory_key=key)
+        self.tool_calls += 1
+        return Entry(role="tool", content=text, memory_key=key, tool_call_id=f"call_{self.tool_calls}")
+
+
+def _turn(question: str, answer: str, reasoning: str | None, used: list[str], kind: str) -> list[Entry]:
+    return [Entry(role="user", content=question),
+            Entry(role="assistant", content=answer, reasoning=reasoning, meta={"uses_memories": used, "kind": kind})]
 
 
 def generate_many(seed: int, index: int, shape: ManyShape = ManyShape()) -> Conversation:
@@ -136,6 +155,8 @@ def generate_many(seed: int, index: int, shape: ManyShape = ManyShape()) -> Conv
         _write_segment(writer, shape, budget)
     meta = {"generator": "memscore-synth-many", "seed": seed, "index": index, "memories": shape.memories,
             "used": shape.used, "chunks": shape.chunks, "chunk_tokens": chunk_tokens}
+    if (shape.layout, shape.memory_kinds) != (LAYOUTS[0], "contacts"):
+        meta |= {"layout": shape.layout, "memory_kinds": shape.memory_kinds}
     return Conversation(id=f"synth-many-{seed}-{index:05d}", system_prompt=system_prompt, context=context,
                         entries=writer.entries, meta=meta)
 
@@ -150,10 +171,10 @@ def _write_segment(writer: _Writer, shape: ManyShape, budget: int) -> None:
         segment = writer.entries[start:]
         totals = list(accumulate(entry_bytes(entry) for entry in segment))
         answers = [total for total, entry in zip(totals, segment, strict=True) if entry.role == "assistant"]
-        if all(total < budget for total in answers[:-1]):
+        if all(total < budget for total in answers[:-1 if segment[-1].role == "assistant" else None]):
             total = totals[-1]
             while total < budget or writer.entries[-1].role != "assistant":
-                writer.chat()
+                writer.entries += writer.chat()
                 total += entry_bytes(writer.entries[-2]) + entry_bytes(writer.entries[-1])
             return
     raise ValueError(f"chunk_tokens {shape.budget_tokens()} cannot hold {shape.memories} memories and "
@@ -161,19 +182,38 @@ def _write_segment(writer: _Writer, shape: ManyShape, budget: int) -> None:
 
 
 def _core(writer: _Writer, shape: ManyShape) -> None:
-    """The M memories, then the questions that use K of them, mixed with no-memory turns."""
+    """The M memories and the turns that use K of them, mixed with no-memory turns, in the shape's layout."""
     rng = writer.rng
-    facts = sample_contact_facts(rng, shape.memories, writer.taken, shape.kinds)
-    for fact in facts:
-        writer.surface(fact)
+    others = sum(rng.random() < OTHER_RATE for _ in range(shape.memories - shape.used)) \
+        if shape.memory_kinds == "mixed" else 0
+    facts = sample_contact_facts(rng, shape.memories - others, writer.taken, shape.kinds)
+    memories = [writer.memory(fact, shape.memory_kinds) for fact in facts]
     pending = rng.sample(facts, shape.used)
+    turns: list[tuple[list[Fact], list[Entry]]] = []
     while pending:
         if rng.random() < shape.none_rate:
-            writer.chat()
-        elif len(pending) >= 2 and rng.random() < shape.two_rate:
-            writer.ask([pending.pop(), pending.pop()])
+            turns.append(([], writer.chat()))
         else:
-            writer.ask([pending.pop()])
+            asked = [pending.pop(), pending.pop()] if len(pending) >= 2 and rng.random() < shape.two_rate \
+                else [pending.pop()]
+            turns.append((asked, writer.ask(asked)))
+    for _ in range(others):
+        memories.insert(rng.randint(0, len(memories)), writer.other())
+    if shape.layout == "grouped":
+        writer.entries += memories + [entry for _, entries in turns for entry in entries]
+    else:
+        writer.entries += _interleave(rng, memories, turns)
+
+
+def _interleave(rng: random.Random, memories: list[Entry], turns: list[tuple[list[Fact], list[Entry]]]) -> list[Entry]:
+    """``memories`` in order with ``turns`` between them: each turn after a uniformly drawn number of memories,
+    at least those it uses (turns after the same memory keep their order)."""
+    after = {memory.memory_key: place for place, memory in enumerate(memories, 1)}
+    placed: dict[int, list[Entry]] = {}
+    for facts, entries in turns:
+        place = rng.randint(max((after[fact.key] for fact in facts), default=1), len(memories))
+        placed.setdefault(place, []).extend(entries)
+    return [entry for place, memory in enumerate(memories, 1) for entry in [memory, *placed.get(place, [])]]
 
 
 def generate_many_corpus(n: int, seed: int, shape: ManyShape = ManyShape()) -> Iterator[Conversation]:

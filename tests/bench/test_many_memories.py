@@ -6,9 +6,9 @@ import json
 
 from typer.testing import CliRunner
 
-from memscore_core.bench.many_memories import ManyMemoryReport
+from memscore_core.bench.many_memories import ManyMemoryReport, ManyShapesReport
 from memscore_core.bench.strategies import StrategyComparison, StrategyRow, reference_of, top1_agreement, unreachable
-from memscore_core.bench.targets import check_many_memory_targets
+from memscore_core.bench.targets import check_many_memory_targets, check_many_shapes_targets
 from memscore_core.cli import app
 from memscore_core.config import ScoringConfig
 from memscore_core.model.result import ConversationScore
@@ -17,16 +17,21 @@ from memscore_core.model.result import ConversationScore
 def row(name: str, tokens: int, *, precision: float = 1.0, agreement: float | None = 1.0) -> StrategyRow:
     return StrategyRow(name=name, config=ScoringConfig(strategy=name.split()[0]),  # type: ignore[arg-type]
                        conversations=1, failed=0, requests=10, prompt_tokens=tokens, wall_s=1.0,
-                       precision_at_1=precision, recall_two_memory=None, quality={}, top1_agreement=agreement,
+                       precision_at_1=precision, recall_two_memory=None, n_single=1, n_two_memory=0, quality={},
+                       top1_agreement=agreement,
                        top1_agreement_within_floor=agreement,
                        agreement_responses=10, agreement_unreachable=0, exact_cells=10, estimated_cells=0,
                        chunk_strategies={})
 
 
+def shape_report(memories: int, rows: list[StrategyRow], **shape: str) -> ManyMemoryReport:
+    return ManyMemoryReport(memories=memories, used=4, chunks=4, conversations=1, seed=1, chunk_tokens=1000,
+                            server="embedded", comparison=StrategyComparison(rows=rows, floors={}),
+                            **shape)  # type: ignore[arg-type]
+
+
 def verdicts(memories: int, rows: list[StrategyRow]) -> dict[str, bool]:
-    report = ManyMemoryReport(memories=memories, used=4, chunks=4, conversations=1, seed=1, chunk_tokens=1000,
-                              server="embedded", comparison=StrategyComparison(rows=rows, floors={}))
-    return {target.name: target.met for target in check_many_memory_targets(report)}
+    return {target.name: target.met for target in check_many_memory_targets(shape_report(memories, rows))}
 
 
 def test_at_64_memories_hierarchical_must_halve_exact_tokens_and_keep_its_answers() -> None:
@@ -52,11 +57,23 @@ def test_windowed_strategies_are_judged_against_windowed_exact() -> None:
     assert met["auto --window 4 prompt tokens ÷ exact --window 4"]
 
 
+def test_each_shape_is_held_to_the_targets_under_its_own_name() -> None:
+    report = ManyShapesReport(shapes=[
+        shape_report(64, [row("exact", 1000), row("hierarchical", 400)]),
+        shape_report(64, [row("exact", 1000), row("hierarchical", 700)], layout="interleaved", memory_kinds="mixed")])
+    met = {target.name: target.met for target in check_many_shapes_targets(report)}
+    assert met["grouped: hierarchical prompt tokens ÷ exact"]
+    assert not met["interleaved, mixed kinds: hierarchical prompt tokens ÷ exact"]
+    assert len(met) == 2 * len(verdicts(64, [row("exact", 1000), row("hierarchical", 400)]))
+
+
 def test_the_bench_compares_strategies_on_the_embedded_model_and_reports_each_target() -> None:
     result = CliRunner().invoke(app, ["bench", "many-memories", "16", "--used", "2", "--chunks", "1",
-                                      "--conversations", "1", "--strategies", "exact,hierarchical,auto", "--json"])
+                                      "--conversations", "1", "--strategies", "exact,hierarchical,auto", "--shape",
+                                      "grouped", "--json"])
     document = json.loads(result.output)
-    rows = {row["name"]: row for row in document["comparison"]["rows"]}
+    (shape,) = document["shapes"]
+    rows = {row["name"]: row for row in shape["comparison"]["rows"]}
     assert list(rows) == ["exact", "hierarchical", "auto"]
     assert rows["exact"]["requests"] == 16 + 2 and rows["exact"]["chunk_strategies"] == {"exact": 1}
     assert rows["hierarchical"]["estimated_cells"] > 0
@@ -64,16 +81,32 @@ def test_the_bench_compares_strategies_on_the_embedded_model_and_reports_each_ta
     assert (rows["hierarchical"]["agreement_responses"], rows["hierarchical"]["agreement_unreachable"]) == (3, 1)
     assert rows["auto"]["prompt_tokens"] == rows["exact"]["prompt_tokens"]
     targets = {target["name"]: target["met"] for target in document["targets"]}
-    assert targets["auto prompt tokens ÷ exact"] is True
-    assert "hierarchical prompt tokens ÷ exact" not in targets
+    assert targets["grouped: auto prompt tokens ÷ exact"] is True
+    assert "grouped: hierarchical prompt tokens ÷ exact" not in targets
     assert result.exit_code == (0 if all(targets.values()) else 1)
+
+
+def test_the_bench_runs_every_shape_on_a_corpus_of_its_own_and_prints_each_shapes_targets() -> None:
+    result = CliRunner().invoke(app, ["bench", "many-memories", "8", "--used", "2", "--chunks", "1",
+                                      "--conversations", "1", "--strategies", "exact,hierarchical", "--kinds",
+                                      "contacts,mixed"])
+    lines = result.output.splitlines()
+    for label in ("grouped", "grouped, mixed kinds", "interleaved", "interleaved, mixed kinds"):
+        assert any(f"many-memories 8 — {label}: 1 conversations" in line for line in lines), label
+        assert any(f"{label}: hierarchical top-1 agreement with exact" in line for line in lines), label
+    assert result.exit_code in (0, 1)
+
+
+def test_an_unknown_shape_is_a_usage_error_naming_the_option() -> None:
+    result = CliRunner().invoke(app, ["bench", "many-memories", "8", "--shape", "grouped,spiral"])
+    assert result.exit_code == 2 and "--shape" in result.output
 
 
 def test_the_bench_with_replacement_runs_every_strategy_replacing() -> None:
     result = CliRunner().invoke(app, ["bench", "many-memories", "8", "--used", "2", "--chunks", "1",
                                       "--conversations", "1", "--strategies", "exact,hierarchical", "--ablation",
-                                      "replace", "--json"])
-    rows = json.loads(result.output)["comparison"]["rows"]
+                                      "replace", "--shape", "interleaved", "--json"])
+    rows = json.loads(result.output)["shapes"][0]["comparison"]["rows"]
     assert [(row["name"], row["config"]["ablation"]) for row in rows] == [("exact", "replace"),
                                                                            ("hierarchical", "replace")]
     assert rows[0]["requests"] == 8 + 2 and rows[0]["failed"] == rows[1]["failed"] == 0
@@ -82,9 +115,9 @@ def test_the_bench_with_replacement_runs_every_strategy_replacing() -> None:
 def test_the_bench_under_several_ablations_runs_every_strategy_under_each_against_its_own_exact() -> None:
     result = CliRunner().invoke(app, ["bench", "many-memories", "8", "--used", "2", "--chunks", "1",
                                       "--conversations", "1", "--strategies", "exact,hierarchical", "--ablation",
-                                      "replace,remove", "--json"])
+                                      "replace,remove", "--shape", "grouped", "--json"])
     document = json.loads(result.output)
-    rows = {row["name"]: row for row in document["comparison"]["rows"]}
+    rows = {row["name"]: row for row in document["shapes"][0]["comparison"]["rows"]}
     assert {name: row["config"]["ablation"] for name, row in rows.items()} == {
         "exact --ablation replace": "replace", "hierarchical --ablation replace": "replace",
         "exact --ablation remove": "remove", "hierarchical --ablation remove": "remove"}
@@ -92,8 +125,9 @@ def test_the_bench_under_several_ablations_runs_every_strategy_under_each_agains
     assert replaced["tokens_vs_exact"] == removed["tokens_vs_exact"] == 1
     assert replaced["prompt_tokens"] > removed["prompt_tokens"]
     targets = {target["name"] for target in document["targets"]}
-    assert {"hierarchical --ablation replace top-1 agreement with exact --ablation replace (above the floor)",
-            "hierarchical --ablation remove top-1 agreement with exact --ablation remove (above the floor)"} <= targets
+    assert {"grouped: hierarchical --ablation replace top-1 agreement with exact --ablation replace (above the floor)",
+            "grouped: hierarchical --ablation remove top-1 agreement with exact --ablation remove (above the floor)"} \
+        <= targets
 
 
 def test_an_unknown_ablation_is_a_usage_error_naming_the_option() -> None:

@@ -61,7 +61,7 @@ def test_a_memory_after_an_answer_cannot_be_its_top_memory() -> None:
 def test_recall_two_memory_is_the_share_of_two_memory_answers_with_both_memories_in_their_top_two() -> None:
     pair = scored([memory("a"), memory("b"), memory("c"), answer("two", "a", "b"), answer("two", "a", "c")],
                   {"a": [3.0, 3.0], "b": [2.0, 2.0], "c": [1.0, 1.0]})
-    assert evaluate([pair])["recall_two_memory"] == 0.5
+    assert (evaluate([pair])["n_two_memory"], evaluate([pair])["recall_two_memory"]) == (2, 0.5)
 
 
 def test_used_median_covers_used_cells_and_unused_median_covers_null_and_no_memory_cells() -> None:
@@ -130,3 +130,33 @@ def test_memscore_eval_json_reports_the_required_metrics_for_synthesized_convers
     for rate in ("precision_at_1", "recall_two_memory", "no_memory_under_floor"):
         assert 0.0 <= report[rate] <= 1.0, rate
     assert report["median_used_divergence"] > report["median_unused_divergence"] >= 0.0
+
+
+def eval_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "memscore_core.cli", "eval", *args], capture_output=True, text=True,
+                          timeout=300, cwd=REPO_ROOT, env={**os.environ, "MEMSCORE_REQUEST_CACHE": ""})
+
+
+def test_memscore_eval_counts_the_answers_each_strategys_precision_is_over(tmp_path: Path) -> None:
+    source = tmp_path / "synth.jsonl"
+    source.write_text("".join(c.model_dump_json(exclude_none=True) + "\n" for c in generate_corpus(2, seed=1)))
+    done = eval_cli(str(source), "--strategy", "exact,surrogate", "--masks", "10", "--json")
+    assert done.returncode == 0, done.stderr
+    exact, surrogate = json.loads(done.stdout)
+    assert surrogate["exact_cells"] == 0 and surrogate["median_used_divergence"] is None
+    assert surrogate["n_single"] == exact["n_single"] > 0 and surrogate["precision_at_1"] is not None
+    assert surrogate["n_two_memory"] == exact["n_two_memory"]
+
+
+def test_memscore_eval_prints_a_dash_for_a_statistic_over_no_answers(tmp_path: Path) -> None:
+    conversation = Conversation(id="none-only", entries=[
+        memory("pets/dog"), Entry(role="user", content="Please repeat this word: Zorbu"),
+        Entry(role="assistant", content="Zorbu.", meta={"uses_memories": [], "kind": "none"})])
+    source = tmp_path / "none.jsonl"
+    source.write_text(conversation.model_dump_json(exclude_none=True) + "\n")
+    done = eval_cli(str(source), "--strategy", "exact,surrogate", "--masks", "10")
+    assert done.returncode == 0, done.stderr
+    rows = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:-1]]
+            for line in done.stdout.splitlines() if line.count("│") == 4}
+    assert rows["n_single"] == ["0", "0"]
+    assert rows["precision_at_1"] == rows["recall_two_memory"] == ["—", "—"]

@@ -18,7 +18,11 @@ from memscore_core.synth.many import ManyShape, corpus_chunk_tokens, generate_ma
 
 SHAPES = [ManyShape(memories=1, used=1, chunks=3), ManyShape(memories=5, used=2, chunks=4),
           ManyShape(memories=16, used=0, chunks=2), ManyShape(memories=64, used=4, chunks=3),
-          ManyShape(memories=256, used=8, chunks=1), ManyShape(memories=8, used=3, chunks=2, chunk_tokens=2000)]
+          ManyShape(memories=256, used=8, chunks=1), ManyShape(memories=8, used=3, chunks=2, chunk_tokens=2000),
+          ManyShape(memories=64, used=4, chunks=3, layout="interleaved"),
+          ManyShape(memories=64, used=4, chunks=3, memory_kinds="mixed"),
+          ManyShape(memories=5, used=5, chunks=2, layout="interleaved", memory_kinds="mixed"),
+          ManyShape(memories=256, used=8, chunks=1, layout="interleaved", memory_kinds="mixed")]
 
 
 def synth(out: Path, *options: str) -> Path:
@@ -60,7 +64,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[Conversation]:
     return [item.conversation for item in loaded.conversations]
 
 
-@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"m{s.memories}-k{s.used}-c{s.chunks}")
+@pytest.mark.parametrize("shape", SHAPES,
+                         ids=lambda s: f"m{s.memories}-k{s.used}-c{s.chunks}-{s.layout}-{s.memory_kinds}")
 def test_the_chunk_planner_splits_each_conversation_into_its_segments(shape: ManyShape) -> None:
     for index in range(3):
         conversation = generate_many(9, index, shape)
