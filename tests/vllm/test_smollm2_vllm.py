@@ -42,7 +42,9 @@ AGENTS = [item.conversation for path in [EXAMPLES / "openai-chat.jsonl", EXAMPLE
           for item in load_conversations([path], RULES).conversations]
 PROMPTS = {**{f"sample:{c.id}": c for c in [SAMPLED, NO_SYSTEM]}, **{f"memscore-chat:{c.id}": c for c in NATIVE},
            **{f"agent:{c.id}": c for c in AGENTS}}
-SCORED = [NO_SYSTEM, *NATIVE]  # the default system prompt, reasoning as text, tool calls and system memories
+SCORED = [NATIVE[0].model_copy(update={"id": "agent-recall-no-system", "system_prompt": ""})]
+"""Scored end to end (SmolLM2 on the CPU is slow, so one small conversation): the default system prompt, tool calls
+and their results as memories; system memories and the other shapes are compared prompt by prompt above."""
 TOLERANCE = 1e-3
 
 
