@@ -33,8 +33,6 @@ def row_invariant_attention(module: torch.nn.Module, query: torch.Tensor, key: t
                             **kwargs: Any) -> tuple[torch.Tensor, None]:
     """Causal attention of ``query`` (the pass's last rows of the ``key`` length) in transformers' interface:
     [batch, heads, rows, dim] in, [batch, rows, heads, dim] out. The mask is implied (no padding)."""
-    if getattr(module, "sliding_window", None):
-        raise ValueError("row-invariant attention serves full causal attention only")
     batch, heads, rows, dim = query.shape
     kv_heads, length = key.shape[1], key.shape[2]
     groups = heads // kv_heads

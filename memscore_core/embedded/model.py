@@ -28,6 +28,7 @@ from memscore_core.embedded.attention import NAME as ROW_INVARIANT
 from memscore_core.embedded.detokenize import decode_in_context, token_bytes
 from memscore_core.embedded.hf import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 from memscore_core.embedded.hf import logging as transformers_logging
+from memscore_core.errors import ConfigError
 
 NEG_INF = -9999.0
 PREFILL_SLICE = 256
@@ -106,6 +107,10 @@ class LocalModel:
         self.tokenizer: Any = AutoTokenizer.from_pretrained(self.model_dir)
         self.model: Any = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=torch.float32,
                                                                 attn_implementation=ROW_INVARIANT).eval()
+        config = self.model.config
+        if getattr(config, "sliding_window", None) and getattr(config, "use_sliding_window", True):
+            raise ConfigError(f"the model in {self.model_dir} uses sliding-window attention; the embedded server "
+                              "serves models with full causal attention only")
         wide = int(self.model.config.hidden_size) >= PARALLEL_HIDDEN
         torch.set_num_threads(threads or (TORCH_THREADS if wide else 1))
         self._head_rows = max(2 * MIN_ROWS, min(PREFILL_SLICE, HEAD_ELEMENTS // int(self.model.config.vocab_size)))
