@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import httpx
 import torch
@@ -36,8 +37,9 @@ def loop_prompts(model: LocalModel, conversation: Conversation, config: ScoringC
 
 
 def brute_force(model: LocalModel, prompts: Sequence[list[int]]) -> None:
-    """One forward pass and a log-softmax gather of the actual tokens per prompt: the obvious loop."""
-    with torch.inference_mode():
+    """One forward pass and a log-softmax gather of the actual tokens per prompt: the obvious loop, with
+    transformers' default attention (``sdpa``) rather than the server's row-invariant one."""
+    with torch.inference_mode(), _attention(model, "sdpa"):
         for ids in prompts:
             tokens = torch.tensor([ids])
             logprobs = torch.log_softmax(model.model(tokens).logits[0, :-1].float(), dim=-1)
@@ -82,6 +84,17 @@ def measure_model(model: LocalModel, corpus: Sequence[Conversation], concurrency
     return ModelRow(model=model.name, path=str(model.model_dir), parameters=model.model.num_parameters(),
                     threads=torch.get_num_threads(), memscore=ours, loop=loop,
                     computed_tokens=model.computed_tokens - computed, reused_tokens=model.reused_tokens - reused)
+
+
+@contextmanager
+def _attention(model: LocalModel, name: str) -> Iterator[None]:
+    """``model`` runs attention implementation ``name`` within the block."""
+    before = model.model.config._attn_implementation
+    model.model.set_attn_implementation(name)
+    try:
+        yield
+    finally:
+        model.model.set_attn_implementation(before)
 
 
 def _timed(side: Side, run: Callable[[], None]) -> None:

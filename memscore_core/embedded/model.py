@@ -1,11 +1,12 @@
 """A causal language model in-process: chat rendering, prompt log-probabilities, greedy generation.
 
-Prompt log-probabilities reuse the key/value cache of the prefix shared with a recent prompt (memscore's
-ablations share everything before the removed memory), in whole ``PREFILL_SLICE`` slices, and the output
-head's answers for that prefix in whole head passes, so only the rest is computed and the results are
-bit-for-bit those of a full recompute.
+Prompt log-probabilities reuse the key/value cache of the longest prefix shared with a recent prompt (memscore's
+ablations share everything before the removed memory), to the token, and the output head's answers for that
+prefix, so only the rest is computed. The model runs with row-invariant attention
+(:mod:`memscore_core.embedded.attention`) and every pass and head pass has at least ``MIN_ROWS`` rows, so each
+position's numbers are bit-for-bit those of a full recompute, wherever the passes began.
 Memory stays proportional to the prompt, never to prompt × vocabulary or prompt²: a cache entry keeps the
-final hidden states and each position's answer (not log-softmax rows), the model runs ``PREFILL_SLICE``
+final hidden states and each position's answer (not log-softmax rows), the model runs at most ``PREFILL_SLICE``
 tokens per pass, and the output head computes at most ``HEAD_ELEMENTS`` log-probabilities per pass.
 """
 
@@ -21,10 +22,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
-from transformers.utils import logging as transformers_logging
 
+from memscore_core.embedded.attention import MIN_ROWS, pieces
+from memscore_core.embedded.attention import NAME as ROW_INVARIANT
 from memscore_core.embedded.detokenize import decode_in_context, token_bytes
+from memscore_core.embedded.hf import AutoModelForCausalLM, AutoTokenizer, DynamicCache
+from memscore_core.embedded.hf import logging as transformers_logging
+from memscore_core.errors import ConfigError
 
 NEG_INF = -9999.0
 PREFILL_SLICE = 256
@@ -101,10 +105,15 @@ class LocalModel:
         self.model_dir = Path(model_dir)
         self.name = name or self.model_dir.name
         self.tokenizer: Any = AutoTokenizer.from_pretrained(self.model_dir)
-        self.model: Any = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=torch.float32).eval()
+        self.model: Any = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=torch.float32,
+                                                                attn_implementation=ROW_INVARIANT).eval()
+        config = self.model.config
+        if getattr(config, "sliding_window", None) and getattr(config, "use_sliding_window", True):
+            raise ConfigError(f"the model in {self.model_dir} uses sliding-window attention; the embedded server "
+                              "serves models with full causal attention only")
         wide = int(self.model.config.hidden_size) >= PARALLEL_HIDDEN
         torch.set_num_threads(threads or (TORCH_THREADS if wide else 1))
-        self._head_rows = max(1, min(PREFILL_SLICE, HEAD_ELEMENTS // int(self.model.config.vocab_size)))
+        self._head_rows = max(2 * MIN_ROWS, min(PREFILL_SLICE, HEAD_ELEMENTS // int(self.model.config.vocab_size)))
         self.prefix_cache = prefix_cache
         self._cache_entries, self._cache_bytes = cache_entries, cache_bytes
         self._recent: OrderedDict[int, _Cached] = OrderedDict()
@@ -175,9 +184,10 @@ class LocalModel:
         done = 0 if head is None else len(head.chosen)
         if head is not None and done == len(ids) - 1:
             return head
+        sizes = pieces(len(ids) - 1 - done, self._head_rows)
         hidden, actual = entry.hidden[done:len(ids) - 1], torch.from_numpy(ids[done + 1:])
         parts = [self._score_slice(h, a, top_k)
-                 for h, a in zip(hidden.split(self._head_rows), actual.split(self._head_rows), strict=True)]
+                 for h, a in zip(hidden.split(sizes), actual.split(sizes), strict=True)]
         if head is None:
             empty = (torch.empty(0), torch.empty(0, dtype=torch.long), torch.empty(0, top_k),
                      torch.empty(0, top_k, dtype=torch.long))
@@ -199,12 +209,11 @@ class LocalModel:
         return torch.log_softmax(self.model.get_output_embeddings()(hidden).float(), dim=-1)
 
     def _entry(self, ids: list[int]) -> _Cached:
-        """The prompt with the final hidden states of every position, reusing the cached prefix's whole prefill
-        slices, and the head's answers for the prefix's whole head passes (call with the lock held).
+        """The prompt with the final hidden states of every position, reusing the cached prefix's key/value cache,
+        hidden states and head answers to the token (call with the lock held).
 
-        Reuse stops at a multiple of ``PREFILL_SLICE`` (head answers at a multiple of the head's rows per pass,
-        and only where both prompts ran that pass whole), so every slice and pass is computed exactly as a full
-        recompute computes it: results are bit-for-bit the same whatever the cache held.
+        At least ``MIN_ROWS`` positions are left to compute (and to score), and rows are reused only from passes
+        of ``MIN_ROWS`` or more, so results are bit-for-bit the same whatever the cache held.
         """
         array = np.asarray(ids, dtype=np.int64)
         best, shared = self._longest_prefix(array)
@@ -213,16 +222,16 @@ class LocalModel:
             if shared == len(ids) == len(best.ids):
                 self.reused_tokens += shared
                 return best
-        reused = shared - shared % PREFILL_SLICE
-        if best is None or reused == 0:
+        reused = min(shared, len(ids) - MIN_ROWS)
+        if best is None or reused < MIN_ROWS:
+            reused = 0
             cache = DynamicCache(config=self.model.config)
             entry = _Cached(array, cache, self._extend(cache, ids))
         else:
             cache = _cropped(best.cache, reused, self.model.config)
             entry = _Cached(array, cache, torch.cat([best.hidden[:reused], self._extend(cache, ids[reused:])]))
-            if best.head is not None:
-                rows = min(reused, shared - 1, len(ids) - 1, len(best.ids) - 1)
-                entry.head = best.head.first(rows - rows % self._head_rows)
+            if best.head is not None and len(best.ids) > MIN_ROWS:
+                entry.head = best.head.first(max(0, min(shared - 1, len(ids) - 1 - MIN_ROWS)))
         self.reused_tokens += reused
         self.computed_tokens += len(ids) - reused
         if self.prefix_cache:
@@ -230,11 +239,14 @@ class LocalModel:
         return entry
 
     def _extend(self, cache: DynamicCache, ids: list[int]) -> torch.Tensor:
-        """Final hidden states of ``ids`` following what ``cache`` holds (which grows), a slice per pass."""
-        decoder = self.model.get_decoder()
-        return torch.cat([decoder(torch.tensor([ids[start:start + PREFILL_SLICE]]), past_key_values=cache,
-                                  use_cache=True).last_hidden_state[0]
-                          for start in range(0, len(ids), PREFILL_SLICE)])
+        """Final hidden states of ``ids`` following what ``cache`` holds (which grows), in passes of at most
+        ``PREFILL_SLICE`` tokens and as equal as can be."""
+        decoder, start, passes = self.model.get_decoder(), 0, []
+        for size in pieces(len(ids), PREFILL_SLICE):
+            passes.append(decoder(torch.tensor([ids[start:start + size]]), past_key_values=cache,
+                                  use_cache=True).last_hidden_state[0])
+            start += size
+        return torch.cat(passes)
 
     def _longest_prefix(self, ids: npt.NDArray[np.int64]) -> tuple[_Cached | None, int]:
         best, shared = None, 0

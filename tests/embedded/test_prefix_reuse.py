@@ -1,4 +1,4 @@
-"""The embedded model reuses cached prefixes and slices long prompts without changing a single bit."""
+"""The embedded model reuses cached prefixes to the token and slices long prompts without changing a single bit."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import random
 
 import numpy as np
 import torch
+from transformers import DynamicCache
 
+from memscore_core.embedded.attention import MIN_ROWS
 from memscore_core.embedded.model import PREFILL_SLICE, LocalModel
 from tests.embedded.conftest import CAPTURE_MODEL
 
@@ -32,7 +34,7 @@ def test_sliced_scoring_equals_one_whole_forward_pass() -> None:
     assert np.abs(model.prompt_logprobs(ids, 0).logprobs - whole_pass_logprobs(model, ids)).max() < 1e-5
 
 
-def test_an_ablation_recomputes_only_from_the_slice_holding_the_removed_message() -> None:
+def test_an_ablation_recomputes_only_from_the_removed_message_on() -> None:
     model = LocalModel(CAPTURE_MODEL)
     baseline = encoded(model, FACTS)
     model.prompt_logprobs(baseline, 0)
@@ -40,8 +42,8 @@ def test_an_ablation_recomputes_only_from_the_slice_holding_the_removed_message(
     shared = next(i for i, (a, b) in enumerate(zip(baseline, ablated, strict=False)) if a != b)
     computed_before = model.computed_tokens
     model.prompt_logprobs(ablated, 0)
-    assert model.computed_tokens - computed_before == len(ablated) - shared // PREFILL_SLICE * PREFILL_SLICE
-    assert model.reused_tokens >= 2 * PREFILL_SLICE
+    assert model.computed_tokens - computed_before == len(ablated) - shared
+    assert model.reused_tokens == shared
 
 
 def test_scores_are_bit_for_bit_a_full_recompute_whatever_the_cache_held() -> None:
@@ -58,3 +60,28 @@ def test_scores_are_bit_for_bit_a_full_recompute_whatever_the_cache_held() -> No
         assert np.array_equal(with_reuse.ranks, without.ranks)
         assert reusing.next_token(ids) == fresh.next_token(ids)
     assert reusing.reused_tokens > 4 * PREFILL_SLICE
+
+
+def test_a_prompt_extending_a_cached_one_by_a_few_tokens_still_computes_at_least_min_rows() -> None:
+    reusing = LocalModel(CAPTURE_MODEL)
+    fresh = LocalModel(CAPTURE_MODEL, prefix_cache=False)
+    ids = encoded(reusing, FACTS[:8])
+    reusing.prompt_logprobs(ids[:-2], 3)
+    computed_before = reusing.computed_tokens
+    with_reuse, without = reusing.prompt_logprobs(ids, 3), fresh.prompt_logprobs(ids, 3)
+    assert reusing.computed_tokens - computed_before == MIN_ROWS
+    assert np.array_equal(with_reuse.logprobs, without.logprobs)
+    assert np.array_equal(with_reuse.ranks, without.ranks)
+
+
+def test_hidden_states_are_bit_for_bit_the_same_wherever_a_pass_begins() -> None:
+    model = LocalModel(CAPTURE_MODEL, prefix_cache=False)
+    ids = encoded(model, FACTS[:20])
+    decoder = model.model.get_decoder()
+    with torch.inference_mode():
+        whole = decoder(torch.tensor([ids])).last_hidden_state[0]
+        for start in (MIN_ROWS, 13, 64, 101, len(ids) - MIN_ROWS):
+            cache = DynamicCache(config=model.model.config)
+            first = decoder(torch.tensor([ids[:start]]), past_key_values=cache, use_cache=True).last_hidden_state[0]
+            rest = decoder(torch.tensor([ids[start:]]), past_key_values=cache, use_cache=True).last_hidden_state[0]
+            assert torch.equal(torch.cat([first, rest]), whole), start
