@@ -15,7 +15,7 @@ import typer
 
 from memscore_core.backends.factory import joined_base_url
 from memscore_core.bench.corpus import BenchShape
-from memscore_core.bench.corpus_bench import run_corpus_bench
+from memscore_core.bench.corpus_bench import CorpusBenchReport, check_corpus_targets, run_corpus_bench
 from memscore_core.bench.many_memories import DEFAULT_STRATEGIES, ManyMemoryReport, run_many_memory_bench
 from memscore_core.bench.models import ModelsReport, model_dirs, run_models_bench
 from memscore_core.bench.orchestrated import OrchestratedReport, orchestrated_targets, run_orchestrated
@@ -53,7 +53,8 @@ from memscore_core.embedded.loopback import free_port
 from memscore_core.settings import Settings
 from memscore_core.synth.many import ManyShape
 
-R = TypeVar("R", BenchReport, ReplicaReport, OrchestratedReport, ManyMemoryReport, UiPageReport, ModelsReport)
+R = TypeVar("R", BenchReport, ReplicaReport, OrchestratedReport, ManyMemoryReport, UiPageReport, ModelsReport,
+              CorpusBenchReport)
 
 bench = typer.Typer(help="Measure requests, server-reported prompt tokens, wall time, client CPU and peak RSS per "
                          "strategy; each mode ends with the targets it measured and exits 1 if any was missed.")
@@ -215,10 +216,7 @@ def corpus(
         report = run_corpus_bench(corpus_sizes(sizes), Path(root))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    if as_json:
-        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
-    else:
-        print_corpus_report(report)
+    finish(report, check_corpus_targets(report), as_json, print_corpus_report)
 
 
 def finish(report: R, targets: list[Target], as_json: bool, show: Callable[[R], None]) -> None:

@@ -228,7 +228,7 @@ SELECT ?, {each("INTEGER")}, {each("BIGINT")}, {each("VARCHAR")}, {each("VARCHAR
 """
 
 MEMORY_OBSERVATIONS = """
-SELECT m.memory_key, m.conversation_id, m.importance / nullif(m.cells, 0) AS normalised, m.scored_at
+SELECT m.memory_key, m.conversation_id, m.importance / nullif(m.cells, 0) AS normalised, epoch_us(m.scored_at)
 FROM memory_rows m
 LEFT JOIN memory_weights w USING (memory_key)
 WHERE m.cells > 0 AND (w.last_scored_at IS NULL OR m.scored_at > w.last_scored_at)
