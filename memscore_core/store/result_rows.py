@@ -4,7 +4,6 @@ writer's one result and a synthetic corpus's thousands go through the same code,
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,18 +20,16 @@ from memscore_core.store.records import ResultKey
 Connection = duckdb.DuckDBPyConnection
 
 
-def _lists(count: int) -> list[list[Any]]:
-    return [[] for _ in range(count)]
+Row = dict[str, Any]
 
 
 @dataclass
 class ResultRows:
-    """Results to insert at once: per result its head, per cell and per response column a row of lists."""
+    """Results to insert at once: per result its head, per cell and per response column a row."""
 
-    heads: list[list[Any]] = field(default_factory=lambda: _lists(8))
-    rest: list[list[Any]] = field(default_factory=lambda: _lists(7))
-    cells: list[list[Any]] = field(default_factory=lambda: _lists(11))
-    columns: list[list[Any]] = field(default_factory=lambda: _lists(7))
+    heads: list[Row] = field(default_factory=list)
+    cells: list[Row] = field(default_factory=list)
+    columns: list[Row] = field(default_factory=list)
     keys: list[ResultKey] = field(default_factory=list)
     _queued: set[ResultKey] = field(default_factory=set)
 
@@ -46,33 +43,31 @@ class ResultRows:
         self.keys.append(key)
         self._queued.add(key)
         method = score.noise_floor_method
-        for column, value in zip(self.heads, (r, *key, run_id, score.conversation_id, score.strategy, scored_at),
-                                 strict=True):
-            column.append(value)
-        for column, value in zip(self.rest, (
-                r, score.requests, score.prompt_tokens, json.dumps(score.chunks),
-                json.dumps(score.chunk_strategies) if score.chunk_strategies else None, score.noise_floor,
-                None if method is None else json.dumps(method.model_dump(mode="json"))), strict=True):
-            column.append(value)
+        self.heads.append({
+            "r": r, "content_hash": key[0], "model": key[1], "config_hash": key[2], "run_id": run_id,
+            "conversation_id": score.conversation_id, "strategy": score.strategy, "scored_at": scored_at,
+            "requests": score.requests, "prompt_tokens": score.prompt_tokens, "chunks": json.dumps(score.chunks),
+            "chunk_strategies": json.dumps(score.chunk_strategies) if score.chunk_strategies else None,
+            "noise_floor": score.noise_floor,
+            "noise_floor_method": None if method is None else json.dumps(method.model_dump(mode="json"))})
         _add_cells(self.cells, r, score)
         fit = score.fit_r2 if score.fit_r2 is not None else [None] * len(score.response_entry_indices)
-        for j, entry in enumerate(score.response_entry_indices):
-            for column, value in zip(self.columns, (r, j, entry, score.response_scores[j], score.drop_all[j],
-                                                    score.response_tokens[j], fit[j]), strict=True):
-                column.append(value)
+        self.columns += [{"r": r, "column_idx": j, "response_entry_idx": entry, "score": score.response_scores[j],
+                          "drop_all": score.drop_all[j], "tokens": score.response_tokens[j], "fit_r2": fit[j]}
+                         for j, entry in enumerate(score.response_entry_indices)]
 
     def insert(self, con: Connection) -> None:
         """Insert every queued result, its cells, responses and memory summary (none of their keys stored yet)."""
         if not self.keys:
             return
-        heads = [listed(column) for column in self.heads]
-        con.execute(w.INSERT_RESULTS, heads + [listed(column) for column in self.rest])
-        if self.cells[0]:
-            cells = heads + [listed(column) for column in self.cells]
+        heads = listed(self.heads)
+        con.execute(w.INSERT_RESULTS, [heads])
+        if self.cells:
+            cells = [heads, listed(self.cells)]
             con.execute(w.INSERT_SCORES, cells)
             con.execute(w.INSERT_MEMORY_SUMMARY, cells)
-        if self.columns[0]:
-            con.execute(w.INSERT_RESPONSES, heads + [listed(column) for column in self.columns])
+        if self.columns:
+            con.execute(w.INSERT_RESPONSES, [heads, listed(self.columns)])
 
     def replace(self, con: Connection) -> None:
         """Delete the stored results with these keys (their cells, responses and summary), then :meth:`insert`."""
@@ -87,10 +82,9 @@ class ResultRows:
 class ConversationRows:
     """Conversations to record at once, each (id, content hash) once."""
 
-    heads: list[list[Any]] = field(default_factory=lambda: _lists(10))
-    entries: list[list[Any]] = field(default_factory=lambda: _lists(10))
+    heads: list[Row] = field(default_factory=list)
+    entries: list[list[Row]] = field(default_factory=list)
     pairs: list[tuple[str, str]] = field(default_factory=list)
-    _entry_of: list[int] = field(default_factory=list)
     _queued: set[tuple[str, str]] = field(default_factory=set)
 
     def add(self, conversation: Conversation, content_hash: str, *, source_file: str | None,
@@ -100,20 +94,19 @@ class ConversationRows:
             return
         self._queued.add(pair)
         self.pairs.append(pair)
-        tools = None if conversation.tools is None else json.dumps(conversation.tools)
-        system = (json.dumps([memory.model_dump() for memory in conversation.system_memories])
-                  if conversation.system_memories else None)
-        head: tuple[Any, ...] = (*pair, source_file, ingested_at, json.dumps(conversation.meta),
-                                 conversation.system_prompt, conversation.context, tools, system, source_format)
-        for column, value in zip(self.heads, head, strict=True):
-            column.append(value)
-        for idx, e in enumerate(conversation.entries):
-            self._entry_of.append(len(self.pairs) - 1)
-            calls = None if e.tool_calls is None else json.dumps([c.model_dump() for c in e.tool_calls])
-            row: tuple[Any, ...] = (*pair, idx, e.role, e.memory_key, e.content, e.reasoning, e.tool_call_id, calls,
-                                    e.name)
-            for column, value in zip(self.entries, row, strict=True):
-                column.append(value)
+        self.heads.append({
+            "conversation_id": pair[0], "content_hash": pair[1], "source_file": source_file,
+            "ingested_at": ingested_at, "meta": json.dumps(conversation.meta),
+            "system_prompt": conversation.system_prompt, "context": conversation.context,
+            "tools": None if conversation.tools is None else json.dumps(conversation.tools),
+            "system_memories": json.dumps([memory.model_dump() for memory in conversation.system_memories])
+            if conversation.system_memories else None, "source_format": source_format})
+        self.entries.append([{
+            "conversation_id": pair[0], "content_hash": pair[1], "entry_idx": idx, "role": e.role,
+            "memory_key": e.memory_key, "content": e.content, "reasoning": e.reasoning,
+            "tool_call_id": e.tool_call_id, "name": e.name,
+            "tool_calls": None if e.tool_calls is None else json.dumps([c.model_dump() for c in e.tool_calls])}
+            for idx, e in enumerate(conversation.entries)])
 
     def insert_new(self, con: Connection) -> bool:
         """Insert the conversations not stored yet (a stored one is kept as first written); whether any was."""
@@ -122,11 +115,10 @@ class ConversationRows:
         keep = [i for i, pair in enumerate(self.pairs) if pair not in stored]
         if not keep:
             return False
-        new = set(keep)
-        con.execute(w.INSERT_CONVERSATIONS, [listed([column[i] for i in keep]) for column in self.heads])
-        rows = [i for i, owner in enumerate(self._entry_of) if owner in new]
-        if rows:
-            con.execute(w.INSERT_ENTRIES, [listed([column[i] for i in rows]) for column in self.entries])
+        con.execute(w.INSERT_CONVERSATIONS, [listed([self.heads[i] for i in keep])])
+        entries = [row for i in keep for row in self.entries[i]]
+        if entries:
+            con.execute(w.INSERT_ENTRIES, [listed(entries)])
         return True
 
 
@@ -145,11 +137,9 @@ def check_shape(score: ConversationScore) -> None:
                          f"({rows} memories, {columns} response columns, {wrong or 'matrix rows too long'})")
 
 
-def _add_cells(columns: Sequence[list[Any]], r: int, score: ConversationScore) -> None:
+def _add_cells(cells: list[Row], r: int, score: ConversationScore) -> None:
     """Append the scores table's cells of result ``r`` (every cell of every row, NULL where not scored)."""
     chunk_of = {entry: c for c, chunk in enumerate(score.chunks) for entry in chunk}
-    (rs, keys, memory_idx, memory_entries, column_idx, response_entries, divergence, signed_column, tokens, methods,
-     screened_column) = columns
     for m, row in enumerate(score.matrix):
         signed = score.signed_matrix[m] if m < len(score.signed_matrix) else []
         screened = score.screened[m] if score.screened is not None and m < len(score.screened) else []
@@ -159,14 +149,9 @@ def _add_cells(columns: Sequence[list[Any]], r: int, score: ConversationScore) -
             if entry is not None and entry in chunk_of and chunk_of[entry] < len(score.chunk_strategies):
                 strategy = score.chunk_strategies[chunk_of[entry]]
             seen = screened[j] if j < len(screened) else None
-            rs.append(r)
-            keys.append(score.memory_keys[m])
-            memory_idx.append(m)
-            memory_entries.append(score.memory_entry_indices[m])
-            column_idx.append(j)
-            response_entries.append(entry)
-            divergence.append(value)
-            signed_column.append(signed[j] if j < len(signed) else None)
-            tokens.append(score.response_tokens[j])
-            methods.append("screened" if value is None and seen is not None else strategy)
-            screened_column.append(seen)
+            cells.append({"r": r, "memory_key": score.memory_keys[m], "memory_idx": m,
+                          "memory_entry_idx": score.memory_entry_indices[m], "column_idx": j,
+                          "response_entry_idx": entry, "divergence": value,
+                          "signed": signed[j] if j < len(signed) else None, "tokens": score.response_tokens[j],
+                          "method": "screened" if value is None and seen is not None else strategy,
+                          "screened": seen})

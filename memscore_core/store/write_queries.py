@@ -1,11 +1,40 @@
-"""The statements that write conversations and results, many at a time (a list parameter per column, see
-:mod:`memscore_core.store.queries`): one result or thousands go through the same statements.
+"""The statements that write conversations and results, many at a time: one result or thousands go through the
+same statements.
 
-A result's cells and responses name their result by its position ``r`` in the batch's ``heads``; the memory
-summary (migration 0009) is computed here from the very cells the same transaction writes.
+Rows travel as one JSON text per table (a list of objects, made by :func:`memscore_core.store.queries.listed`),
+unnested into columns by :func:`rows`: one parse per statement (a list parameter per column, unnested side by
+side, took twice as long). A result's cells and responses name their result by its position ``r`` in the
+batch's ``heads``; the memory summary (migration 0009) is computed here from the very cells the same
+transaction writes.
 """
 
+import orjson
+
 from memscore_core.store.queries import each
+
+
+def rows(name: str, columns: dict[str, str]) -> str:
+    """A CTE ``name`` of the rows of one JSON parameter (a list of objects with these columns and SQL types)."""
+    shape = orjson.dumps([columns]).decode()
+    return f"{name} AS (SELECT unnest(from_json(?, '{shape}'), recursive := true))"
+
+
+HEAD_COLUMNS = {"r": "INTEGER", "content_hash": "VARCHAR", "model": "VARCHAR", "config_hash": "VARCHAR",
+                "run_id": "VARCHAR", "conversation_id": "VARCHAR", "strategy": "VARCHAR", "scored_at": "TIMESTAMPTZ",
+                "requests": "BIGINT", "prompt_tokens": "BIGINT", "chunks": "VARCHAR", "chunk_strategies": "VARCHAR",
+                "noise_floor": "DOUBLE", "noise_floor_method": "VARCHAR"}
+CELL_COLUMNS = {"r": "INTEGER", "memory_key": "VARCHAR", "memory_idx": "INTEGER", "memory_entry_idx": "INTEGER",
+                "column_idx": "INTEGER", "response_entry_idx": "INTEGER", "divergence": "DOUBLE", "signed": "DOUBLE",
+                "tokens": "INTEGER", "method": "VARCHAR", "screened": "DOUBLE"}
+RESPONSE_COLUMNS = {"r": "INTEGER", "column_idx": "INTEGER", "response_entry_idx": "INTEGER", "score": "DOUBLE",
+                    "drop_all": "DOUBLE", "tokens": "INTEGER", "fit_r2": "DOUBLE"}
+CONVERSATION_COLUMNS = {"conversation_id": "VARCHAR", "content_hash": "VARCHAR", "source_file": "VARCHAR",
+                        "ingested_at": "TIMESTAMPTZ", "meta": "VARCHAR", "system_prompt": "VARCHAR",
+                        "context": "VARCHAR", "tools": "VARCHAR", "system_memories": "VARCHAR",
+                        "source_format": "VARCHAR"}
+ENTRY_COLUMNS = {"conversation_id": "VARCHAR", "content_hash": "VARCHAR", "entry_idx": "INTEGER", "role": "VARCHAR",
+                 "memory_key": "VARCHAR", "content": "VARCHAR", "reasoning": "VARCHAR", "tool_call_id": "VARCHAR",
+                 "tool_calls": "VARCHAR", "name": "VARCHAR"}
 
 WANTED_RESULTS = f"""wanted AS (SELECT {each("VARCHAR")} AS content_hash, {each("VARCHAR")} AS model,
                           {each("VARCHAR")} AS config_hash)"""
@@ -17,28 +46,18 @@ RESULT_KEY = "content_hash = ? AND model = ? AND config_hash = ?"
 DELETE_RESULT = [f"DELETE FROM {table} WHERE {RESULT_KEY}"
                  for table in ("scores", "responses", "memory_summary", "results")]
 
-HEADS = f"""heads AS (
-    SELECT {each("INTEGER")} AS r, {each("VARCHAR")} AS content_hash, {each("VARCHAR")} AS model,
-           {each("VARCHAR")} AS config_hash, {each("VARCHAR")} AS run_id, {each("VARCHAR")} AS conversation_id,
-           {each("VARCHAR")} AS strategy, {each("TIMESTAMPTZ")} AS scored_at)"""
-"""Parameters: 8 lists, one element per result."""
-CELLS = f"""cells AS (
-    SELECT {each("INTEGER")} AS r, {each("VARCHAR")} AS memory_key, {each("INTEGER")} AS memory_idx,
-           {each("INTEGER")} AS memory_entry_idx, {each("INTEGER")} AS column_idx,
-           {each("INTEGER")} AS response_entry_idx, {each("DOUBLE")} AS divergence, {each("DOUBLE")} AS signed,
-           {each("INTEGER")} AS tokens, {each("VARCHAR")} AS method, {each("DOUBLE")} AS screened)"""
-"""Parameters: 11 lists, one element per cell."""
+HEADS = rows("heads", HEAD_COLUMNS)
+"""Parameter: the results, one object each."""
+CELLS = rows("cells", CELL_COLUMNS)
+"""Parameter: the cells, one object each."""
 
 INSERT_RESULTS = f"""
 INSERT INTO results (content_hash, model, config_hash, conversation_id, run_id, strategy, scored_at, requests,
                      prompt_tokens, chunks, chunk_strategies, noise_floor, noise_floor_method)
-WITH {HEADS}, rest AS (
-    SELECT {each("INTEGER")} AS r, {each("BIGINT")} AS requests, {each("BIGINT")} AS prompt_tokens,
-           {each("VARCHAR")} AS chunks, {each("VARCHAR")} AS chunk_strategies, {each("DOUBLE")} AS noise_floor,
-           {each("VARCHAR")} AS noise_floor_method)
-SELECT h.content_hash, h.model, h.config_hash, h.conversation_id, h.run_id, h.strategy, h.scored_at, t.requests,
-       t.prompt_tokens, t.chunks::JSON, t.chunk_strategies::JSON, t.noise_floor, t.noise_floor_method::JSON
-FROM heads h JOIN rest t USING (r)
+WITH {HEADS}
+SELECT content_hash, model, config_hash, conversation_id, run_id, strategy, scored_at, requests, prompt_tokens,
+       chunks::JSON, chunk_strategies::JSON, noise_floor, noise_floor_method::JSON
+FROM heads
 """
 INSERT_SCORES = f"""
 INSERT INTO scores (content_hash, model, config_hash, run_id, conversation_id, memory_key, memory_idx,
@@ -72,10 +91,7 @@ FROM summarised
 INSERT_RESPONSES = f"""
 INSERT INTO responses (content_hash, model, config_hash, run_id, conversation_id, column_idx, response_entry_idx,
                        score, drop_all, tokens, fit_r2)
-WITH {HEADS}, columns AS (
-    SELECT {each("INTEGER")} AS r, {each("INTEGER")} AS column_idx, {each("INTEGER")} AS response_entry_idx,
-           {each("DOUBLE")} AS score, {each("DOUBLE")} AS drop_all, {each("INTEGER")} AS tokens,
-           {each("DOUBLE")} AS fit_r2)
+WITH {HEADS}, {rows("columns", RESPONSE_COLUMNS)}
 SELECT h.content_hash, h.model, h.config_hash, h.run_id, h.conversation_id, p.column_idx, p.response_entry_idx,
        p.score, p.drop_all, p.tokens, p.fit_r2
 FROM columns p JOIN heads h USING (r)
@@ -90,12 +106,16 @@ SELECT DISTINCT conversation_id, content_hash FROM conversations SEMI JOIN wante
 INSERT_CONVERSATIONS = f"""
 INSERT INTO conversations (conversation_id, content_hash, source_file, ingested_at, meta, system_prompt, context,
                            tools, system_memories, source_format)
-SELECT {each("VARCHAR")}, {each("VARCHAR")}, {each("VARCHAR")}, {each("TIMESTAMPTZ")}, {each("VARCHAR")}::JSON,
-       {each("VARCHAR")}, {each("VARCHAR")}, {each("VARCHAR")}::JSON, {each("VARCHAR")}::JSON, {each("VARCHAR")}
+WITH {rows("added", CONVERSATION_COLUMNS)}
+SELECT conversation_id, content_hash, source_file, ingested_at, meta::JSON, system_prompt, context, tools::JSON,
+       system_memories::JSON, source_format
+FROM added
 """
 INSERT_ENTRIES = f"""
 INSERT INTO entries (conversation_id, content_hash, entry_idx, role, memory_key, content, reasoning, tool_call_id,
                      tool_calls, name)
-SELECT {each("VARCHAR")}, {each("VARCHAR")}, {each("INTEGER")}, {each("VARCHAR")}, {each("VARCHAR")},
-       {each("VARCHAR")}, {each("VARCHAR")}, {each("VARCHAR")}, {each("VARCHAR")}::JSON, {each("VARCHAR")}
+WITH {rows("added", ENTRY_COLUMNS)}
+SELECT conversation_id, content_hash, entry_idx, role, memory_key, content, reasoning, tool_call_id, tool_calls::JSON,
+       name
+FROM added
 """

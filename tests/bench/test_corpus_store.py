@@ -35,7 +35,7 @@ def test_a_built_result_reads_back_as_its_conversation_scored(tmp_path: Path) ->
     assert stored.response_scores == pytest.approx([sum(column) for column in zip(*stored.matrix, strict=True)])
 
 
-def test_bench_corpus_times_every_store_command_at_each_size_with_its_targets_and_writes_its_report(tmp_path: Path) -> None:
+def test_bench_corpus_times_every_store_command_at_each_size_against_its_targets(tmp_path: Path) -> None:
     out = tmp_path / "bench-corpus.json"
     done = CliRunner().invoke(app, ["bench", "corpus", "20,40", "--out", str(out), "--json"])
     report = json.loads(out.read_text())
