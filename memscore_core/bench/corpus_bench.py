@@ -22,6 +22,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from memscore_core.bench.corpus_store import build_corpus_store, corpus_conversation
+from memscore_core.bench.targets import Target
 from memscore_core.store import Store
 
 
@@ -63,6 +64,12 @@ COMMANDS: dict[str, Callable[[str, Path], None]] = {
     "top": _top, "show": _show, "weights": _weights, "weights-again": _weights, "export-sft": _export_sft,
     "store-maintain": _maintain}
 """Timed commands, in the order they run (``weights-again`` folds nothing new: the hourly case)."""
+
+
+QUERY_SECONDS = {"duckdb": 1.0, "ducklake": 3.0}
+"""``top``, ``show`` and the hourly ``weights`` (nothing new to fold), at most, per kind of store (issue 23: at 10^7
+cells on a DuckDB file; on a DuckLake after upkeep)."""
+QUERIES = ("top", "show", "weights-again")
 
 
 class Timing(BaseModel):
@@ -132,6 +139,13 @@ def growth(reports: list[SizeReport]) -> dict[str, dict[str, float]]:
                                                 / max(small.timings[name].seconds, 1e-3)) / ratio, 2)
                            for name in large.timings}
     return exponents
+
+
+def check_corpus_targets(report: CorpusBenchReport) -> list[Target]:
+    """Each query command of :data:`QUERIES` at each size and kind within :data:`QUERY_SECONDS`."""
+    return [Target(name=f"{size.kind} {name} (s) at {size.conversations:,} conversations",
+                   measured=size.timings[name].seconds, required=QUERY_SECONDS[size.kind], at_most=True)
+            for size in report.sizes for name in QUERIES if name in size.timings]
 
 
 def main() -> None:

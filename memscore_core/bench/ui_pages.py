@@ -1,6 +1,7 @@
 """``memscore bench ui N``: each page of ``memscore ui`` timed over a store of N synthetic conversations.
 
-The store is built by :func:`memscore_core.store.synthetic.fill_synthetic` (or an existing one is reused);
+The store is built by :func:`memscore_core.bench.corpus_store.build_corpus` in :func:`ui_shape` (or an existing
+one is reused);
 the app refreshes candidates first, as ``memscore ui`` does as it starts (timed on its own: ``memscore review
 list``'s refresh, a write of every new candidate); then each page is requested through the app in-process
 (Starlette's test client: the server's whole work, no network) once cold and ``repeats`` more times.
@@ -22,15 +23,21 @@ from urllib.parse import quote
 from pydantic import BaseModel
 from starlette.testclient import TestClient
 
+from memscore_core.bench.corpus_store import CorpusShape, build_corpus
 from memscore_core.bench.targets import Target
 from memscore_core.downstream.export import DEFAULT_THRESHOLD
 from memscore_core.store import Store
 from memscore_core.store.dashboard import Filters, conversations, memory_trends, reading
-from memscore_core.store.synthetic import SyntheticShape, fill_synthetic
 from memscore_core.ui.app import build_app
 from memscore_core.ui.security import Guard
 
 PAGE_SECONDS = 1.0
+
+
+def ui_shape(conversations: int) -> CorpusShape:
+    """The UI bench's corpus: 32 cells a conversation over two models and two strategies, a cell in ten screened."""
+    return CorpusShape(conversations=conversations, memories=8, responses=4, keys=2000, days=90,
+                       models=["model-0", "model-1"], strategies=["exact", "exact", "hierarchical"], screened_every=10)
 
 
 class PageTiming(BaseModel):
@@ -59,7 +66,7 @@ def run_ui_page_bench(db: Path, conversations_wanted: int, *, repeats: int = 3) 
     build_s = None
     if not db.exists():
         started = time.perf_counter()
-        fill_synthetic(Store(db), SyntheticShape(conversations=conversations_wanted))
+        build_corpus(Store(db), ui_shape(conversations_wanted))
         build_s = time.perf_counter() - started
     store = Store(db)
     with _stdout_to_stderr():
@@ -98,13 +105,13 @@ def _pages(store: Store) -> list[tuple[str, str]]:
     if newest:
         day = newest[0].scored_at.date().isoformat()
         pages.append(("overview, filtered", f"/?model={quote(newest[0].model)}&strategy={quote(newest[0].strategy)}"
-                                            f"&since={day}&until={day}&prefix=topic0"))
+                                            f"&since={day}&until={day}&prefix=topic-0"))
         pages.append(("conversation", f"/conversations/{quote(newest[0].conversation_id, safe='')}"))
     if tops:
         key = quote(tops[0].memory_key, safe="")
         pages += [("memory", f"/memories/{key}"), ("memory, page 5", f"/memories/{key}?page=5")]
     pages += [("review", "/review"), ("review, page 50", "/review?page=50"),
-              ("review, all, prefix", "/review?status=all&prefix=topic1")]
+              ("review, all, prefix", "/review?status=all&prefix=topic-1")]
     return pages
 
 

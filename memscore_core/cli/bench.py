@@ -15,7 +15,7 @@ import typer
 
 from memscore_core.backends.factory import joined_base_url
 from memscore_core.bench.corpus import BenchShape
-from memscore_core.bench.corpus_bench import run_corpus_bench
+from memscore_core.bench.corpus_bench import CorpusBenchReport, check_corpus_targets, run_corpus_bench
 from memscore_core.bench.many_memories import DEFAULT_STRATEGIES, ManyShapesReport, run_many_shapes_bench
 from memscore_core.bench.models import ModelsReport, model_dirs, run_models_bench
 from memscore_core.bench.orchestrated import OrchestratedReport, orchestrated_targets, run_orchestrated
@@ -55,7 +55,8 @@ from memscore_core.synth.forms import MEMORY_KINDS, MemoryKinds
 from memscore_core.synth.many import LAYOUTS, Layout, ManyShape
 
 C = TypeVar("C", Layout, MemoryKinds)
-R = TypeVar("R", BenchReport, ReplicaReport, OrchestratedReport, ManyShapesReport, UiPageReport, ModelsReport)
+R = TypeVar("R", BenchReport, ReplicaReport, OrchestratedReport, ManyShapesReport, UiPageReport, ModelsReport,
+              CorpusBenchReport)
 
 bench = typer.Typer(help="Measure requests, server-reported prompt tokens, wall time, client CPU and peak RSS per "
                          "strategy; each mode ends with the targets it measured and exits 1 if any was missed.")
@@ -224,18 +225,17 @@ def models(
 def corpus(
     sizes: Annotated[str, typer.Argument(help="Comma-separated corpus sizes, e.g. 1000,10000,100000.")],
     out: Annotated[Path, typer.Option(help="Where the JSON report goes.")] = Path("docs/bench-corpus.json"),
+    kinds: Annotated[str, typer.Option(help="Kinds of store, comma-separated: duckdb, ducklake.")]
+    = "duckdb,ducklake",
     as_json: JsonOption = False,
 ) -> None:
     """Build stores of that many scored conversations (DuckDB file and DuckLake) and time top, show, weights,
     export --format sft and store maintain on each, with peak RSS and the growth exponent between sizes."""
     with tempfile.TemporaryDirectory(prefix="memscore-corpus-") as root:
-        report = run_corpus_bench(corpus_sizes(sizes), Path(root))
+        report = run_corpus_bench(corpus_sizes(sizes), Path(root), kinds=store_kinds(kinds))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    if as_json:
-        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
-    else:
-        print_corpus_report(report)
+    finish(report, check_corpus_targets(report), as_json, print_corpus_report)
 
 
 def finish(report: R, targets: list[Target], as_json: bool, show: Callable[[R], None]) -> None:
@@ -253,6 +253,14 @@ def finish(report: R, targets: list[Target], as_json: bool, show: Callable[[R], 
 def corpus_sizes(text: str) -> list[int]:
     """``1000,10000`` as corpus sizes (each at least 1)."""
     return _counts(text, "must be comma-separated conversation counts, e.g. 1000,10000", "SIZES")
+
+
+def store_kinds(text: str) -> tuple[str, ...]:
+    """``duckdb,ducklake`` as kinds of store for the corpus bench."""
+    kinds = tuple(kind.strip() for kind in text.split(",") if kind.strip())
+    if not kinds or any(kind not in ("duckdb", "ducklake") for kind in kinds):
+        raise typer.BadParameter("must be duckdb, ducklake or both, comma-separated", param_hint="--kinds")
+    return kinds
 
 
 def replica_counts(text: str) -> list[int]:

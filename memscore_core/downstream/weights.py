@@ -32,12 +32,15 @@ def asymmetric_update(current: float | None, observation: float, *, alpha_up: fl
 def fold_observations(weights: Iterable[WeightRow], observations: Iterable[tuple[str, str, float, datetime]], *,
                       alpha_up: float = ALPHA_UP, alpha_down: float = ALPHA_DOWN) -> list[WeightRow]:
     """Apply ``(key, conversation, importance, scored_at)`` observations in order; returns the changed rows."""
-    state = {row.memory_key: row for row in weights}
-    changed: dict[str, WeightRow] = {}
+    state = {row.memory_key: (row.weight, row.n_scored, row.last_scored_at) for row in weights}
+    changed: dict[str, tuple[float, int, datetime]] = {}
     for key, _conversation, importance, scored_at in observations:
         previous = changed.get(key) or state.get(key)
-        weight = asymmetric_update(previous.weight if previous else None, importance, alpha_up=alpha_up,
-                                   alpha_down=alpha_down)
-        changed[key] = WeightRow(memory_key=key, weight=weight, n_scored=(previous.n_scored if previous else 0) + 1,
-                                 last_scored_at=max(scored_at, previous.last_scored_at) if previous else scored_at)
-    return sorted(changed.values(), key=lambda row: row.memory_key)
+        if previous is None:
+            changed[key] = (importance, 1, scored_at)
+            continue
+        weight, n_scored, last_scored_at = previous
+        changed[key] = (asymmetric_update(weight, importance, alpha_up=alpha_up, alpha_down=alpha_down),
+                        n_scored + 1, max(scored_at, last_scored_at))
+    return [WeightRow(memory_key=key, weight=weight, n_scored=n_scored, last_scored_at=last_scored_at)
+            for key, (weight, n_scored, last_scored_at) in sorted(changed.items())]

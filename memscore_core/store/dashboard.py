@@ -147,10 +147,7 @@ def activity(con: Connection, filters: Filters) -> list[DayActivity]:
 def memory_trends(con: Connection, filters: Filters, *, limit: int = 10) -> list[MemoryTrend]:
     """The ``limit`` most important memories (as ``memscore top`` ranks them) with their importance by week."""
     source = _source(con)
-    if filters.narrows_results() or source != dq.ALL_RESULTS:
-        top = con.execute(dq.top_memories(source), [*filters.parameters(), filters.prefix, limit]).fetchall()
-    else:
-        top = con.execute(dq.top_memories(None), [filters.prefix, limit]).fetchall()
+    top = con.execute(dq.top_memories(source), [*filters.parameters(), filters.prefix, limit]).fetchall()
     if not top:
         return []
     keys = [row[0] for row in top]
@@ -205,7 +202,7 @@ def memory_known(con: Connection, memory_key: str) -> bool:
 def memory_timeline(con: Connection, memory_key: str, filters: Filters) -> tuple[MemorySummary, list[MemoryDay]]:
     """One memory over the latest results (conversations, importance, exact and screened cells) and per day its
     conversations were scored (a conversation's latest result has one day, so the days add up)."""
-    rows = con.execute(dq.memory_timeline(_source(con)), [*filters.parameters(), memory_key, memory_key]).fetchall()
+    rows = con.execute(dq.memory_timeline(_source(con)), [memory_key, *filters.parameters()]).fetchall()
     days = [MemoryDay(day=r[0], importance=r[1], exact_cells=r[2], conversations=r[4]) for r in rows]
     exact = [r[1] for r in rows if r[1] is not None]
     highest = [r[5] for r in rows if r[5] is not None]

@@ -31,8 +31,15 @@ def latest(source: str = LATEST_RESULTS, where: str = "") -> str:
            l.scored_at::DATE AS day, date_trunc('week', l.scored_at)::DATE AS week
     FROM {source} l WHERE {scope()} {where})"""
 
-HAS_PREFIX = """EXISTS (SELECT 1 FROM scores s WHERE s.content_hash = l.content_hash AND s.model = l.model
-                   AND s.config_hash = l.config_hash AND starts_with(s.memory_key, ?))"""
+HAS_PREFIX = """EXISTS (SELECT 1 FROM memory_summary m WHERE m.content_hash = l.content_hash AND m.model = l.model
+                   AND m.config_hash = l.config_hash AND starts_with(m.memory_key, ?))"""
+
+
+def latest_rows(source: str) -> str:
+    """Narrows ``memory_summary m`` to the latest results: nothing when every result is (``source``
+    :data:`ALL_RESULTS`), else without the ``stale_results``; the summary repeats its result's model, strategy and
+    time, so :func:`scope` applies to ``m`` itself."""
+    return "" if source == ALL_RESULTS else f"ANTI JOIN stale_results {RESULT_KEY_JOIN}"
 
 CHOICES = """
 SELECT 'model' AS kind, model AS value FROM (SELECT DISTINCT model FROM results)
@@ -48,38 +55,29 @@ WHERE {scope()}
 GROUP BY day ORDER BY day
 """
 
-def top_memories(source: str | None) -> str:
-    """The most important memories of the latest results the filters select (as ``memscore top`` ranks them).
-    Parameters: 8 of :func:`scope`, the prefix, the limit; with ``source`` None (every result is the latest and
-    no filter leaves one out) only the prefix and the limit: every cell counts, no join."""
-    cells = "scores s" if source is None else (
-        f"scores s SEMI JOIN (SELECT content_hash, model, config_hash FROM {source} l WHERE {scope()}) l "
-        f"{RESULT_KEY_JOIN}")
+def top_memories(source: str) -> str:
+    """The most important memories of the latest results the filters select, ranked and summed as ``memscore top``
+    ranks them, from the memory summary. Parameters: 8 of :func:`scope`, the prefix, the limit."""
     return f"""
-SELECT s.memory_key, sum(s.divergence) AS importance, count(s.divergence) AS exact,
-       count(s.screened) FILTER (WHERE s.divergence IS NULL) AS screened
-FROM {cells}
-WHERE starts_with(s.memory_key, ?)
-GROUP BY s.memory_key
-ORDER BY importance DESC NULLS LAST, s.memory_key LIMIT ?
+SELECT m.memory_key, sum(m.importance::DECIMAL(38, 12))::DOUBLE AS importance, sum(m.cells)::BIGINT AS exact,
+       sum(m.screened)::BIGINT AS screened
+FROM memory_summary m {latest_rows(source)}
+WHERE {scope("m")} AND starts_with(m.memory_key, ?)
+GROUP BY m.memory_key
+ORDER BY importance DESC NULLS LAST, m.memory_key LIMIT ?
 """
 
 
 def memory_weeks(source: str, keys: int) -> str:
-    """Importance and conversations by week of the listed memory keys over the latest results the filters select.
-    Parameters: the keys, then 8 of :func:`scope`. A conversation's latest result has one scored_at, so its
-    conversations per week add up to the memory's. The week is computed on the keys' cells only; when every
-    result is the latest (``source`` :data:`ALL_RESULTS`), a cell's conversation names its result, so the cells'
-    three key columns are not read."""
-    key, join = (("", "USING (conversation_id)") if source == ALL_RESULTS
-                 else ("content_hash, model, config_hash,", RESULT_KEY_JOIN))
+    """Importance and conversations by week of the listed memory keys over the latest results the filters select
+    (from the memory summary). Parameters: the keys, then 8 of :func:`scope`. A conversation's latest result has
+    one scored_at, so its conversations per week add up to the memory's."""
     return f"""
-SELECT s.memory_key, date_trunc('week', l.scored_at)::DATE AS week, sum(s.divergence),
-       count(DISTINCT s.conversation_id)
-FROM (SELECT {key} conversation_id, memory_key, divergence FROM scores WHERE memory_key IN ({marks(keys)})) s
-JOIN {source} l {join}
-WHERE {scope()}
-GROUP BY ALL ORDER BY s.memory_key, week
+SELECT m.memory_key, date_trunc('week', m.scored_at)::DATE AS week, sum(m.importance),
+       count(DISTINCT m.conversation_id)
+FROM (SELECT * FROM memory_summary WHERE memory_key IN ({marks(keys)})) m {latest_rows(source)}
+WHERE {scope("m")}
+GROUP BY ALL ORDER BY m.memory_key, week
 """
 
 
@@ -131,12 +129,13 @@ def count_conversations(source: str, prefix: bool) -> str:
     """How many results :func:`conversations` lists (for a page past the last); its parameters but the last two."""
     return f"SELECT count(*) FROM {source} l WHERE {scope()} {f'AND {HAS_PREFIX}' if prefix else ''}"
 
-MEMORY_KNOWN = "SELECT EXISTS (SELECT 1 FROM scores WHERE memory_key = ?)"
+MEMORY_KNOWN = "SELECT EXISTS (SELECT 1 FROM memory_summary WHERE memory_key = ?)"
 
 def memory_cells(source: str) -> str:
     """CTEs ``latest`` (restricted to the conversations holding the memory) and ``cells``: the memory's cells in
     the latest results the filters select. Parameters: 8 of :func:`scope`, the memory key twice."""
-    return f"""{latest(source, "AND l.conversation_id IN (SELECT conversation_id FROM scores WHERE memory_key = ?)")},
+    holding = "AND l.conversation_id IN (SELECT conversation_id FROM memory_summary WHERE memory_key = ?)"
+    return f"""{latest(source, holding)},
 cells AS (
     SELECT s.conversation_id, s.response_entry_idx, s.column_idx, s.divergence, s.screened, l.scored_at, l.day,
            l.content_hash
@@ -144,12 +143,13 @@ cells AS (
 
 
 def memory_timeline(source: str) -> str:
-    """The memory per day (parameters of :func:`memory_cells`)."""
+    """The memory per day its latest results were scored, from the memory summary (parameters: the memory key,
+    8 of :func:`scope`)."""
     return f"""
-WITH {memory_cells(source)}
-SELECT day, sum(divergence), count(divergence), count(screened) FILTER (WHERE divergence IS NULL),
-       count(DISTINCT conversation_id), max(divergence)
-FROM cells
+SELECT m.scored_at::DATE AS day, sum(m.importance), sum(m.cells)::BIGINT, sum(m.screened)::BIGINT,
+       count(DISTINCT m.conversation_id), max(m.max)
+FROM (SELECT * FROM memory_summary WHERE memory_key = ?) m {latest_rows(source)}
+WHERE {scope("m")}
 GROUP BY day ORDER BY day
 """
 
@@ -176,8 +176,10 @@ CANDIDATE_WHERE = f"(?::VARCHAR IS NULL OR c.status = ?) AND c.dependence >= ? A
 
 
 def _candidates_selected(prefix: bool, narrowed: bool = True) -> str:
-    hits = """hits AS (SELECT DISTINCT content_hash, model, config_hash, response_entry_idx FROM scores
-             WHERE starts_with(memory_key, ?) AND divergence > 0),""" if prefix else ""
+    hits = """hits AS (SELECT DISTINCT * FROM (
+                 SELECT content_hash, model, config_hash,
+                        unnest(from_json(helped, '["INTEGER"]')) AS response_entry_idx
+                 FROM memory_summary WHERE starts_with(memory_key, ?) AND helped IS NOT NULL)),""" if prefix else ""
     semi = """SEMI JOIN hits h ON h.content_hash = c.content_hash AND h.model = c.model
           AND h.config_hash = c.config_hash AND h.response_entry_idx = c.response_entry_idx""" if prefix else ""
     if not narrowed:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -16,6 +16,7 @@ from memscore_core.store.records import rebuild_conversation
 from memscore_core.store.store import Store
 
 Status = Literal["pending", "approved", "rejected"]
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SOURCES_PER_PART = 4000
 """Candidates an export reads (and holds) at a time."""
 
@@ -155,9 +156,12 @@ def record_export(store: Store, *, export_id: str, name: str, fmt: str, director
 
 
 def memory_observations(store: Store) -> list[tuple[str, str, float, datetime]]:
-    """(key, conversation, importance per scored response, scored_at) not yet folded into the weights."""
+    """(key, conversation, importance per scored response, scored_at) not yet folded into the weights. The time is
+    read as microseconds since the epoch: DuckDB makes each TIMESTAMPTZ a zoned datetime in Python (40 s of 48 for
+    10^6 observations)."""
     with store.connect() as con:
-        return [(r[0], r[1], float(r[2] or 0.0), r[3]) for r in con.execute(q.MEMORY_OBSERVATIONS).fetchall()]
+        return [(r[0], r[1], float(r[2] or 0.0), EPOCH + timedelta(microseconds=r[3]))
+                for r in con.execute(q.MEMORY_OBSERVATIONS).fetchall()]
 
 
 def memory_weights(store: Store) -> list[WeightRow]:

@@ -28,8 +28,7 @@ APPLIED_VERSIONS = "SELECT DISTINCT version FROM schema_migrations ORDER BY vers
 RECORD_MIGRATION = "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"
 BUMP_KEYED_WRITES = "UPDATE keyed_writes SET writes = writes + 1, last_write_at = ? WHERE scope = 'store'"
 
-CONVERSATION_EXISTS = "SELECT count(*) FROM conversations WHERE conversation_id = ? AND content_hash = ?"
-INSERT_CONVERSATION = """
+CONVERSATION = """
 INSERT INTO conversations (conversation_id, content_hash, source_file, ingested_at, meta, system_prompt, context,
                            tools, system_memories, source_format)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -68,26 +67,6 @@ RUN = f"SELECT {RUN_COLUMNS} FROM scoring_runs WHERE run_id = ?"
 RESULT_KEY = "content_hash = ? AND model = ? AND config_hash = ?"
 HAS_RESULT = f"SELECT count(*) FROM results WHERE {RESULT_KEY}"
 SCORED_HASHES = "SELECT DISTINCT content_hash FROM results WHERE model = ? AND config_hash = ?"
-DELETE_RESULT = [f"DELETE FROM {table} WHERE {RESULT_KEY}" for table in ("scores", "responses", "results")]
-INSERT_RESULT = """
-INSERT INTO results (content_hash, model, config_hash, conversation_id, run_id, strategy, scored_at, requests,
-                     prompt_tokens, chunks, chunk_strategies, noise_floor, noise_floor_method)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
-INSERT_SCORES = f"""
-INSERT INTO scores (content_hash, model, config_hash, run_id, conversation_id, memory_key, memory_idx,
-                    memory_entry_idx, column_idx, response_entry_idx, divergence, signed, tokens, method, screened)
-SELECT ?, ?, ?, ?, ?, {each("VARCHAR")}, {each("INTEGER")}, {each("INTEGER")}, {each("INTEGER")},
-       {each("INTEGER")}, {each("DOUBLE")}, {each("DOUBLE")}, {each("INTEGER")}, {each("VARCHAR")},
-       {each("DOUBLE")}
-"""
-INSERT_RESPONSES = f"""
-INSERT INTO responses (content_hash, model, config_hash, run_id, conversation_id, column_idx, response_entry_idx,
-                       score, drop_all, tokens, fit_r2)
-SELECT ?, ?, ?, ?, ?, {each("INTEGER")}, {each("INTEGER")}, {each("DOUBLE")}, {each("DOUBLE")},
-       {each("INTEGER")}, {each("DOUBLE")}
-"""
-
 INSERT_INGEST_ERROR = """
 INSERT INTO ingest_errors (error_key, run_id, file, line, conversation_id, field, message, recorded_at)
 SELECT k, r, f, l, c, fd, m, t
@@ -121,7 +100,7 @@ LATEST_RESULT = f"SELECT {RESULT_HEAD} FROM latest_results WHERE conversation_id
 RESULT_BY_KEY = f"SELECT {RESULT_HEAD} FROM results WHERE {RESULT_KEY} ORDER BY scored_at DESC, run_id DESC LIMIT 1"
 RESULT_CELLS = f"""
 SELECT memory_idx, column_idx, memory_key, memory_entry_idx, divergence, signed, screened
-FROM scores WHERE {RESULT_KEY}
+FROM scores WHERE {RESULT_KEY} AND conversation_id = ?
 ORDER BY memory_idx, column_idx
 """
 RESULT_RESPONSES = f"""
@@ -249,7 +228,7 @@ SELECT ?, {each("INTEGER")}, {each("BIGINT")}, {each("VARCHAR")}, {each("VARCHAR
 """
 
 MEMORY_OBSERVATIONS = """
-SELECT m.memory_key, m.conversation_id, m.importance / nullif(m.cells, 0) AS normalised, m.scored_at
+SELECT m.memory_key, m.conversation_id, m.importance / nullif(m.cells, 0) AS normalised, epoch_us(m.scored_at)
 FROM memory_rows m
 LEFT JOIN memory_weights w USING (memory_key)
 WHERE m.cells > 0 AND (w.last_scored_at IS NULL OR m.scored_at > w.last_scored_at)

@@ -35,11 +35,13 @@ def test_a_built_result_reads_back_as_its_conversation_scored(tmp_path: Path) ->
     assert stored.response_scores == pytest.approx([sum(column) for column in zip(*stored.matrix, strict=True)])
 
 
-def test_bench_corpus_times_every_store_command_at_each_size_and_writes_its_report(tmp_path: Path) -> None:
+def test_bench_corpus_times_every_store_command_at_each_size_against_its_targets(tmp_path: Path) -> None:
     out = tmp_path / "bench-corpus.json"
-    done = CliRunner().invoke(app, ["bench", "corpus", "20,40", "--out", str(out)])
-    assert done.exit_code == 0, done.output
+    done = CliRunner().invoke(app, ["bench", "corpus", "20,40", "--out", str(out), "--json"])
     report = json.loads(out.read_text())
+    targets = json.loads(done.stdout)["targets"]
+    assert done.exit_code == (0 if all(t["met"] for t in targets) else 1), done.output
+    assert {t["required"] for t in targets} == {1.0, 3.0} and len(targets) == 4 * 3
     assert [(s["kind"], s["conversations"]) for s in report["sizes"]] == [
         ("duckdb", 20), ("ducklake", 20), ("duckdb", 40), ("ducklake", 40)]
     assert set(report["sizes"][0]["timings"]) == set(COMMANDS)

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from memscore_core.bench.corpus_store import CorpusShape, build_corpus
 from memscore_core.errors import StoreError
 from memscore_core.store import Store
 from memscore_core.store import dashboard as d
 from memscore_core.store.downstream import export_sources, refresh_candidates
-from memscore_core.store.synthetic import SyntheticShape, fill_synthetic
 
 NOW = datetime(2026, 12, 6, 12, tzinfo=UTC)
 
@@ -18,23 +18,25 @@ NOW = datetime(2026, 12, 6, 12, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Store:
     store = Store(tmp_path_factory.mktemp("dashboard") / "synthetic.duckdb")
-    fill_synthetic(store, SyntheticShape(conversations=60, keys=40, days=20), now=NOW)
+    build_corpus(store, CorpusShape(conversations=60, memories=8, responses=4, keys=40, days=20, end=NOW,
+                                    models=["model-0", "model-1"], strategies=["exact", "exact", "hierarchical"],
+                                    screened_every=10))
     refresh_candidates(store, threshold=0.5)
     return store
 
 
 def test_a_synthetic_store_reads_back_through_the_store_api(synthetic: Store) -> None:
-    result = synthetic.latest_result("synth-0000007")
+    result = synthetic.latest_result("corpus-0-0000007")
     assert result is not None and len(result.memory_keys) == 8 and len(result.response_entry_indices) == 4
     assert result.screened is not None and synthetic.count("results") == 60
 
 
 def test_a_synthetic_store_is_filled_only_into_an_empty_store(synthetic: Store) -> None:
     with pytest.raises(StoreError, match="already holds results"):
-        fill_synthetic(synthetic, SyntheticShape(conversations=1))
+        build_corpus(synthetic, CorpusShape(conversations=1))
 
 
-@pytest.mark.parametrize("prefix", ["", "topic1"])
+@pytest.mark.parametrize("prefix", ["", "topic-1"])
 def test_top_memories_by_week_rank_and_sum_as_memscore_top_does(synthetic: Store, prefix: str) -> None:
     with synthetic.connect() as con:
         trends = d.memory_trends(con, d.Filters(prefix=prefix), limit=5)
@@ -63,11 +65,11 @@ def test_a_memory_summary_adds_up_its_cells_as_the_memory_importance_view_does(s
         pytest.approx(top.importance), top.cells, top.screened, top.conversations)
     assert sum(day.exact_cells for day in days) == top.cells
     assert [r.divergence for r in helped] == sorted((r.divergence for r in helped), reverse=True)
-    assert all(r.text and r.text.startswith("Answer") for r in helped)
+    assert all(r.text and r.text.startswith("Fact") for r in helped)
 
 
 def test_a_review_page_ranks_as_review_list_and_builds_the_sources_export_builds(synthetic: Store) -> None:
-    least = 12.0  # about 40 of the 223 candidates: export_sources reads each on its own connection
+    least = 1.2  # about 33 of the 100 candidates: export_sources reads each on its own connection
     with synthetic.connect() as con:
         first = d.review_page(con, d.Filters(), status="pending", min_dependence=least, limit=10)
         second = d.review_page(con, d.Filters(), status="pending", min_dependence=least, limit=10, offset=10)

@@ -1,0 +1,45 @@
+"""Results read back as matrices: one by its head row, or many by their keys in a few batched queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+
+from memscore_core.store import queries as q
+from memscore_core.store.records import ResultKey, StoredResult, results_from_rows
+
+Connection = duckdb.DuckDBPyConnection
+RESULTS_PER_QUERY = 2000
+"""Keys per batched read of results (bounds one query's rows, not the connections)."""
+
+
+def rebuild(con: Connection, head: Sequence[Any]) -> StoredResult:
+    """The result whose ``results`` row (:data:`queries.RESULT_HEAD`) is ``head``, with its cells and entries."""
+    key = list(head[:3])
+    conversation_id = head[10]
+    cells = con.execute(q.RESULT_CELLS, [*key, conversation_id]).fetchall()
+    responses = con.execute(q.RESULT_RESPONSES, key).fetchall()
+    conversation = con.execute(q.CONVERSATION, [conversation_id, head[0]]).fetchone()
+    entries = con.execute(q.ENTRIES_OF, [conversation_id, head[0]]).fetchall()
+    return StoredResult.from_rows(conversation_id, head, cells, responses, conversation, entries)
+
+
+def read_results(con: Connection, keys: Sequence[ResultKey]) -> dict[ResultKey, StoredResult]:
+    """The stored results of ``keys``, :data:`RESULTS_PER_QUERY` keys per round of queries."""
+    found: dict[ResultKey, StoredResult] = {}
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), RESULTS_PER_QUERY):
+        found.update(_read_some(con, unique[start:start + RESULTS_PER_QUERY]))
+    return found
+
+
+def _read_some(con: Connection, keys: Sequence[ResultKey]) -> dict[ResultKey, StoredResult]:
+    wanted = [q.listed([key[i] for key in keys]) for i in range(3)]
+    heads = con.execute(q.RESULTS_BY_KEYS, wanted).fetchall()
+    pairs = [q.listed([head[10] for head in heads]), q.listed([head[0] for head in heads])]
+    return results_from_rows(heads, con.execute(q.CELLS_BY_KEYS, wanted).fetchall(),
+                             con.execute(q.RESPONSES_BY_KEYS, wanted).fetchall(),
+                             con.execute(q.CONVERSATIONS_BY_PAIRS, pairs).fetchall(),
+                             con.execute(q.ENTRIES_BY_PAIRS, pairs).fetchall())
