@@ -2,8 +2,9 @@
 
 Opening a DuckDB file, locking it and checkpointing it on close costs far more than the writes themselves
 (measured: ~200 ms per result written alone), so results are written together: the first result after
-a quiet second at once, then whatever arrived meanwhile, in one transaction. If a batch fails, each of
-its conversations is written on its own, so one that cannot be stored never takes the others with it;
+a quiet second at once, then whatever arrived meanwhile, in one transaction of a few statements. A batch that
+loses a race to another writer runs again whole; if it fails otherwise, each of its conversations is written
+on its own, so one that cannot be stored never takes the others with it;
 each conversation gets :data:`STORE_ATTEMPTS` attempts in all, the batch counting as its first.
 """
 
@@ -15,19 +16,27 @@ from dataclasses import dataclass, field
 
 from tenacity import (
     AsyncRetrying,
+    Retrying,
+    retry_if_exception,
     retry_if_exception_type,
     retry_if_not_exception_type,
     stop_after_attempt,
     wait_exponential,
+    wait_random_exponential,
 )
 
 from memscore_core.errors import StoreError
+from memscore_core.model.conversation import Conversation
 from memscore_core.model.result import ConversationScore
 from memscore_core.scoring.outcome import Outcome
 from memscore_core.store import Store
 from memscore_core.store.outages import StoreUnavailableError
+from memscore_core.store.transactions import lost_a_race
 
 STORE_ATTEMPTS = 3
+BATCH_ATTEMPTS = 5
+"""A batch that loses a DuckLake race to another writer runs again whole, this many times in all, before its
+conversations are written one by one."""
 BATCH_SECONDS = 1.0
 BATCH_SIZE = 64
 
@@ -65,10 +74,19 @@ class ResultWriter:
         return written
 
     def _write_batch(self, batch: list[Outcome]) -> None:
-        with self.store.batch():
-            for outcome in batch:
-                if outcome.score is not None:
-                    self._write(outcome)
+        """The batch's conversations (a statement per source file) and results (one statement per table) in one
+        transaction: short, so concurrent DuckLake writers rarely collide and a retry is cheap."""
+        scored = [(outcome.loaded, outcome.score) for outcome in batch if outcome.score is not None]
+        by_file: dict[str | None, list[tuple[Conversation, str]]] = {}
+        for loaded, score in scored:
+            by_file.setdefault(loaded.file, []).append((loaded.conversation, score.content_hash))
+        for attempt in Retrying(stop=stop_after_attempt(BATCH_ATTEMPTS), reraise=True,
+                                wait=wait_random_exponential(multiplier=0.2, max=3),
+                                retry=retry_if_exception(lambda e: isinstance(e, StoreError) and lost_a_race(e))):
+            with attempt, self.store.batch():
+                for file, conversations in by_file.items():
+                    self.store.upsert_conversations(conversations, source_file=file)
+                self.store.write_results(self.run_id, [score for _, score in scored], self.config_hash)
 
     async def _write_alone(self, outcome: Outcome) -> Outcome:
         retrying = AsyncRetrying(stop=stop_after_attempt(STORE_ATTEMPTS - 1), reraise=True,
