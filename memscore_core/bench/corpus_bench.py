@@ -117,13 +117,11 @@ def timed(commands: list[str], target: str, work: Path) -> dict[str, Timing]:
     work.mkdir(parents=True, exist_ok=True)
     found = {}
     for name in commands:
-        process = subprocess.Popen([sys.executable, "-m", "memscore_core.bench.corpus_bench", name, target, str(work)],
-                                   stdout=subprocess.PIPE, text=True)
-        assert process.stdout is not None
-        out = process.stdout.read()
-        if process.wait() != 0:
-            raise RuntimeError(f"bench command {name} on {target} exited {process.returncode}")
-        found[name] = Timing(**json.loads(out))
+        done = subprocess.run([sys.executable, "-m", "memscore_core.bench.corpus_bench", name, target, str(work)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"bench command {name} on {target} exited {done.returncode}: {done.stderr[-3000:]}")
+        found[name] = Timing(**json.loads(done.stdout))
     return found
 
 

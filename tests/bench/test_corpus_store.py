@@ -38,6 +38,8 @@ def test_a_built_result_reads_back_as_its_conversation_scored(tmp_path: Path) ->
 def test_bench_corpus_times_every_store_command_at_each_size_against_its_targets(tmp_path: Path) -> None:
     out = tmp_path / "bench-corpus.json"
     done = CliRunner().invoke(app, ["bench", "corpus", "20,40", "--out", str(out), "--json"])
+    assert done.exit_code in (0, 1) and done.exception is None or isinstance(done.exception, SystemExit), \
+        (done.output, done.exception)
     report = json.loads(out.read_text())
     targets = json.loads(done.stdout)["targets"]
     assert done.exit_code == (0 if all(t["met"] for t in targets) else 1), done.output

@@ -139,16 +139,16 @@ def test_a_run_failing_in_persist_is_retried_without_new_model_requests(
     source = tmp_path / "persist.jsonl"
     source.write_text("".join(c.model_dump_json() + "\n" for c in generate_corpus(3, seed=31)))
     db = tmp_path / "persist.duckdb"
-    write_result = Store.write_result
+    write_results = Store.write_results
     calls = {"n": 0}
 
     def failing_three_times(self: Store, *args: Any, **kwargs: Any) -> None:
         calls["n"] += 1
         if calls["n"] <= 3:
             raise StoreError("disk full (injected)")
-        write_result(self, *args, **kwargs)
+        write_results(self, *args, **kwargs)
 
-    monkeypatch.setattr(Store, "write_result", failing_three_times)
+    monkeypatch.setattr(Store, "write_results", failing_three_times)
     before = metric(server, REQUESTS)
     summary = run_flow(source=str(source), db=str(db), base_url=server)
     store = Store(db)
