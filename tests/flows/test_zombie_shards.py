@@ -55,9 +55,13 @@ def wait_for_state(api: httpx.Client, run_id: str, wanted: str, timeout: float) 
 
 def shard_run(api: httpx.Client, tmp_path: Path) -> dict[str, Any]:
     deployment = api.get("/deployments/name/score-conversations/shard").json()
-    created = api.post(f"/deployments/{deployment['id']}/create_flow_run", json={
-        "parameters": {"run": {"source": str(tmp_path / "corpus.jsonl"), "db": str(tmp_path / "memscore.duckdb")}},
-        "tags": [WATCH_TAG]})
+    body = {"parameters": {"run": {"source": str(tmp_path / "corpus.jsonl"), "db": str(tmp_path / "memscore.duckdb")}},
+            "tags": [WATCH_TAG]}
+    for _ in range(10):  # the server answers 503 while its SQLite database is busy, as Prefect's own client retries
+        created = api.post(f"/deployments/{deployment['id']}/create_flow_run", json=body)
+        if created.status_code != 503:
+            break
+        time.sleep(0.5)
     assert created.status_code == 201, created.text
     return dict(created.json())
 
