@@ -125,12 +125,14 @@ def _write_part(store: Store, shape: CorpusShape, indices: range) -> None:
                           []).append(i)
     runs = {group: store.record_run_start(model=group[0], backend="corpus-builder", strategy=group[1], config={},
                                           config_hash=CONFIG_HASH, host="corpus-builder") for group in groups}
-    with store.batch():
+    def write(_: object) -> None:
         store.upsert_conversations(list(zip(built, hashes, strict=True)), source_file="corpus.jsonl")
         for group, members in groups.items():
             at = [shape.end - timedelta(days=i % shape.days, seconds=i % 86400) for i in members]
             scores = [corpus_score(i, built[i - indices.start], hashes[i - indices.start], shape) for i in members]
             store.write_results(runs[group], scores, CONFIG_HASH, scored_at=at)
+
+    store.write(write, keyed=False)
     for group, members in groups.items():
         store.record_run_finish(runs[group], status="completed", requests=len(members), prompt_tokens=0)
 

@@ -58,7 +58,7 @@ KEYS = 30
 
 
 def _write_keys(target: str, data_path: str, worker: int) -> None:
-    """One writer as a scoring run writes: results in batches of 5 (one by one when a batch loses a race), a
+    """One writer as a scoring run writes: results in batches of 5 (one by one when a batch keeps losing races), a
     pause between batches; its own third of the keys and half of the next writer's, in its own order."""
     store = Store(target, data_path=data_path)
     order = [(worker * KEYS // 3 + n) % KEYS for n in range(KEYS // 2)]
@@ -68,8 +68,7 @@ def _write_keys(target: str, data_path: str, worker: int) -> None:
         scored = [(conv, score_of(conv, [[3.0 + n, 0.0], [0.5, 2.0]]))
                   for n in order[start:start + 5] for conv in [conversation(f"c{n}")]]
         try:
-            with store.batch():
-                _store_all(store, run_id, scored)
+            store.write(lambda _, batch=scored: _store_all(store, run_id, batch), keyed=False, attempts=3)
         except StoreError:
             for item in scored:
                 _store_all(store, run_id, [item])
