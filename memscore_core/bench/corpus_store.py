@@ -46,6 +46,7 @@ class CorpusShape(BaseModel):
     models: list[str] = Field(default_factory=lambda: [MODEL], min_length=1)
     strategies: list[str] = Field(default_factory=lambda: ["exact"], min_length=1)
     screened_every: int = Field(default=0, ge=0, description="every n-th cell is screened (0: none)")
+    config_hash: str = CONFIG_HASH
     seed: int = 0
     end: datetime = END
 
@@ -124,13 +125,14 @@ def _write_part(store: Store, shape: CorpusShape, indices: range) -> None:
         groups.setdefault((shape.models[i % len(shape.models)], shape.strategies[i % len(shape.strategies)]),
                           []).append(i)
     runs = {group: store.record_run_start(model=group[0], backend="corpus-builder", strategy=group[1], config={},
-                                          config_hash=CONFIG_HASH, host="corpus-builder") for group in groups}
+                                          config_hash=shape.config_hash, host="corpus-builder") for group in groups}
+
     def write(_: object) -> None:
         store.upsert_conversations(list(zip(built, hashes, strict=True)), source_file="corpus.jsonl")
         for group, members in groups.items():
             at = [shape.end - timedelta(days=i % shape.days, seconds=i % 86400) for i in members]
             scores = [corpus_score(i, built[i - indices.start], hashes[i - indices.start], shape) for i in members]
-            store.write_results(runs[group], scores, CONFIG_HASH, scored_at=at)
+            store.write_results(runs[group], scores, shape.config_hash, scored_at=at)
 
     store.write(write, keyed=False)
     for group, members in groups.items():

@@ -129,6 +129,20 @@ SELECT content_hash, model, config_hash, column_idx, response_entry_idx, score, 
 FROM responses JOIN wanted USING (content_hash, model, config_hash)
 ORDER BY content_hash, model, config_hash, column_idx
 """
+NUMBERED_KEYS = f"""wanted AS (SELECT {each("VARCHAR")} AS content_hash, {each("VARCHAR")} AS model,
+                                {each("VARCHAR")} AS config_hash, {each("INTEGER")} AS number)"""
+CELLS_BY_NUMBERED_KEYS = f"""
+WITH {NUMBERED_KEYS}
+SELECT number, memory_idx, column_idx, memory_key, memory_entry_idx, divergence, signed, screened
+FROM scores JOIN wanted USING (content_hash, model, config_hash)
+ORDER BY number, memory_idx, column_idx
+"""
+RESPONSES_BY_NUMBERED_KEYS = f"""
+WITH {NUMBERED_KEYS}
+SELECT number, column_idx, response_entry_idx, score, drop_all, tokens, fit_r2
+FROM responses JOIN wanted USING (content_hash, model, config_hash)
+ORDER BY number, column_idx
+"""
 CONVERSATIONS_BY_PAIRS = f"""
 WITH {WANTED_PAIRS}
 SELECT conversation_id, content_hash, system_prompt, context, meta, tools, system_memories, source_format

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import duckdb
 
+from memscore_core.model.result import ConversationScore
 from memscore_core.store import queries as q
-from memscore_core.store.records import ResultKey, StoredResult, results_from_rows
+from memscore_core.store.records import ResultKey, StoredResult, results_from_rows, score_from_rows
 
 Connection = duckdb.DuckDBPyConnection
 RESULTS_PER_QUERY = 2000
@@ -33,6 +36,42 @@ def read_results(con: Connection, keys: Sequence[ResultKey]) -> dict[ResultKey, 
     for start in range(0, len(unique), RESULTS_PER_QUERY):
         found.update(_read_some(con, unique[start:start + RESULTS_PER_QUERY]))
     return found
+
+
+def read_scores(con: Connection, keys: Sequence[ResultKey]) -> dict[ResultKey, ConversationScore]:
+    """The stored results of ``keys`` as the scoring engine returned them, without reading their conversations
+    (what ``score --json`` prints for the conversations it skipped), :data:`RESULTS_PER_QUERY` keys at a time."""
+    found: dict[ResultKey, ConversationScore] = {}
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), RESULTS_PER_QUERY):
+        found.update(_read_scores(con, unique[start:start + RESULTS_PER_QUERY]))
+    return found
+
+
+def _read_scores(con: Connection, keys: Sequence[ResultKey]) -> dict[ResultKey, ConversationScore]:
+    """Cells and responses are read by each key's number in ``keys`` (not its three strings: 10^6 cells would be
+    3 × 10^6 Python strings)."""
+    wanted = [q.listed([key[i] for key in keys]) for i in range(3)]
+    numbered = [*wanted, q.listed(range(len(keys)))]
+    cells_of = _by_number(con.execute(q.CELLS_BY_NUMBERED_KEYS, numbered).fetchall())
+    responses_of = _by_number(con.execute(q.RESPONSES_BY_NUMBERED_KEYS, numbered).fetchall())
+    number = {key: n for n, key in enumerate(keys)}
+    found: dict[ResultKey, ConversationScore] = {}
+    without_columns: list[ResultKey] = []
+    for head in con.execute(q.RESULTS_BY_KEYS, wanted).fetchall():
+        key: ResultKey = (head[0], head[1], head[2])
+        if number[key] in responses_of:
+            found[key] = score_from_rows(head[10], head, cells_of.get(number[key], []), responses_of[number[key]])
+        else:
+            without_columns.append(key)
+    if without_columns:
+        found.update({key: result.to_score() for key, result in _read_some(con, without_columns).items()})
+    return found
+
+
+def _by_number(rows: Sequence[Sequence[Any]]) -> dict[int, list[Sequence[Any]]]:
+    """Rows sorted by their leading key number, grouped by it (the number left off)."""
+    return {n: [row[1:] for row in group] for n, group in groupby(rows, key=itemgetter(0))}
 
 
 def _read_some(con: Connection, keys: Sequence[ResultKey]) -> dict[ResultKey, StoredResult]:

@@ -33,7 +33,7 @@ from memscore_core.store.access import StoreAccess
 from memscore_core.store.lake import inline_small_commits
 from memscore_core.store.migrate import applied_versions, baseline, migrate, migrations
 from memscore_core.store.records import MemoryImportance, ResultKey, StoredResult, StoredRun, rebuild_conversation
-from memscore_core.store.result_reads import read_results, rebuild
+from memscore_core.store.result_reads import read_results, read_scores, rebuild
 from memscore_core.store.result_rows import ConversationRows, ResultRows
 from memscore_core.store.transactions import bump
 
@@ -188,6 +188,11 @@ class Store(StoreAccess):
         :data:`~memscore_core.store.result_reads.RESULTS_PER_QUERY` keys on one connection; keys without a result
         are left out."""
         return self.read(lambda con: read_results(con, keys))
+
+    def scores(self, keys: Sequence[ResultKey]) -> dict[ResultKey, ConversationScore]:
+        """:meth:`results` as the scoring engine returned them (:meth:`StoredResult.to_score`), read without their
+        conversations' entries."""
+        return self.read(lambda con: read_scores(con, keys))
 
     def runs(self) -> list[StoredRun]:
         rows = self.read(lambda con: con.execute(q.RUNS).fetchall())
