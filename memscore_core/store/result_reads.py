@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from itertools import groupby
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 
@@ -14,6 +15,7 @@ from memscore_core.store import queries as q
 from memscore_core.store.records import ResultKey, StoredResult, results_from_rows, score_from_rows
 
 Connection = duckdb.DuckDBPyConnection
+T = TypeVar("T")
 RESULTS_PER_QUERY = 2000
 """Keys per batched read of results (bounds one query's rows, not the connections)."""
 
@@ -31,20 +33,22 @@ def rebuild(con: Connection, head: Sequence[Any]) -> StoredResult:
 
 def read_results(con: Connection, keys: Sequence[ResultKey]) -> dict[ResultKey, StoredResult]:
     """The stored results of ``keys``, :data:`RESULTS_PER_QUERY` keys per round of queries."""
-    found: dict[ResultKey, StoredResult] = {}
-    unique = list(dict.fromkeys(keys))
-    for start in range(0, len(unique), RESULTS_PER_QUERY):
-        found.update(_read_some(con, unique[start:start + RESULTS_PER_QUERY]))
-    return found
+    return _in_rounds(keys, partial(_read_some, con))
 
 
 def read_scores(con: Connection, keys: Sequence[ResultKey]) -> dict[ResultKey, ConversationScore]:
     """The stored results of ``keys`` as the scoring engine returned them, without reading their conversations
     (what ``score --json`` prints for the conversations it skipped), :data:`RESULTS_PER_QUERY` keys at a time."""
-    found: dict[ResultKey, ConversationScore] = {}
+    return _in_rounds(keys, partial(_read_scores, con))
+
+
+def _in_rounds(keys: Sequence[ResultKey], read: Callable[[Sequence[ResultKey]], dict[ResultKey, T]]
+               ) -> dict[ResultKey, T]:
+    """``read`` of each key once, :data:`RESULTS_PER_QUERY` keys per call."""
+    found: dict[ResultKey, T] = {}
     unique = list(dict.fromkeys(keys))
     for start in range(0, len(unique), RESULTS_PER_QUERY):
-        found.update(_read_scores(con, unique[start:start + RESULTS_PER_QUERY]))
+        found.update(read(unique[start:start + RESULTS_PER_QUERY]))
     return found
 
 
