@@ -279,15 +279,19 @@ def page_sources(con: Connection, selected: Sequence[Sequence[Any]], top: int) -
     tops: dict[int, list[tuple[str, float]]] = defaultdict(list)
     counts: dict[int, tuple[int, int]] = {}
     for candidate_id, key, value, exact, screened in con.execute(
-            dq.page_cells(len(ids)), [*ids, *[row[1] for row in selected], top]).fetchall():
+            dq.page_cells(len(ids)), [*ids, *[row[1] for row in selected], *[row[9] for row in selected], top]
+    ).fetchall():
         if key is None:
             counts[candidate_id] = (exact, screened)
         else:
             tops[candidate_id].append((key, float(value)))
     heads = {(r[0], r[1]): r[2:] for r in
              con.execute(dq.page_conversations(len(conversation_ids)), conversation_ids).fetchall()}
+    times = sorted({head[-1] for head in heads.values()})
     entries: dict[tuple[str, str], list[Any]] = defaultdict(list)
-    for r in con.execute(dq.page_entries(len(conversation_ids)), conversation_ids).fetchall():
+    found = con.execute(dq.page_entries(len(conversation_ids), len(times)), [*conversation_ids, *times]
+                        ).fetchall() if times else []
+    for r in found:
         entries[(r[0], r[1])].append(r[2:])
     sources = []
     for row in selected:

@@ -246,11 +246,14 @@ def marks(count: int) -> str:
 
 def page_cells(candidates: int) -> str:
     """Each listed candidate's top exact cells (key, divergence), then one row of its exact and screened cell
-    counts. Parameters: the candidate ids, their conversation ids, how many top cells."""
+    counts. Parameters: the candidate ids, their conversation ids, their results' scored_at, how many top cells.
+    The scan of ``scores`` skips the row groups (files) whose ``scored_at`` range holds none of the results'
+    (migration 0010)."""
     return f"""
 WITH page AS (SELECT * FROM candidates WHERE candidate_id IN ({marks(candidates)})), cells AS (
     SELECT p.candidate_id, s.memory_key, s.memory_idx, s.divergence, s.screened
-    FROM (SELECT * FROM scores WHERE conversation_id IN ({marks(candidates)})) s
+    FROM (SELECT * FROM scores WHERE conversation_id IN ({marks(candidates)})
+                                 AND scored_at IN ({marks(candidates)})) s
     JOIN page p ON s.content_hash = p.content_hash AND s.model = p.model AND s.config_hash = p.config_hash
                AND s.response_entry_idx = p.response_entry_idx)
 SELECT candidate_id, memory_key, divergence, NULL, NULL FROM cells WHERE divergence IS NOT NULL
@@ -262,20 +265,22 @@ FROM cells GROUP BY candidate_id
 
 
 def page_conversations(conversations: int) -> str:
-    """The stored head of each listed conversation (parameters: conversation ids)."""
+    """The stored head of each listed conversation, ending with its ``ingested_at`` (parameters: conversation
+    ids)."""
     return f"""
 SELECT DISTINCT ON (conversation_id, content_hash) conversation_id, content_hash,
-       system_prompt, context, meta, tools, system_memories, source_format
+       system_prompt, context, meta, tools, system_memories, source_format, ingested_at
 FROM conversations WHERE conversation_id IN ({marks(conversations)})
 ORDER BY conversation_id, content_hash, ingested_at
 """
 
 
-def page_entries(conversations: int) -> str:
-    """The entries of each listed conversation, every stored content (parameters: conversation ids)."""
+def page_entries(conversations: int, times: int) -> str:
+    """The entries of each listed conversation, every stored content (parameters: conversation ids, then their
+    heads' ``ingested_at``, by which the scan prunes)."""
     return f"""
 SELECT conversation_id, content_hash, entry_idx, role, memory_key, content, reasoning, tool_call_id, tool_calls, name
-FROM entries WHERE conversation_id IN ({marks(conversations)})
+FROM entries WHERE conversation_id IN ({marks(conversations)}) AND ingested_at IN ({marks(times)})
 ORDER BY conversation_id, content_hash, entry_idx
 """
 

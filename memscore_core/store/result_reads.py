@@ -12,8 +12,8 @@ from typing import Any
 
 import duckdb
 
-from memscore_core.store import queries as q
 from memscore_core.model.conversation import Conversation
+from memscore_core.store import queries as q
 from memscore_core.store.records import ResultKey, StoredResult, rebuild_conversation, results_from_rows
 
 Connection = duckdb.DuckDBPyConnection
