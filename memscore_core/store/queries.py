@@ -146,8 +146,9 @@ ORDER BY table_name
 """
 INLINING_SET = """
 SELECT scope_entry FROM ducklake_options('lake')
-WHERE option_name = 'data_inlining_row_limit' AND scope = 'TABLE' AND value = ?
+WHERE option_name = 'data_inlining_row_limit' AND scope = 'TABLE' AND value = ? AND scope_entry IS NOT NULL
 """
+"""The tables the inlining limit is set on; a table a migration dropped keeps its option, with no name."""
 SET_INLINING = "CALL lake.set_option('data_inlining_row_limit', ?::BIGINT, table_name => ?)"
 COLUMNS = """
 SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns

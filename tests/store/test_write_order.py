@@ -16,6 +16,8 @@ from memscore_core.cli import app
 from memscore_core.model.result import content_hash
 from memscore_core.settings import REPO_ROOT
 from memscore_core.store import Store
+from memscore_core.store.lake import INLINING_ROW_LIMIT, inline_small_commits
+from memscore_core.store.store import Connection
 from memscore_core.ui.app import build_app
 from memscore_core.ui.security import Guard
 from tests.store.conftest import conversation, rows, score_of
@@ -94,3 +96,17 @@ def test_a_written_result_carries_its_time_on_every_row(any_store: Store) -> Non
     assert {row[0] for row in rows(any_store, "SELECT ingested_at FROM entries")} == {ingested_at}
     result = any_store.latest_result(conv.id)
     assert result is not None and result.matrix == [[1.0, 2.0], [None, 0.5]] and len(result.entries) == 6
+
+
+def test_a_lake_whose_tables_a_migration_rebuilt_inlines_small_commits_into_the_new_tables(tmp_path: Path) -> None:
+    store = Store(f"ducklake:sqlite:{tmp_path / 'catalog.sqlite'}", data_path=tmp_path / "lake-data")
+
+    def rebuild(con: Connection) -> None:
+        for statement in ("CREATE TABLE scores_v2 AS SELECT * FROM scores", "DROP TABLE scores",
+                          "ALTER TABLE scores_v2 RENAME TO scores"):
+            con.execute(statement)
+
+    store.write(rebuild, keyed=False)
+    store.write(inline_small_commits, keyed=False)
+    assert ("main.scores", str(INLINING_ROW_LIMIT)) in rows(
+        store, "SELECT scope_entry, value FROM ducklake_options('lake') WHERE option_name = 'data_inlining_row_limit'")
