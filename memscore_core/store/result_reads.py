@@ -1,4 +1,9 @@
-"""Results read back as matrices: one by its head row, or many by their keys in a few batched queries."""
+"""Results read back as matrices: one by its head row, or many by their keys in a few batched queries.
+
+A point read fetches the small head row first (``results``, ``conversations``), then the result's cells and
+responses by its key and ``scored_at``, the conversation's entries by its ids and ``ingested_at``: those values grow
+with write order (migration 0010), so the scans of the big tables skip all but the row groups (DuckDB) or files
+(DuckLake) written with them."""
 
 from __future__ import annotations
 
@@ -10,9 +15,16 @@ from typing import Any, TypeVar
 
 import duckdb
 
+from memscore_core.model.conversation import Conversation
 from memscore_core.model.result import ConversationScore
 from memscore_core.store import queries as q
-from memscore_core.store.records import ResultKey, StoredResult, results_from_rows, score_from_rows
+from memscore_core.store.records import (
+    ResultKey,
+    StoredResult,
+    rebuild_conversation,
+    results_from_rows,
+    score_from_rows,
+)
 
 Connection = duckdb.DuckDBPyConnection
 T = TypeVar("T")
@@ -22,13 +34,26 @@ RESULTS_PER_QUERY = 2000
 
 def rebuild(con: Connection, head: Sequence[Any]) -> StoredResult:
     """The result whose ``results`` row (:data:`queries.RESULT_HEAD`) is ``head``, with its cells and entries."""
-    key = list(head[:3])
-    conversation_id = head[10]
-    cells = con.execute(q.RESULT_CELLS, [*key, conversation_id]).fetchall()
-    responses = con.execute(q.RESULT_RESPONSES, key).fetchall()
-    conversation = con.execute(q.CONVERSATION, [conversation_id, head[0]]).fetchone()
-    entries = con.execute(q.ENTRIES_OF, [conversation_id, head[0]]).fetchall()
+    key, scored_at, conversation_id = list(head[:3]), head[5], head[10]
+    cells = con.execute(q.RESULT_CELLS, [*key, conversation_id, scored_at]).fetchall()
+    responses = con.execute(q.RESULT_RESPONSES, [*key, scored_at]).fetchall()
+    conversation, entries = _conversation_rows(con, conversation_id, head[0])
     return StoredResult.from_rows(conversation_id, head, cells, responses, conversation, entries)
+
+
+def read_conversation(con: Connection, conversation_id: str, content_hash: str) -> Conversation | None:
+    """The stored conversation, rebuilt as it was scored (entries' ``meta`` is not stored)."""
+    head, entries = _conversation_rows(con, conversation_id, content_hash)
+    return None if head is None else rebuild_conversation(conversation_id, head, entries)
+
+
+def _conversation_rows(con: Connection, conversation_id: str, content_hash: str
+                       ) -> tuple[Sequence[Any] | None, list[Any]]:
+    """A conversation's head (:data:`queries.CONVERSATION`) and its entries, or (None, [])."""
+    head = con.execute(q.CONVERSATION, [conversation_id, content_hash]).fetchone()
+    if head is None:
+        return None, []
+    return head, con.execute(q.ENTRIES_OF, [conversation_id, content_hash, head[-1]]).fetchall()
 
 
 def read_results(con: Connection, keys: Sequence[ResultKey]) -> dict[ResultKey, StoredResult]:

@@ -32,8 +32,8 @@ from memscore_core.store import queries as q
 from memscore_core.store.access import StoreAccess
 from memscore_core.store.lake import inline_small_commits
 from memscore_core.store.migrate import applied_versions, baseline, migrate, migrations
-from memscore_core.store.records import MemoryImportance, ResultKey, StoredResult, StoredRun, rebuild_conversation
-from memscore_core.store.result_reads import read_results, read_scores, rebuild
+from memscore_core.store.records import MemoryImportance, ResultKey, StoredResult, StoredRun
+from memscore_core.store.result_reads import read_conversation, read_results, read_scores, rebuild
 from memscore_core.store.result_rows import ConversationRows, ResultRows
 from memscore_core.store.transactions import bump
 
@@ -106,12 +106,7 @@ class Store(StoreAccess):
 
     def conversation(self, conversation_id: str, content_hash: str) -> Conversation | None:
         """The stored conversation, rebuilt as it was scored (entries' ``meta`` is not stored)."""
-        def rows(con: Connection) -> tuple[Any, list[Any]]:
-            return (con.execute(q.CONVERSATION, [conversation_id, content_hash]).fetchone(),
-                    con.execute(q.ENTRIES_OF, [conversation_id, content_hash]).fetchall())
-
-        head, entries = self.read(rows)
-        return None if head is None else rebuild_conversation(conversation_id, head, entries)
+        return self.read(lambda con: read_conversation(con, conversation_id, content_hash))
 
     def record_ingest_errors(self, run_id: str | None, errors: Sequence[InputError]) -> None:
         """Keep each distinct invalid input (file, line, id, field, message) once, as first seen."""
