@@ -35,6 +35,7 @@ from memscore_core.config import ScoringConfig
 from memscore_core.formats.loading import load_conversations
 from memscore_core.model.result import ConversationScore
 from memscore_core.strategies import hierarchical
+from memscore_core.synth.evaluation import evaluate
 from memscore_core.synth.many import ManyShape, corpus_chunk_tokens, generate_many_corpus
 
 SCREENS: list[Any] = []
@@ -118,7 +119,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("runs/probe-cache"))
     parser.add_argument("--strategies", default="exact,hierarchical")
     parser.add_argument("--variant", action="append", default=[],
-                        help="LABEL:NAME=VALUE: hierarchical again with its constant NAME set to VALUE")
+                        help="LABEL:NAME=VALUE[+NAME=VALUE]: hierarchical again with these constants")
     parser.add_argument("--corpus", type=Path, help="score this JSONL instead of generating corpora")
     parser.add_argument("--chunk-tokens", type=int, help="with --corpus: the chunk budget")
     args = parser.parse_args()
@@ -144,18 +145,18 @@ def main() -> None:
                 out = {}
                 for strategy in names:
                     label, _, setting = strategy.partition(":")
-                    constant, _, value = setting.partition("=")
-                    kept = getattr(hierarchical, constant) if constant else None
-                    if constant:
-                        setattr(hierarchical, constant, type(kept)(value))
+                    settings = dict(item.split("=") for item in setting.split("+") if item)
+                    kept = {name: getattr(hierarchical, name) for name in settings}
+                    for name, value in settings.items():
+                        setattr(hierarchical, name, type(kept[name])(value))
                     config = ScoringConfig.model_validate({"strategy": "exact" if label == "exact" else
                                                            "hierarchical", "chunk_tokens": chunk_tokens,
                                                            "ablation": args.ablation})
                     SCREENS.clear()
                     out[label], failed, _ = await score_corpus(corpus, backend, config, 2)
                     screens[label] = list(SCREENS)
-                    if constant:
-                        setattr(hierarchical, constant, kept)
+                    for name, value in kept.items():
+                        setattr(hierarchical, name, value)
                     assert not failed, f"{strategy} failed on {failed} conversations ({kinds})"
                 return out
             finally:
@@ -163,7 +164,12 @@ def main() -> None:
 
         scores = asyncio.run(run())
         exact = {s.conversation_id: s for s in scores["exact"]}
-        shape_report = {}
+        source = {conversation.id: conversation for conversation in corpus}
+        truth = evaluate([(source[s.conversation_id], s) for s in scores["exact"]])
+        shape_report: dict[str, Any] = {"exact": {"precision_at_1": truth["precision_at_1"],
+                                                  "recall_two_memory": truth["recall_two_memory"],
+                                                  "requests": sum(s.requests for s in scores["exact"]),
+                                                  "prompt_tokens": sum(s.prompt_tokens for s in scores["exact"])}}
         for strategy in [name.partition(":")[0] for name in names[1:]]:
             SCREENS[:] = screens[strategy]
             records, judged = [], 0
@@ -175,8 +181,13 @@ def main() -> None:
             exact_tokens = sum(s.prompt_tokens for s in scores["exact"])
             kinds_count = Counter("near tie" if r["near_tie"] else f"{r['kind']}: {r.get('why', '')}"
                                   for r in records)
-            shape_report[strategy] = {"judged": judged, "disagree": len(records),
+            ranked = evaluate([(source[s.conversation_id], s.model_copy(update={"matrix": best_cells(s)}))
+                               for s in scores[strategy]])
+            shape_report[strategy] = {"precision_at_1": ranked["precision_at_1"],
+                                      "recall_two_memory": ranked["recall_two_memory"], "judged": judged,
+                                      "disagree": len(records),
                                       "agreement": round(1 - len(records) / judged, 3) if judged else None,
+                                      "requests": sum(s.requests for s in scores[strategy]), "prompt_tokens": tokens,
                                       "tokens_vs_exact": round(tokens / exact_tokens, 4),
                                       "classes": dict(kinds_count), "records": records}
         report[kinds if args.corpus else f"{args.layout}, {kinds}"] = shape_report
