@@ -191,8 +191,7 @@ class _Screen:
         tangled = np.zeros(self.context.scope.hi - self.context.scope.lo, dtype=bool)
         for outer in sent:
             for inner in (group for group in sent if len(group) < len(outer) and set(group) <= set(outer)):
-                with np.errstate(invalid="ignore"):
-                    tangled |= self._value(inner) > self._value(outer) + TANGLE * self.floor
+                tangled |= self._value(inner) > self._value(outer) + TANGLE * self.floor
         return tangled
 
     def _value(self, group: Group) -> FloatArray:
