@@ -14,7 +14,9 @@ which hierarchical's pick differs, says which of these it is:
 Run from the repository root:
 
     PYTHONPATH=. .venv/bin/python scripts/probe_hierarchical_misses.py --kinds contacts,mixed \\
-        --conversations 2 --chunks 4 --cache runs/probe-cache
+        --conversations 2 --chunks 4 --strategies exact --variant before:LEAVES=0 --variant after:
+
+(docs/strategies.md, "Why hierarchical's top memory differs from exact's", has the runs and what they found.)
 """
 
 from __future__ import annotations

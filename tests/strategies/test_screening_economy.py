@@ -3,6 +3,7 @@
 The chunk is a stand-in for a model whose removal effects are additive: removing a group of memories moves
 each response by the sum of what its memories move it by. It shows the search's request economy, which
 the embedded model's noise would hide (``test_hierarchical.py`` runs the same search on the real model).
+:class:`MaskingPair` breaks additivity in one place, as memscore-tiny-3 does on answers that use no memory.
 """
 
 from __future__ import annotations
