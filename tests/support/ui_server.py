@@ -28,7 +28,7 @@ class RunningUi:
 
 
 @contextmanager
-def ui_server(db: Path, log_dir: Path, *extra: str, host: str = "127.0.0.1",
+def ui_server(db: Path | str, log_dir: Path, *extra: str, host: str = "127.0.0.1",
               env: dict[str, str] | None = None, timeout: float = 60.0) -> Iterator[RunningUi]:
     """``memscore ui --db db --host host`` on a free port, once it answers."""
     port = free_port()
