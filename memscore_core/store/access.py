@@ -116,6 +116,10 @@ class StoreAccess:
             if self._lake is not None and store_away(exc):
                 self._lake.discard()  # the next call attaches afresh
             raise StoreError(f"{self.name}: {exc}") from exc
+        except StoreError as exc:  # a batch's DuckDB error, already wrapped
+            if self._lake is not None and store_away(exc):
+                self._lake.discard()
+            raise
 
     def write(self, work: Callable[[Connection], T], *, keyed: bool = True) -> T:
         """Run ``work`` in one transaction and commit it; ``keyed`` work (adds or replaces rows by a logical

@@ -152,8 +152,8 @@ WHERE table_catalog = current_database() AND table_schema = current_schema() AND
 ORDER BY table_name
 """
 INLINING_SET = """
-SELECT scope_entry FROM ducklake_options('lake')
-WHERE option_name = 'data_inlining_row_limit' AND scope = 'TABLE' AND value = ?
+SELECT scope_entry, value FROM ducklake_options('lake')
+WHERE option_name = 'data_inlining_row_limit' AND scope = 'TABLE'
 """
 SET_INLINING = "CALL lake.set_option('data_inlining_row_limit', ?::BIGINT, table_name => ?)"
 COLUMNS = """

@@ -31,16 +31,16 @@ def files_of(store: Store) -> dict[str, int]:
     return {table.table: table.files for table in store_stats(store).tables}
 
 
-def test_small_commits_are_inlined_and_maintain_flushes_them_into_one_file_per_table(tmp_path: Path) -> None:
+def test_small_commits_each_make_a_file_and_maintain_merges_them_into_one_file_per_table(tmp_path: Path) -> None:
     store = Store(f"ducklake:sqlite:{tmp_path / 'catalog.sqlite'}")
     for n in range(10):
         conv = conversation(f"c{n}")
         write(store, conv, score_of(conv, [[1.0 + n, 0.0], [0.5, 2.0]]))
-    assert files_of(store)["scores"] == 0
+    assert files_of(store)["scores"] == 10
     top = store.top_memories()
     report = maintain(store, retention=timedelta(0))
     assert report.after.snapshots == 1 and report.before.snapshots is not None and report.before.snapshots > 30
-    assert max(files_of(store).values()) <= 2  # a merged file and one flushed after it are not always merged
+    assert max(files_of(store).values()) == 1
     assert (store.count("scores"), store.top_memories()) == (40, top)
 
 
@@ -117,7 +117,7 @@ def test_store_stats_and_maintain_print_json_through_the_command_line(tmp_path: 
     done = runner.invoke(app, ["store", "maintain", "--db", target, "--json", "--retention-hours", "0"])
     assert done.exit_code == 0, done.output
     report = json.loads(done.stdout)
-    assert report["steps"] == ["flush inlined data", "merge adjacent files", "rewrite files with deletions",
+    assert report["steps"] == ["flush inlined data", "rewrite files with deletions", "merge adjacent files",
                                "expire snapshots", "clean up old files"]
     assert report["after"]["snapshots"] == 1
 
