@@ -5,16 +5,20 @@ from __future__ import annotations
 import json
 import multiprocessing
 import random
+import subprocess
+import sys
 import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from memscore_core.cli import app
 from memscore_core.errors import StoreError
 from memscore_core.model.conversation import Conversation
 from memscore_core.model.result import ConversationScore
+from memscore_core.settings import REPO_ROOT
 from memscore_core.store import Store
 from memscore_core.store.upkeep import maintain, store_stats
 from tests.store.conftest import conversation, rows, score_of
@@ -104,6 +108,25 @@ def test_maintain_while_three_writers_write_leaves_every_row_once(postgres: Post
     assert [store.count(t) for t in ("results", "scores", "scoring_runs")] == [KEYS, 4 * KEYS, 3]
     maintain(store, retention=timedelta(0))
     assert max(files_of(store).values()) <= 2  # a merged file and one flushed after it are not always merged
+
+
+def test_a_result_rescored_while_maintain_compacts_its_table_loses_the_race_instead_of_coming_back_twice(
+        postgres: PostgresServer, tmp_path: Path) -> None:
+    target, data_path = f"ducklake:postgres:{postgres.create_database()}", str(tmp_path / "lake-data")
+    store = Store(target, data_path=data_path)
+    first, second = conversation("c0"), conversation("c1")
+    run_id = write(store, first, score_of(first, [[1.0, 0.0], [0.5, 2.0]]))
+    maintain(store)  # nothing left inlined: the pass below has nothing to flush (and no table to drop) but merging
+    write(store, second, score_of(second, [[1.0, 0.0], [0.5, 2.0]]))  # a second file in each table: worth merging
+    rescored = score_of(first, [[9.0, 0.0], [0.5, 2.0]])
+    with pytest.raises(StoreError, match="compacted it"), store.batch():
+        store.write_results(run_id, [rescored], "cfg")
+        subprocess.run([sys.executable, "-m", "memscore_core.cli", "store", "maintain", "--db", target, "--data-path",
+                        data_path], check=True, capture_output=True, timeout=120, cwd=REPO_ROOT)  # commits first
+    store.write_results(run_id, [rescored], "cfg")
+    for table, key in PER_KEY.items():
+        assert rows(store, f"SELECT max(n) FROM (SELECT count(*) AS n FROM {table} GROUP BY {key})") == [(1,)], table
+    assert rows(store, "SELECT max(divergence) FROM scores WHERE conversation_id = 'c0'") == [(9.0,)]
 
 
 def test_store_stats_and_maintain_print_json_through_the_command_line(tmp_path: Path) -> None:
