@@ -11,11 +11,14 @@ commits like any writer, so it runs while others write: a step that loses a race
 again (:meth:`Store.write`), and the writer's own retry covers the other side. Only ``keyed_writes`` keeps
 its rows inlined (:data:`memscore_core.store.lake.INLINING_ROW_LIMIT` says why the others do not).
 
-``keyed_writes`` is left alone while writers write: it is the single row every keyed commit rewrites
-(docs/schema.md, "Many writers"), so flushing it collides with every such commit, in DuckLake ("another
-transaction has flushed the inlined data") and in PostgreSQL's rows ("could not serialize access"):
-measured, three writers took 10x longer with maintenance running. Whether writers are at work is read from
-that row's own ``last_write_at``: a keyed commit within :data:`QUIET` means they are.
+While writers write, nothing is flushed and ``keyed_writes`` is left alone. It is the single row every keyed
+commit rewrites (docs/schema.md, "Many writers"), so flushing it collides with every such commit, in DuckLake
+("another transaction has flushed the inlined data") and in PostgreSQL's rows ("could not serialize
+access"): measured, three writers took 10x longer with maintenance running. And a flush drops the emptied
+inlined-data table after publishing its snapshot, so a reader in between fails with DuckLake's internal
+error (``Attempted to access index 0 within vector of size 0``, duckdb/ducklake#1413); while writers write,
+only ``keyed_writes`` (and rows a new store's migrations wrote) are inlined anyway. Whether writers are at
+work is read from that row's own ``last_write_at``: a keyed commit within :data:`QUIET` means they are.
 A **DuckDB file** is checkpointed (its write-ahead log folded in) under the store's lock.
 """
 
@@ -78,7 +81,7 @@ class StoreStats(BaseModel):
 
 class MaintainReport(BaseModel):
     """What ``maintain`` did, with the store's figures before and after; ``left_alone``: the tables it did not tidy
-    because writers were at work (``keyed_writes``, see the module's docstring)."""
+    because writers were at work (``keyed_writes``; nothing is flushed then, see the module's docstring)."""
 
     steps: list[str]
     left_alone: list[str] = []
@@ -119,24 +122,26 @@ def _stats(store: Store) -> StoreStats:
 
 def maintain(store: Store, *, retention: timedelta = timedelta(hours=24), quiet: timedelta = QUIET) -> MaintainReport:
     """Tidy ``store`` (see the module's docstring): on a DuckLake, snapshots older than ``retention`` are expired
-    and the files only they used deleted; safe while other processes write (``keyed_writes`` is left alone
-    unless no keyed commit came within ``quiet``)."""
+    and the files only they used deleted; safe while other processes write (unless no keyed commit came within
+    ``quiet``, nothing is flushed and ``keyed_writes`` is left alone)."""
     started = time.monotonic()
     before = store_stats(store)
     left_alone: list[str] = []
     if store.target.is_lake:
         cutoff = datetime.now(UTC) - retention
-        left_alone = [MARKER] if _writing(store, quiet) else []
+        writing = _writing(store, quiet)
+        left_alone = [MARKER] if writing else []
         tables = [t.table for t in before.tables if t.table not in left_alone]
-        for table in tables:
-            _step(store, FLUSH, [table])
+        done = [] if writing else ["flush inlined data"]
+        if not writing:
+            for table in tables:
+                _step(store, FLUSH, [table])
         for table in _fragmented(store, tables):
             for sql in (REWRITE, MERGE):
                 _step(store, sql, [table])
         _step(store, EXPIRE, [cutoff])
         _step(store, CLEANUP, [])
-        done = ["flush inlined data", "rewrite files with deletions", "merge adjacent files", "expire snapshots",
-                "clean up old files"]
+        done += ["rewrite files with deletions", "merge adjacent files", "expire snapshots", "clean up old files"]
     else:
         with store.connect() as con:
             con.execute(CHECKPOINT)
