@@ -105,6 +105,8 @@ def main() -> None:
     with postgres_server(pg_root) as pg, emulated_servers(work, [free_port()], prefill_tps=1e9, slots=32,
                                                           forward_pass=False) as urls:
         lake = ["--db", f"ducklake:postgres:{pg.create_database()}", "--data-path", str(work / "lake-data")]
+        Store(lake[1], data_path=lake[3])  # the store the fleet writes into exists (three first migrations racing
+        # with maintenance is another test: tests/store/test_shared_store.py)
         seconds, passes, codes = run_writers(shares(files), lake, urls[0], env, work,
                                              upkeep=not args.no_maintain)
         run(["store", "maintain", *lake, "--retention-hours", "0"], env, work)
