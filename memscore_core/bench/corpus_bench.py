@@ -32,12 +32,12 @@ def _top(target: str, work: Path) -> None:
 
 
 def _show(target: str, work: Path) -> None:
-    from memscore_core.downstream.report import run_config
-
+    """What ``memscore show`` reads: the latest result and its run's configuration (``report.run_config``, without
+    importing matplotlib with it: imports are not timed)."""
     with Store(target) as store:
         result = store.latest_result(corpus_conversation(7).id)
         assert result is not None
-        run_config(store, result)
+        store.run(result.run_id)
 
 
 def _weights(target: str, work: Path) -> None:

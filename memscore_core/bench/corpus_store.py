@@ -8,7 +8,8 @@ result is dated ``i % days`` days (and ``i`` seconds) before ``end``, under ``mo
 ``strategies[i % len(strategies)]``. Conversations are real :class:`~memscore_core.model.conversation.Conversation`
 records with their real content hashes (so :func:`write_archive` writes the archive a scoring run would read), and
 results are written through :meth:`Store.write_results`, the scoring writer's own code (memory summary included),
-:data:`PART` conversations per transaction.
+:data:`PART` conversations per transaction, oldest result first (as a store that only grows is written: what the
+point reads' pruning by time relies on, migration 0010).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class CorpusShape(BaseModel):
     models: list[str] = Field(default_factory=lambda: [MODEL], min_length=1)
     strategies: list[str] = Field(default_factory=lambda: ["exact"], min_length=1)
     screened_every: int = Field(default=0, ge=0, description="every n-th cell is screened (0: none)")
+    config_hash: str = CONFIG_HASH
     seed: int = 0
     end: datetime = END
 
@@ -102,9 +104,15 @@ def build_corpus(store: Store, shape: CorpusShape) -> None:
     :data:`PART` per transaction, one scoring run per part, model and strategy."""
     if store.count("results"):
         raise StoreError(f"{store.name} already holds results: a synthetic corpus is built into a new store")
+    order = sorted(range(shape.conversations), key=lambda i: (scored_at(i, shape), i))
     with store:
         for start in range(0, shape.conversations, PART):
-            _write_part(store, shape, range(start, min(shape.conversations, start + PART)))
+            _write_part(store, shape, order[start:start + PART])
+
+
+def scored_at(index: int, shape: CorpusShape) -> datetime:
+    """When conversation ``index``'s result is dated: ``index % days`` days and ``index`` seconds before the end."""
+    return shape.end - timedelta(days=index % shape.days, seconds=index % 86400)
 
 
 def build_corpus_store(target: str, conversations: int, *, seed: int = 0, data_path: str | None = None,
@@ -115,22 +123,26 @@ def build_corpus_store(target: str, conversations: int, *, seed: int = 0, data_p
                  CorpusShape(conversations=conversations, seed=seed, memories=memories, responses=responses))
 
 
-def _write_part(store: Store, shape: CorpusShape, indices: range) -> None:
+def _write_part(store: Store, shape: CorpusShape, indices: list[int]) -> None:
     built = [corpus_conversation(i, seed=shape.seed, memories=shape.memories, responses=shape.responses,
                                  keys=shape.keys) for i in indices]
     hashes = [content_hash(conversation) for conversation in built]
+    position = {i: p for p, i in enumerate(indices)}
     groups: dict[tuple[str, str], list[int]] = {}
     for i in indices:
         groups.setdefault((shape.models[i % len(shape.models)], shape.strategies[i % len(shape.strategies)]),
                           []).append(i)
     runs = {group: store.record_run_start(model=group[0], backend="corpus-builder", strategy=group[1], config={},
-                                          config_hash=CONFIG_HASH, host="corpus-builder") for group in groups}
-    with store.batch():
+                                          config_hash=shape.config_hash, host="corpus-builder") for group in groups}
+
+    def write(_: object) -> None:
         store.upsert_conversations(list(zip(built, hashes, strict=True)), source_file="corpus.jsonl")
         for group, members in groups.items():
-            at = [shape.end - timedelta(days=i % shape.days, seconds=i % 86400) for i in members]
-            scores = [corpus_score(i, built[i - indices.start], hashes[i - indices.start], shape) for i in members]
-            store.write_results(runs[group], scores, CONFIG_HASH, scored_at=at)
+            at = [scored_at(i, shape) for i in members]
+            scores = [corpus_score(i, built[position[i]], hashes[position[i]], shape) for i in members]
+            store.write_results(runs[group], scores, shape.config_hash, scored_at=at)
+
+    store.write(write, keyed=False)
     for group, members in groups.items():
         store.record_run_finish(runs[group], status="completed", requests=len(members), prompt_tokens=0)
 

@@ -12,15 +12,15 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
+from pydantic import BaseModel
 
 from memscore_core.backends.factory import joined_base_url
 from memscore_core.bench.corpus import BenchShape
-from memscore_core.bench.corpus_bench import CorpusBenchReport, check_corpus_targets, run_corpus_bench
-from memscore_core.bench.many_memories import DEFAULT_STRATEGIES, ManyShapesReport, run_many_shapes_bench
-from memscore_core.bench.models import ModelsReport, model_dirs, run_models_bench
-from memscore_core.bench.orchestrated import OrchestratedReport, orchestrated_targets, run_orchestrated
-from memscore_core.bench.replicas import ReplicaReport, run_replica_bench
-from memscore_core.bench.run import BenchReport, emulated_server, run_bench
+from memscore_core.bench.many_memories import DEFAULT_STRATEGIES, run_many_shapes_bench
+from memscore_core.bench.models import model_dirs, run_models_bench
+from memscore_core.bench.orchestrated import orchestrated_targets, run_orchestrated
+from memscore_core.bench.replicas import run_replica_bench
+from memscore_core.bench.run import emulated_server, run_bench
 from memscore_core.bench.targets import (
     Target,
     check_many_shapes_targets,
@@ -28,7 +28,6 @@ from memscore_core.bench.targets import (
     check_replica_targets,
     check_targets,
 )
-from memscore_core.bench.ui_pages import UiPageReport, check_ui_targets, run_ui_page_bench
 from memscore_core.cli.bench_reports import (
     print_corpus_report,
     print_many_shapes_report,
@@ -36,6 +35,7 @@ from memscore_core.cli.bench_reports import (
     print_orchestrated_report,
     print_replica_report,
     print_report,
+    print_rerun_report,
     print_targets,
     print_ui_report,
 )
@@ -55,8 +55,7 @@ from memscore_core.synth.forms import MEMORY_KINDS, MemoryKinds
 from memscore_core.synth.many import LAYOUTS, Layout, ManyShape
 
 C = TypeVar("C", Layout, MemoryKinds)
-R = TypeVar("R", BenchReport, ReplicaReport, OrchestratedReport, ManyShapesReport, UiPageReport, ModelsReport,
-              CorpusBenchReport)
+R = TypeVar("R", bound=BaseModel)
 
 bench = typer.Typer(help="Measure requests, server-reported prompt tokens, wall time, client CPU and peak RSS per "
                          "strategy; each mode ends with the targets it measured and exits 1 if any was missed.")
@@ -196,6 +195,8 @@ def ui_pages(
     as_json: JsonOption = False,
 ) -> None:
     """Time each page of `memscore ui` over a store of CONVERSATIONS synthetic conversations (built if missing)."""
+    from memscore_core.bench.ui_pages import check_ui_targets, run_ui_page_bench  # the web app: imported when used
+
     timed = run_ui_page_bench(db or Path(tempfile.mkdtemp(prefix="memscore-bench-")) / "ui.duckdb", conversations)
     finish(timed, check_ui_targets(timed), as_json, print_ui_report)
 
@@ -231,11 +232,27 @@ def corpus(
 ) -> None:
     """Build stores of that many scored conversations (DuckDB file and DuckLake) and time top, show, weights,
     export --format sft and store maintain on each, with peak RSS and the growth exponent between sizes."""
+    from memscore_core.bench.corpus_bench import check_corpus_targets, run_corpus_bench  # polars: when used
+
     with tempfile.TemporaryDirectory(prefix="memscore-corpus-") as root:
         report = run_corpus_bench(corpus_sizes(sizes), Path(root), kinds=store_kinds(kinds))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
     finish(report, check_corpus_targets(report), as_json, print_corpus_report)
+
+
+@bench.command("rerun")
+def rerun(
+    sizes: Annotated[str, typer.Argument(help="Comma-separated archive sizes, e.g. 1000,10000.")] = "1000,10000",
+    as_json: JsonOption = False,
+) -> None:
+    """`memscore score --json` rerun over archives of that many conversations, every one already scored (files of
+    100), side by side: wall and CPU seconds of the command and the results it printed; target: 10^4 in ≤ 10 s."""
+    from memscore_core.bench.rerun_json import check_rerun_targets, run_rerun_bench
+
+    with tempfile.TemporaryDirectory(prefix="memscore-rerun-") as root:
+        report = run_rerun_bench(Path(root), corpus_sizes(sizes))
+    finish(report, check_rerun_targets(report), as_json, print_rerun_report)
 
 
 def finish(report: R, targets: list[Target], as_json: bool, show: Callable[[R], None]) -> None:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.table import Table
 
-from memscore_core.bench.corpus_bench import CorpusBenchReport
 from memscore_core.bench.many_memories import ManyMemoryReport, ManyShapesReport
 from memscore_core.bench.models import ModelsReport
 from memscore_core.bench.orchestrated import OrchestratedReport
 from memscore_core.bench.replicas import ReplicaReport
 from memscore_core.bench.run import BenchReport
 from memscore_core.bench.targets import Target
-from memscore_core.bench.ui_pages import UiPageReport
 from memscore_core.cli.consoles import stdout_console
+
+if TYPE_CHECKING:
+    from memscore_core.bench.corpus_bench import CorpusBenchReport
+    from memscore_core.bench.rerun_json import RerunReport
+    from memscore_core.bench.ui_pages import UiPageReport
 
 
 def print_ui_report(report: UiPageReport) -> None:
@@ -40,6 +45,17 @@ def print_corpus_report(report: CorpusBenchReport) -> None:
     for kind, exponents in report.growth.items():
         console.print(f"{kind}: growth exponents " + ", ".join(f"{k} {v}" for k, v in exponents.items()),
                       highlight=False)
+
+
+def print_rerun_report(report: RerunReport) -> None:
+    table = Table(title="memscore score --json over an archive already scored (a process per size, imports included)",
+                  title_justify="left")
+    for column in ("conversations", "files", "wall s", "CPU s", "printed"):
+        table.add_column(column, justify="right")
+    for t in report.timings:
+        table.add_row(f"{t.conversations:,}", str(t.files), f"{t.seconds:.2f}", f"{t.cpu_seconds:.2f}",
+                      f"{t.printed:,}")
+    stdout_console().print(table)
 
 
 def print_models_report(report: ModelsReport) -> None:

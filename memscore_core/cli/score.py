@@ -31,7 +31,7 @@ from memscore_core.cli.strategy_options import (
 from memscore_core.config import ScoringConfig
 from memscore_core.formats import InputOptions
 from memscore_core.formats.loading import LoadResult, expand_paths
-from memscore_core.model.result import ConversationScore, content_hash
+from memscore_core.model.result import ConversationScore
 from memscore_core.scoring.incremental import SourceReading
 from memscore_core.scoring.opening import open_scorer
 from memscore_core.scoring.run import RunSummary, run_scoring
@@ -109,14 +109,14 @@ def _every_result(loaded: LoadResult, fresh: list[ConversationScore], store: Sto
                   config: ScoringConfig) -> list[ConversationScore]:
     """Each valid conversation's result in input order: this run's, or the stored one it skipped."""
     scored = {score.conversation_id: score for score in fresh}
-    keys = {item.conversation.id: (content_hash(item.conversation), model, config.hash())
+    keys = {item.conversation.id: (item.content_hash, model, config.hash())
             for item in loaded.conversations if item.conversation.id not in scored}
     with store:
-        stored = store.results(list(keys.values()))
+        stored = store.scores(list(keys.values()))
     results = []
     for item in loaded.conversations:
         key = keys.get(item.conversation.id)
-        result = scored.get(item.conversation.id) or (stored[key].to_score() if key in stored else None)
+        result = stored.get(key) if key is not None else scored.get(item.conversation.id)
         if result is not None:
             results.append(result)
     return results

@@ -6,18 +6,16 @@ import base64
 import html
 import io
 import json
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
+from memscore_core.store import Store, StoredResult
+from memscore_core.store.records import EXTRA_SEED_COLUMN
 
-from memscore_core.store import Store, StoredResult  # noqa: E402
-from memscore_core.store.records import EXTRA_SEED_COLUMN  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 SCREENED_HATCH = "///"
 """How the heatmap marks a screened cell (an estimate, not exact)."""
@@ -44,8 +42,22 @@ def screened_cells(result: StoredResult) -> list[tuple[int, int]]:
             if result.screened_cell(m, j) is not None]
 
 
+def pyplot() -> ModuleType:
+    """matplotlib's pyplot on the Agg backend, imported when a figure is first drawn (the import takes ~0.6 s,
+    which every command that draws nothing would pay)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot
+
+    return matplotlib.pyplot
+
+
 def figure(result: StoredResult) -> Figure:
     """Heatmap of exact divergence with screened cells hatched (left) and memory importance bars (right)."""
+    from matplotlib.patches import Rectangle
+
+    plt = pyplot()
     matrix = matrix_array(result)
     rows, cols = matrix.shape
     fig, (heat, bars) = plt.subplots(1, 2, figsize=(4 + 0.45 * cols + 4, 1.5 + 0.4 * max(rows, 1)),
@@ -72,7 +84,7 @@ def png_bytes(fig: Figure) -> bytes:
     """``fig`` as PNG; the figure is closed."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
+    pyplot().close(fig)
     return buffer.getvalue()
 
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from memscore_core.model.conversation import Conversation, Entry
+from memscore_core.model.conversation import Conversation
 
 
 class NoiseFloorMethod(BaseModel):
@@ -88,14 +88,15 @@ def canonical_json(value: Any) -> bytes:
 
 def content_hash(conversation: Conversation) -> str:
     """SHA-256 of the conversation's identity and everything that is scored: id, prompts, entries; not ``meta``."""
+    dumped = conversation.model_dump(exclude={"meta": True, "entries": {"__all__": {"meta"}}})
     scored: dict[str, Any] = {
         "id": conversation.id,
         "system_prompt": conversation.system_prompt,
         "context": conversation.context,
-        "entries": [_scored_fields(entry) for entry in conversation.entries],
+        "entries": [_scored_fields(entry) for entry in dumped["entries"]],
     }
     if conversation.system_memories:
-        scored["system_memories"] = [memory.model_dump() for memory in conversation.system_memories]
+        scored["system_memories"] = dumped["system_memories"]
     if conversation.tools is not None:
         scored["tools"] = conversation.tools
     return hashlib.sha256(canonical_json(scored)).hexdigest()
@@ -104,12 +105,10 @@ def content_hash(conversation: Conversation) -> str:
 _ORIGINAL_ENTRY_FIELDS = {"role", "content", "memory_key", "reasoning", "tool_call_id"}
 
 
-def _scored_fields(entry: Entry) -> dict[str, Any]:
-    """An entry's scored fields; fields added since the first release enter only when set, so that the
-    hash of a conversation that does not use them is what it always was."""
-    fields = entry.model_dump(exclude={"meta"})
-    return {name: value for name, value in fields.items()
-            if name in _ORIGINAL_ENTRY_FIELDS or value is not None}
+def _scored_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """An entry's scored fields (its dump, less ``meta``); fields added since the first release enter only when set,
+    so that the hash of a conversation that does not use them is what it always was."""
+    return {name: value for name, value in fields.items() if name in _ORIGINAL_ENTRY_FIELDS or value is not None}
 
 
 def config_hash(config: dict[str, Any]) -> str:

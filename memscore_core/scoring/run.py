@@ -21,7 +21,7 @@ from typing import Any
 from memscore_core.config import ScoringConfig
 from memscore_core.errors import ConfigError
 from memscore_core.formats.loading import LoadResult
-from memscore_core.model.result import ConversationScore, content_hash
+from memscore_core.model.result import ConversationScore
 from memscore_core.scoring.batch import Hungry, ScorePart, score_batch
 from memscore_core.scoring.outcome import Outcome
 from memscore_core.scoring.writer import ResultWriter
@@ -31,7 +31,7 @@ OnOutcome = Callable[[Outcome, int, int], Awaitable[None]]
 """Follow progress: one conversation's outcome, how many are done and how many this run scores."""
 
 
-@dataclass
+@dataclass(repr=False)
 class RunSummary:
     """What one run did; ``outcomes`` holds this run's scores and failures, in input order."""
 
@@ -41,6 +41,11 @@ class RunSummary:
     invalid: int
     skipped: int
     outcomes: list[Outcome] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        """Counts, not outcomes (see :meth:`LoadResult.__repr__`)."""
+        return (f"RunSummary({self.run_id}, {self.model}, loaded={self.loaded}, invalid={self.invalid}, "
+                f"skipped={self.skipped}, {len(self.outcomes)} outcomes)")
 
     @property
     def scores(self) -> list[ConversationScore]:
@@ -91,7 +96,7 @@ async def run_scoring(loaded: LoadResult, store: Store, config: ScoringConfig, s
                                     flow_run_id=flow_run_id)
     store.record_ingest_errors(run_id, loaded.errors)
     done = set() if rescore or not loaded.conversations else store.scored_hashes(model, config.hash())
-    todo = [item for item in loaded.conversations if content_hash(item.conversation) not in done]
+    todo = [item for item in loaded.conversations if item.content_hash not in done]
     summary = RunSummary(run_id=run_id, model=model, loaded=len(loaded.conversations) + loaded.unread,
                          invalid=len(loaded.errors), skipped=len(loaded.conversations) - len(todo) + loaded.unread)
     writer = ResultWriter(store, run_id, config.hash())

@@ -16,13 +16,10 @@ from dataclasses import dataclass, field
 
 from tenacity import (
     AsyncRetrying,
-    Retrying,
-    retry_if_exception,
     retry_if_exception_type,
     retry_if_not_exception_type,
     stop_after_attempt,
     wait_exponential,
-    wait_random_exponential,
 )
 
 from memscore_core.errors import StoreError
@@ -31,7 +28,6 @@ from memscore_core.model.result import ConversationScore
 from memscore_core.scoring.outcome import Outcome
 from memscore_core.store import Store
 from memscore_core.store.outages import StoreUnavailableError
-from memscore_core.store.transactions import lost_a_race
 
 STORE_ATTEMPTS = 3
 BATCH_ATTEMPTS = 5
@@ -75,18 +71,18 @@ class ResultWriter:
 
     def _write_batch(self, batch: list[Outcome]) -> None:
         """The batch's conversations (a statement per source file) and results (one statement per table) in one
-        transaction: short, so concurrent DuckLake writers rarely collide and a retry is cheap."""
+        transaction: short, so concurrent DuckLake writers rarely collide and a retry is cheap. It waits out a
+        catalog outage as any write does (:meth:`Store.write`)."""
         scored = [(outcome.loaded, outcome.score) for outcome in batch if outcome.score is not None]
         by_file: dict[str | None, list[tuple[Conversation, str]]] = {}
         for loaded, score in scored:
             by_file.setdefault(loaded.file, []).append((loaded.conversation, score.content_hash))
-        for attempt in Retrying(stop=stop_after_attempt(BATCH_ATTEMPTS), reraise=True,
-                                wait=wait_random_exponential(multiplier=0.2, max=3),
-                                retry=retry_if_exception(lambda e: isinstance(e, StoreError) and lost_a_race(e))):
-            with attempt, self.store.batch():
-                for file, conversations in by_file.items():
-                    self.store.upsert_conversations(conversations, source_file=file)
-                self.store.write_results(self.run_id, [score for _, score in scored], self.config_hash)
+        def write(_: object) -> None:
+            for file, conversations in by_file.items():
+                self.store.upsert_conversations(conversations, source_file=file)
+            self.store.write_results(self.run_id, [score for _, score in scored], self.config_hash)
+
+        self.store.write(write, keyed=False, attempts=BATCH_ATTEMPTS)
 
     async def _write_alone(self, outcome: Outcome) -> Outcome:
         retrying = AsyncRetrying(stop=stop_after_attempt(STORE_ATTEMPTS - 1), reraise=True,

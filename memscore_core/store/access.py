@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Self, TypeVar
 
@@ -29,7 +30,6 @@ from memscore_core.store.transactions import (
     bump,
     in_transaction,
     lost_a_race,
-    rollback,
 )
 
 T = TypeVar("T")
@@ -50,7 +50,7 @@ class StoreAccess:
         self.path: Path | None = None if self.target.is_lake else Path(self.target.location)
         self._lock: FileLock | None = None
         self._write_lock: FileLock | None = None
-        self._batch = threading.local()
+        self._joined = threading.local()
         self._lake: Lake | None = None
         self._held: Held | None = None
         self._holds: list[contextlib.ExitStack] = []
@@ -121,39 +121,69 @@ class StoreAccess:
                 self._lake.discard()
             raise
 
-    def write(self, work: Callable[[Connection], T], *, keyed: bool = True) -> T:
+    def read(self, work: Callable[[Connection], T]) -> T:
+        """``work``'s reads on one connection; on a DuckLake whose catalog is away, run again on a new instance
+        once it answers (for at most :attr:`outage_seconds`, then :class:`StoreUnavailableError`)."""
+        def once() -> T:
+            with self.connect() as con:
+                return work(con)
+
+        return self._outlasting(once)
+
+    def write(self, work: Callable[[Connection], T], *, keyed: bool = True, attempts: int = WRITE_ATTEMPTS) -> T:
         """Run ``work`` in one transaction and commit it; ``keyed`` work (adds or replaces rows by a logical
-        key) also bumps ``keyed_writes``. A commit that loses a DuckLake conflict is rolled back and ``work``
-        runs again from a fresh snapshot, up to :data:`WRITE_ATTEMPTS` times with backoff. Inside
-        :meth:`batch`, ``work`` joins the batch's transaction instead."""
-        batch = getattr(self._batch, "connection", None)
-        if batch is not None:
-            if keyed and not self._batch.bumped:
-                bump(batch)
-                self._batch.bumped = True
+        key) also bumps ``keyed_writes``. Writes made inside ``work`` (from its thread) join its transaction. A
+        commit that loses a DuckLake conflict is rolled back and ``work`` runs again from a fresh snapshot, up to
+        ``attempts`` times in all with backoff; while the catalog is away, ``work`` waits for it (:meth:`read`)."""
+        joined = getattr(self._joined, "connection", None)
+        if joined is not None:
+            if keyed and not self._joined.bumped:
+                bump(joined)
+                self._joined.bumped = True
             try:
-                return work(batch)
+                return work(joined)
             except duckdb.Error as exc:
                 raise StoreError(f"{self.name}: {exc}") from exc
-        attempt, away = 0, 0
-        away_since = 0.0
+
+        def once() -> T:
+            with self._writing(), self.connect() as con:
+                return in_transaction(con, partial(self._joining, work, keyed=keyed), keyed)
+
+        attempt = 0
         while True:
             try:
-                with self._writing(), self.connect() as con:
-                    return in_transaction(con, work, keyed)
+                return self._outlasting(once)
             except StoreError as exc:
-                if self._lake is not None and store_away(exc):
-                    away += 1
-                    away_since = away_since or time.monotonic()
-                    self._wait_for_store(exc, away, away_since)
-                    continue
                 attempt += 1
-                if not lost_a_race(exc) or attempt == WRITE_ATTEMPTS:
+                if not lost_a_race(exc) or attempt >= attempts:
                     if lost_a_race(exc):
                         raise StoreError(f"{self.name}: a write kept conflicting with other writers; gave up after "
-                                         f"{WRITE_ATTEMPTS} attempts ({exc.__cause__})") from exc
+                                         f"{attempts} attempts ({exc.__cause__})") from exc
                     raise
                 time.sleep(min(RETRY_WAIT_MAX, RETRY_WAIT * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0))
+
+    def _joining(self, work: Callable[[Connection], T], con: Connection, *, keyed: bool) -> T:
+        """``work(con)``, with this thread's other writes joining ``con``'s transaction meanwhile."""
+        self._joined.connection, self._joined.bumped = con, keyed
+        try:
+            return work(con)
+        finally:
+            self._joined.connection = None
+
+    def _outlasting(self, call: Callable[[], T]) -> T:
+        """``call()``, called again on a new DuckLake instance while the catalog is away (see :meth:`read`)."""
+        away, since = 0, 0.0
+        while True:
+            try:
+                return call()
+            except StoreUnavailableError:
+                raise
+            except StoreError as exc:
+                if self._lake is None or not store_away(exc):
+                    raise
+                away += 1
+                since = since or time.monotonic()
+                self._wait_for_store(exc, away, since)
 
     def _wait_for_store(self, exc: StoreError, away: int, since: float) -> None:
         """The catalog is away or the instance broken: drop the instance and wait before the next try, or give up
@@ -166,29 +196,6 @@ class StoreAccess:
                                         f"(MEMSCORE_STORE_OUTAGE_SECONDS={self.outage_seconds:g}): {exc.__cause__}"
                                         ) from exc
         time.sleep(min(backoff(away), self.outage_seconds - waited))
-
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        """Every write of this thread inside the block in one transaction on one connection: committed at the
-        end, all or nothing (a :class:`StoreError` when it fails or loses a DuckLake race; write again one by
-        one then). A DuckDB file is opened, locked and checkpointed once per batch instead of once per write."""
-        if getattr(self._batch, "connection", None) is not None:
-            yield
-            return
-        with self._writing(), self.connect() as con:
-            con.begin()
-            self._batch.connection, self._batch.bumped = con, False
-            try:
-                yield
-                con.commit()
-            except duckdb.Error as exc:
-                rollback(con)
-                raise StoreError(f"{self.name}: {exc}") from exc
-            except BaseException:
-                rollback(con)
-                raise
-            finally:
-                self._batch.connection = None
 
     @contextmanager
     def _writing(self) -> Iterator[None]:

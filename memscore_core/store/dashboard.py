@@ -278,16 +278,18 @@ def page_sources(con: Connection, selected: Sequence[Sequence[Any]], top: int) -
     conversation_ids = sorted({row[1] for row in selected})
     tops: dict[int, list[tuple[str, float]]] = defaultdict(list)
     counts: dict[int, tuple[int, int]] = {}
-    for candidate_id, key, value, exact, screened in con.execute(
-            dq.page_cells(len(ids)), [*ids, *[row[1] for row in selected], top]).fetchall():
+    cells = [value for row in selected for value in (row[0], *row[2:6], row[9])]
+    for candidate_id, key, value, exact, screened in con.execute(dq.page_cells(len(ids)), [*cells, top]).fetchall():
         if key is None:
             counts[candidate_id] = (exact, screened)
         else:
             tops[candidate_id].append((key, float(value)))
     heads = {(r[0], r[1]): r[2:] for r in
              con.execute(dq.page_conversations(len(conversation_ids)), conversation_ids).fetchall()}
+    stored = [value for (conversation_id, digest), head in heads.items()
+              for value in (conversation_id, digest, head[-1])]
     entries: dict[tuple[str, str], list[Any]] = defaultdict(list)
-    for r in con.execute(dq.page_entries(len(conversation_ids)), conversation_ids).fetchall():
+    for r in con.execute(dq.page_entries(len(heads)), stored).fetchall() if heads else []:
         entries[(r[0], r[1])].append(r[2:])
     sources = []
     for row in selected:

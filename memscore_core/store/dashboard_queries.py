@@ -244,15 +244,22 @@ def marks(count: int) -> str:
     return ", ".join("?" * max(count, 1))
 
 
+def branches(select: str, count: int) -> str:
+    """``select`` (a point read ending in equality filters) once per looked-up row, as one ``UNION ALL``: each branch's
+    scan prunes by its own constants, where one ``IN`` list over many rows spread in time prunes almost nothing."""
+    return " UNION ALL ".join([f"({select})"] * max(count, 1))
+
+
+PAGE_CELL = """SELECT ?::BIGINT AS candidate_id, memory_key, memory_idx, divergence, screened FROM scores
+WHERE content_hash = ? AND model = ? AND config_hash = ? AND response_entry_idx = ? AND scored_at = ?"""
+
+
 def page_cells(candidates: int) -> str:
     """Each listed candidate's top exact cells (key, divergence), then one row of its exact and screened cell
-    counts. Parameters: the candidate ids, their conversation ids, how many top cells."""
+    counts. Parameters: per candidate its id, result key, response entry and result's scored_at (migration 0010:
+    what each branch's scan prunes by); then how many top cells."""
     return f"""
-WITH page AS (SELECT * FROM candidates WHERE candidate_id IN ({marks(candidates)})), cells AS (
-    SELECT p.candidate_id, s.memory_key, s.memory_idx, s.divergence, s.screened
-    FROM (SELECT * FROM scores WHERE conversation_id IN ({marks(candidates)})) s
-    JOIN page p ON s.content_hash = p.content_hash AND s.model = p.model AND s.config_hash = p.config_hash
-               AND s.response_entry_idx = p.response_entry_idx)
+WITH cells AS MATERIALIZED ({branches(PAGE_CELL, candidates)})
 SELECT candidate_id, memory_key, divergence, NULL, NULL FROM cells WHERE divergence IS NOT NULL
 QUALIFY row_number() OVER (PARTITION BY candidate_id ORDER BY divergence DESC, memory_idx) <= ?
 UNION ALL
@@ -262,23 +269,27 @@ FROM cells GROUP BY candidate_id
 
 
 def page_conversations(conversations: int) -> str:
-    """The stored head of each listed conversation (parameters: conversation ids)."""
+    """The stored head of each listed conversation, ending with its ``ingested_at`` (parameters: conversation
+    ids)."""
     return f"""
 SELECT DISTINCT ON (conversation_id, content_hash) conversation_id, content_hash,
-       system_prompt, context, meta, tools, system_memories, source_format
+       system_prompt, context, meta, tools, system_memories, source_format, ingested_at
 FROM conversations WHERE conversation_id IN ({marks(conversations)})
 ORDER BY conversation_id, content_hash, ingested_at
 """
 
 
+PAGE_ENTRY = """SELECT conversation_id, content_hash, entry_idx, role, memory_key, content, reasoning, tool_call_id,
+       tool_calls, name
+FROM entries WHERE conversation_id = ? AND content_hash = ? AND ingested_at = ?"""
+
+
 def page_entries(conversations: int) -> str:
-    """The entries of each listed conversation, every stored content (parameters: conversation ids)."""
-    return f"""
-SELECT conversation_id, content_hash, entry_idx, role, memory_key, content, reasoning, tool_call_id, tool_calls, name
-FROM entries WHERE conversation_id IN ({marks(conversations)})
+    """The entries of each listed conversation, every stored content (parameters: per stored content its
+    conversation id, content hash and ``ingested_at``, by which its branch's scan prunes)."""
+    return f"""{branches(PAGE_ENTRY, conversations)}
 ORDER BY conversation_id, content_hash, entry_idx
 """
-
 
 
 def conversations_of_candidates(candidates: int) -> str:

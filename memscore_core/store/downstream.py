@@ -74,8 +74,7 @@ def refresh_candidates(store: Store, *, threshold: float, auto_approve: float | 
 
 
 def list_candidates(store: Store, *, status: Status | None = None, min_dependence: float = 0.0) -> list[Candidate]:
-    with store.connect() as con:
-        rows = con.execute(q.LIST_CANDIDATES, [status, status, min_dependence]).fetchall()
+    rows = store.read(lambda con: con.execute(q.LIST_CANDIDATES, [status, status, min_dependence]).fetchall())
     return [Candidate.from_row(row) for row in rows]
 
 
@@ -159,15 +158,13 @@ def memory_observations(store: Store) -> list[tuple[str, str, float, datetime]]:
     """(key, conversation, importance per scored response, scored_at) not yet folded into the weights. The time is
     read as microseconds since the epoch: DuckDB makes each TIMESTAMPTZ a zoned datetime in Python (40 s of 48 for
     10^6 observations)."""
-    with store.connect() as con:
-        return [(r[0], r[1], float(r[2] or 0.0), EPOCH + timedelta(microseconds=r[3]))
-                for r in con.execute(q.MEMORY_OBSERVATIONS).fetchall()]
+    rows = store.read(lambda con: con.execute(q.MEMORY_OBSERVATIONS).fetchall())
+    return [(r[0], r[1], float(r[2] or 0.0), EPOCH + timedelta(microseconds=r[3])) for r in rows]
 
 
 def memory_weights(store: Store) -> list[WeightRow]:
-    with store.connect() as con:
-        return [WeightRow(memory_key=r[0], weight=r[1], n_scored=r[2], last_scored_at=r[3])
-                for r in con.execute(q.MEMORY_WEIGHTS).fetchall()]
+    rows = store.read(lambda con: con.execute(q.MEMORY_WEIGHTS).fetchall())
+    return [WeightRow(memory_key=r[0], weight=r[1], n_scored=r[2], last_scored_at=r[3]) for r in rows]
 
 
 def save_memory_weights(store: Store, rows: Sequence[WeightRow]) -> None:
@@ -186,9 +183,8 @@ def save_memory_weights(store: Store, rows: Sequence[WeightRow]) -> None:
 
 def stale_memories(store: Store, *, scored_before: datetime) -> list[WeightRow]:
     """Memories last scored before ``scored_before``, oldest first."""
-    with store.connect() as con:
-        return [WeightRow(memory_key=r[0], weight=r[1], n_scored=r[2], last_scored_at=r[3])
-                for r in con.execute(q.STALE_MEMORIES, [scored_before]).fetchall()]
+    rows = store.read(lambda con: con.execute(q.STALE_MEMORIES, [scored_before]).fetchall())
+    return [WeightRow(memory_key=r[0], weight=r[1], n_scored=r[2], last_scored_at=r[3]) for r in rows]
 
 
 def _count(con: Any, table: str) -> int:

@@ -26,8 +26,7 @@ class SourceManifest:
 
     def marks(self) -> dict[str, SourceMark]:
         """Every file this scope has read (vanished ones too), by absolute path."""
-        with self.store.connect() as con:
-            rows = con.execute(q.MARKS, [self.scope]).fetchall()
+        rows = self.store.read(lambda con: con.execute(q.MARKS, [self.scope]).fetchall())
         return {row[0]: SourceMark(*row) for row in rows}
 
     def record(self, marks: Sequence[SourceMark], *, model: str, config_hash: str, run_id: str | None) -> None:

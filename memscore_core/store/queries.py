@@ -29,25 +29,17 @@ RECORD_MIGRATION = "INSERT INTO schema_migrations (version, name, applied_at) VA
 BUMP_KEYED_WRITES = "UPDATE keyed_writes SET writes = writes + 1, last_write_at = ? WHERE scope = 'store'"
 
 CONVERSATION = """
-INSERT INTO conversations (conversation_id, content_hash, source_file, ingested_at, meta, system_prompt, context,
-                           tools, system_memories, source_format)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
-INSERT_ENTRIES = f"""
-INSERT INTO entries (conversation_id, content_hash, entry_idx, role, memory_key, content, reasoning, tool_call_id,
-                     tool_calls, name)
-SELECT ?, ?, {each("INTEGER")}, {each("VARCHAR")}, {each("VARCHAR")}, {each("VARCHAR")},
-       {each("VARCHAR")}, {each("VARCHAR")}, {each("VARCHAR")}::JSON, {each("VARCHAR")}
-"""
-CONVERSATION = """
-SELECT system_prompt, context, meta, tools, system_memories, source_format
+SELECT system_prompt, context, meta, tools, system_memories, source_format, ingested_at
 FROM conversations WHERE conversation_id = ? AND content_hash = ?
 ORDER BY ingested_at LIMIT 1
 """
+"""A conversation's head, ending with its ``ingested_at`` (what :data:`ENTRIES_OF` prunes by)."""
 ENTRIES_OF = """
 SELECT entry_idx, role, memory_key, content, reasoning, tool_call_id, tool_calls, name FROM entries
-WHERE conversation_id = ? AND content_hash = ? ORDER BY entry_idx
+WHERE conversation_id = ? AND content_hash = ? AND ingested_at = ? ORDER BY entry_idx
 """
+"""A conversation's entries; the last parameter is its head's ``ingested_at`` (migration 0010: the scan skips every
+row group and file whose range of ``ingested_at`` misses it)."""
 
 INSERT_RUN = """
 INSERT INTO scoring_runs (run_id, flow_run_id, model, backend, strategy, config, config_hash, started_at, status,
@@ -100,12 +92,13 @@ LATEST_RESULT = f"SELECT {RESULT_HEAD} FROM latest_results WHERE conversation_id
 RESULT_BY_KEY = f"SELECT {RESULT_HEAD} FROM results WHERE {RESULT_KEY} ORDER BY scored_at DESC, run_id DESC LIMIT 1"
 RESULT_CELLS = f"""
 SELECT memory_idx, column_idx, memory_key, memory_entry_idx, divergence, signed, screened
-FROM scores WHERE {RESULT_KEY} AND conversation_id = ?
+FROM scores WHERE {RESULT_KEY} AND conversation_id = ? AND scored_at = ?
 ORDER BY memory_idx, column_idx
 """
+"""One result's cells; the last parameter is its ``scored_at`` (migration 0010: what the scan prunes by)."""
 RESULT_RESPONSES = f"""
 SELECT column_idx, response_entry_idx, score, drop_all, tokens, fit_r2
-FROM responses WHERE {RESULT_KEY}
+FROM responses WHERE {RESULT_KEY} AND scored_at = ?
 ORDER BY column_idx
 """
 WANTED_KEYS = f"""wanted AS (SELECT {each("VARCHAR")} AS content_hash, {each("VARCHAR")} AS model,
@@ -128,6 +121,20 @@ WITH {WANTED_KEYS}
 SELECT content_hash, model, config_hash, column_idx, response_entry_idx, score, drop_all, tokens, fit_r2
 FROM responses JOIN wanted USING (content_hash, model, config_hash)
 ORDER BY content_hash, model, config_hash, column_idx
+"""
+NUMBERED_KEYS = f"""wanted AS (SELECT {each("VARCHAR")} AS content_hash, {each("VARCHAR")} AS model,
+                                {each("VARCHAR")} AS config_hash, {each("INTEGER")} AS number)"""
+CELLS_BY_NUMBERED_KEYS = f"""
+WITH {NUMBERED_KEYS}
+SELECT number, memory_idx, column_idx, memory_key, memory_entry_idx, divergence, signed, screened
+FROM scores JOIN wanted USING (content_hash, model, config_hash)
+ORDER BY number, memory_idx, column_idx
+"""
+RESPONSES_BY_NUMBERED_KEYS = f"""
+WITH {NUMBERED_KEYS}
+SELECT number, column_idx, response_entry_idx, score, drop_all, tokens, fit_r2
+FROM responses JOIN wanted USING (content_hash, model, config_hash)
+ORDER BY number, column_idx
 """
 CONVERSATIONS_BY_PAIRS = f"""
 WITH {WANTED_PAIRS}
@@ -153,8 +160,9 @@ ORDER BY table_name
 """
 INLINING_SET = """
 SELECT scope_entry, value FROM ducklake_options('lake')
-WHERE option_name = 'data_inlining_row_limit' AND scope = 'TABLE'
+WHERE option_name = 'data_inlining_row_limit' AND scope = 'TABLE' AND scope_entry IS NOT NULL
 """
+"""Each table's inlining limit where one is set; a table a migration dropped keeps its option, with no name."""
 SET_INLINING = "CALL lake.set_option('data_inlining_row_limit', ?::BIGINT, table_name => ?)"
 COLUMNS = """
 SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns

@@ -155,18 +155,7 @@ class StoredResult(BaseModel):
         for entry in stored:
             if entry.memory_key is not None:
                 rows[len(rows)] = (entry.memory_key, entry.entry_idx)
-        for m_idx, _column, key, entry_idx, *_ in cells:
-            rows[m_idx] = (key, entry_idx)
-        order = sorted(rows)
-        width = len(responses)
-        matrix: list[list[float | None]] = [[None] * width for _ in order]
-        signed: list[list[float | None]] = [[None] * width for _ in order]
-        screened: list[list[float | None]] = [[None] * width for _ in order]
-        position = {m_idx: m for m, m_idx in enumerate(order)}
-        for m_idx, column, _key, _entry, divergence, signed_sum, seen in cells:
-            matrix[position[m_idx]][column] = divergence
-            signed[position[m_idx]][column] = signed_sum
-            screened[position[m_idx]][column] = seen
+        order, matrix, signed, screened = _matrices(rows, cells, len(responses))
         fit = [row[5] for row in responses]
         return cls(conversation_id=conversation_id, content_hash=head[0], model=head[1], config_hash=head[2],
                    run_id=head[3], strategy=head[4], scored_at=head[5], requests=head[6], prompt_tokens=head[7],
@@ -215,6 +204,44 @@ class StoredResult(BaseModel):
             prompt_tokens=self.prompt_tokens, chunks=self.chunks, screened=self.screened, fit_r2=self.fit_r2,
             chunk_strategies=self.chunk_strategies, noise_floor=self.noise_floor,
             noise_floor_method=self.noise_floor_method)
+
+
+def score_from_rows(conversation_id: str, head: Sequence[Any], cells: Sequence[Sequence[Any]],
+                    responses: Sequence[Sequence[Any]]) -> ConversationScore:
+    """A stored result as the scoring engine returned it (:meth:`StoredResult.to_score`), from its ``results``
+    row, cells and responses alone: every memory row has a cell in every column, so the entries are not needed
+    (a result without columns has no cells: read it with :meth:`StoredResult.from_rows`)."""
+    rows: dict[int, tuple[str, int | None]] = {}
+    order, matrix, signed, screened = _matrices(rows, cells, len(responses))
+    fit = [row[5] for row in responses]
+    return ConversationScore(
+        conversation_id=conversation_id, content_hash=head[0], strategy=head[4], model=head[1],
+        memory_keys=[rows[m][0] for m in order], memory_entry_indices=[rows[m][1] for m in order],
+        response_entry_indices=[row[1] for row in responses], response_tokens=[row[4] for row in responses],
+        matrix=matrix, signed_matrix=signed, memory_weights=[sum(v for v in row if v is not None) for row in matrix],
+        response_scores=[row[2] for row in responses], drop_all=[row[3] for row in responses], requests=head[6],
+        prompt_tokens=head[7], chunks=json.loads(head[8]),
+        screened=screened if any(v is not None for row in screened for v in row) else None,
+        fit_r2=fit if any(v is not None for v in fit) else None, chunk_strategies=_json(head[9]) or [],
+        noise_floor=head[11], noise_floor_method=_json(head[12]))
+
+
+def _matrices(rows: dict[int, tuple[str, int | None]], cells: Sequence[Sequence[Any]], width: int
+              ) -> tuple[list[int], list[list[float | None]], list[list[float | None]], list[list[float | None]]]:
+    """The memory rows in order (``rows`` and every row with a cell) and the exact, signed and screened matrices of
+    ``cells`` (memory idx, column, key, entry idx, divergence, signed, screened); ``rows`` gains the cells' rows."""
+    for m_idx, _column, key, entry_idx, *_ in cells:
+        rows[m_idx] = (key, entry_idx)
+    order = sorted(rows)
+    matrix: list[list[float | None]] = [[None] * width for _ in order]
+    signed: list[list[float | None]] = [[None] * width for _ in order]
+    screened: list[list[float | None]] = [[None] * width for _ in order]
+    position = {m_idx: m for m, m_idx in enumerate(order)}
+    for m_idx, column, _key, _entry, divergence, signed_sum, seen in cells:
+        matrix[position[m_idx]][column] = divergence
+        signed[position[m_idx]][column] = signed_sum
+        screened[position[m_idx]][column] = seen
+    return order, matrix, signed, screened
 
 
 def results_from_rows(heads: Sequence[Sequence[Any]], cells: Sequence[Sequence[Any]],

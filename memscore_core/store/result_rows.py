@@ -105,7 +105,8 @@ class ConversationRows:
             "conversation_id": pair[0], "content_hash": pair[1], "entry_idx": idx, "role": e.role,
             "memory_key": e.memory_key, "content": e.content, "reasoning": e.reasoning,
             "tool_call_id": e.tool_call_id, "name": e.name,
-            "tool_calls": None if e.tool_calls is None else json.dumps([c.model_dump() for c in e.tool_calls])}
+            "tool_calls": None if e.tool_calls is None else json.dumps([c.model_dump() for c in e.tool_calls]),
+            "ingested_at": ingested_at}
             for idx, e in enumerate(conversation.entries)])
 
     def insert_new(self, con: Connection) -> bool:

@@ -32,8 +32,8 @@ from memscore_core.store import queries as q
 from memscore_core.store.access import StoreAccess
 from memscore_core.store.lake import configure_inlining
 from memscore_core.store.migrate import applied_versions, baseline, migrate, migrations
-from memscore_core.store.records import MemoryImportance, ResultKey, StoredResult, StoredRun, rebuild_conversation
-from memscore_core.store.result_reads import read_results, rebuild
+from memscore_core.store.records import MemoryImportance, ResultKey, StoredResult, StoredRun
+from memscore_core.store.result_reads import read_conversation, read_results, read_scores, rebuild
 from memscore_core.store.result_rows import ConversationRows, ResultRows
 from memscore_core.store.transactions import bump
 
@@ -59,8 +59,7 @@ class Store(StoreAccess):
 
     def schema_version(self) -> int:
         """The highest applied migration."""
-        with self.connect() as con:
-            return max(applied_versions(con))
+        return self.read(lambda con: max(applied_versions(con)))
 
     # -- runs ------------------------------------------------------------------------------------------------
 
@@ -107,10 +106,7 @@ class Store(StoreAccess):
 
     def conversation(self, conversation_id: str, content_hash: str) -> Conversation | None:
         """The stored conversation, rebuilt as it was scored (entries' ``meta`` is not stored)."""
-        with self.connect() as con:
-            head = con.execute(q.CONVERSATION, [conversation_id, content_hash]).fetchone()
-            entries = con.execute(q.ENTRIES_OF, [conversation_id, content_hash]).fetchall()
-        return None if head is None else rebuild_conversation(conversation_id, head, entries)
+        return self.read(lambda con: read_conversation(con, conversation_id, content_hash))
 
     def record_ingest_errors(self, run_id: str | None, errors: Sequence[InputError]) -> None:
         """Keep each distinct invalid input (file, line, id, field, message) once, as first seen."""
@@ -129,12 +125,11 @@ class Store(StoreAccess):
 
     def scored_hashes(self, model: str, config_hash: str) -> set[str]:
         """Content hashes that already have a result for this model and configuration."""
-        with self.connect() as con:
-            return {row[0] for row in con.execute(q.SCORED_HASHES, [model, config_hash]).fetchall()}
+        rows = self.read(lambda con: con.execute(q.SCORED_HASHES, [model, config_hash]).fetchall())
+        return {row[0] for row in rows}
 
     def has_result(self, content_hash: str, model: str, config_hash: str) -> bool:
-        with self.connect() as con:
-            row = con.execute(q.HAS_RESULT, [content_hash, model, config_hash]).fetchone()
+        row = self.read(lambda con: con.execute(q.HAS_RESULT, [content_hash, model, config_hash]).fetchone())
         return bool(row and row[0])
 
     def write_result(self, run_id: str, score: ConversationScore, config_hash: str) -> None:
@@ -159,60 +154,63 @@ class Store(StoreAccess):
                      conversation_id: str | None = None) -> list[MemoryImportance]:
         """The most important memory keys over the latest result of each (or one) conversation: importance sums
         exact cells only; a memory with screened cells alone comes last, its importance None."""
-        with self.connect() as con:
-            if conversation_id is None:
-                rows = con.execute(q.TOP_MEMORIES, [prefix, limit]).fetchall()
-            else:
-                rows = con.execute(q.TOP_MEMORIES_OF_CONVERSATION, [prefix, conversation_id, limit]).fetchall()
+        if conversation_id is None:
+            query, parameters = q.TOP_MEMORIES, [prefix, limit]
+        else:
+            query, parameters = q.TOP_MEMORIES_OF_CONVERSATION, [prefix, conversation_id, limit]
+        rows = self.read(lambda con: con.execute(query, parameters).fetchall())
         return [MemoryImportance(memory_key=r[0], conversations=r[1], importance=r[2], mean=r[3], max=r[4],
                                  last_scored=r[5], cells=r[6], screened=r[7]) for r in rows]
 
     def latest_result(self, conversation_id: str) -> StoredResult | None:
         """The latest scores of ``conversation_id`` as a matrix, with its entries' text."""
-        with self.connect() as con:
+        def latest(con: Connection) -> StoredResult | None:
             head = con.execute(q.LATEST_RESULT, [conversation_id]).fetchone()
             return None if head is None else rebuild(con, head)
 
+        return self.read(latest)
+
     def result(self, content_hash: str, model: str, config_hash: str) -> StoredResult | None:
         """The stored result of this content under this model and configuration, if any."""
-        with self.connect() as con:
+        def by_key(con: Connection) -> StoredResult | None:
             head = con.execute(q.RESULT_BY_KEY, [content_hash, model, config_hash]).fetchone()
             return None if head is None else rebuild(con, head)
+
+        return self.read(by_key)
 
     def results(self, keys: Sequence[ResultKey]) -> dict[ResultKey, StoredResult]:
         """The stored results of many (content hash, model, config hash) keys, read with a few queries per
         :data:`~memscore_core.store.result_reads.RESULTS_PER_QUERY` keys on one connection; keys without a result
         are left out."""
-        with self.connect() as con:
-            return read_results(con, keys)
+        return self.read(lambda con: read_results(con, keys))
+
+    def scores(self, keys: Sequence[ResultKey]) -> dict[ResultKey, ConversationScore]:
+        """:meth:`results` as the scoring engine returned them (:meth:`StoredResult.to_score`), read without their
+        conversations' entries."""
+        return self.read(lambda con: read_scores(con, keys))
 
     def runs(self) -> list[StoredRun]:
-        with self.connect() as con:
-            rows = con.execute(q.RUNS).fetchall()
+        rows = self.read(lambda con: con.execute(q.RUNS).fetchall())
         return [StoredRun.from_row(row) for row in rows]
 
     def run(self, run_id: str) -> StoredRun | None:
         """One scoring run by its id."""
-        with self.connect() as con:
-            row = con.execute(q.RUN, [run_id]).fetchone()
+        row = self.read(lambda con: con.execute(q.RUN, [run_id]).fetchone())
         return None if row is None else StoredRun.from_row(row)
 
     def count(self, table: str) -> int:
         """Rows in one of memscore's tables or views."""
         if table not in self.tables():
             raise StoreError(f"{self.name}: no table or view named {table!r}")
-        with self.connect() as con:
-            row = con.execute(q.count_rows(table)).fetchone()
+        row = self.read(lambda con: con.execute(q.count_rows(table)).fetchone())
         return int(row[0]) if row else 0
 
     def tables(self) -> list[str]:
-        with self.connect() as con:
-            return [row[0] for row in con.execute(q.TABLES).fetchall()]
+        return [row[0] for row in self.read(lambda con: con.execute(q.TABLES).fetchall())]
 
     def columns(self) -> list[tuple[str, str, str, str]]:
         """(table, column, type, nullable) of every table and view, in column order."""
-        with self.connect() as con:
-            return [tuple(row) for row in con.execute(q.COLUMNS).fetchall()]  # type: ignore[misc]
+        return [tuple(row) for row in self.read(lambda con: con.execute(q.COLUMNS).fetchall())]  # type: ignore[misc]
 
 
 def _now() -> datetime:

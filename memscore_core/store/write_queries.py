@@ -5,7 +5,8 @@ Rows travel as one JSON text per table (a list of objects, made by :func:`memsco
 unnested into columns by :func:`rows`: one parse per statement (a list parameter per column, unnested side by
 side, took twice as long). A result's cells and responses name their result by its position ``r`` in the
 batch's ``heads``; the memory summary (migration 0009) is computed here from the very cells the same
-transaction writes.
+transaction writes. Cells and responses carry their result's ``scored_at``, entries their conversation's
+``ingested_at`` (migration 0010: what point reads filter on to prune).
 """
 
 import orjson
@@ -34,7 +35,7 @@ CONVERSATION_COLUMNS = {"conversation_id": "VARCHAR", "content_hash": "VARCHAR",
                         "source_format": "VARCHAR"}
 ENTRY_COLUMNS = {"conversation_id": "VARCHAR", "content_hash": "VARCHAR", "entry_idx": "INTEGER", "role": "VARCHAR",
                  "memory_key": "VARCHAR", "content": "VARCHAR", "reasoning": "VARCHAR", "tool_call_id": "VARCHAR",
-                 "tool_calls": "VARCHAR", "name": "VARCHAR"}
+                 "tool_calls": "VARCHAR", "name": "VARCHAR", "ingested_at": "TIMESTAMPTZ"}
 
 WANTED_RESULTS = f"""wanted AS (SELECT {each("VARCHAR")} AS content_hash, {each("VARCHAR")} AS model,
                           {each("VARCHAR")} AS config_hash)"""
@@ -61,10 +62,12 @@ FROM heads
 """
 INSERT_SCORES = f"""
 INSERT INTO scores (content_hash, model, config_hash, run_id, conversation_id, memory_key, memory_idx,
-                    memory_entry_idx, column_idx, response_entry_idx, divergence, signed, tokens, method, screened)
+                    memory_entry_idx, column_idx, response_entry_idx, divergence, signed, tokens, method, screened,
+                    scored_at)
 WITH {HEADS}, {CELLS}
 SELECT h.content_hash, h.model, h.config_hash, h.run_id, h.conversation_id, c.memory_key, c.memory_idx,
-       c.memory_entry_idx, c.column_idx, c.response_entry_idx, c.divergence, c.signed, c.tokens, c.method, c.screened
+       c.memory_entry_idx, c.column_idx, c.response_entry_idx, c.divergence, c.signed, c.tokens, c.method, c.screened,
+       h.scored_at
 FROM cells c JOIN heads h USING (r)
 """
 INSERT_MEMORY_SUMMARY = f"""
@@ -90,10 +93,10 @@ FROM summarised
 """Each memory row's summary, computed as migration 0009 computes it for the results stored before it."""
 INSERT_RESPONSES = f"""
 INSERT INTO responses (content_hash, model, config_hash, run_id, conversation_id, column_idx, response_entry_idx,
-                       score, drop_all, tokens, fit_r2)
+                       score, drop_all, tokens, fit_r2, scored_at)
 WITH {HEADS}, {rows("columns", RESPONSE_COLUMNS)}
 SELECT h.content_hash, h.model, h.config_hash, h.run_id, h.conversation_id, p.column_idx, p.response_entry_idx,
-       p.score, p.drop_all, p.tokens, p.fit_r2
+       p.score, p.drop_all, p.tokens, p.fit_r2, h.scored_at
 FROM columns p JOIN heads h USING (r)
 """
 
@@ -113,9 +116,9 @@ FROM added
 """
 INSERT_ENTRIES = f"""
 INSERT INTO entries (conversation_id, content_hash, entry_idx, role, memory_key, content, reasoning, tool_call_id,
-                     tool_calls, name)
+                     tool_calls, name, ingested_at)
 WITH {rows("added", ENTRY_COLUMNS)}
 SELECT conversation_id, content_hash, entry_idx, role, memory_key, content, reasoning, tool_call_id, tool_calls::JSON,
-       name
+       name, ingested_at
 FROM added
 """

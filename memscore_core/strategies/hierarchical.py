@@ -26,6 +26,11 @@ inferred value is the group's less the others', and an inferred group that stays
 measured one; a live inferred single memory is sent, so every leaf is measured. Otherwise the last part is
 sent too.
 
+Where a response's removals are seen not to add up (a measured group moved it more than :data:`TANGLE` floors
+beyond a measured group holding it), a live group of at most :data:`LEAVES` memories is refined straight into
+its single memories rather than halved: in such a response a pair can move it less than one of its memories
+alone, and halving would prune that memory.
+
 A part's request ends at the last response its group is live for: the screen follows a part only for the
 responses its group moved, and a response sees only what precedes it, so the rest of the chunk is not sent.
 A single memory's request is sent whole, as exact sends it.
@@ -56,6 +61,13 @@ groups of more are nearly always refined (their halves, and those halves' halves
 between are skipped."""
 MARGIN = 2.0
 """A second half is inferred to hold a group's move only where the group moved the response this many floors."""
+LEAVES = 4
+"""A live group of at most this many memories is refined straight into its single memories for a *tangled*
+response (one that a measured group moved more than a measured group holding it, by more than
+:data:`TANGLE` floors): where removals do not add up, a pair can move a response less than one of its memories
+alone."""
+TANGLE = 2.0
+"""How many floors a part's move must exceed its group's by for the response to count as tangled."""
 
 
 async def screen_chunk(context: ChunkContext, drop_all: Effect, floor: float) -> ChunkOutcome:
@@ -76,10 +88,11 @@ async def screen_chunk(context: ChunkContext, drop_all: Effect, floor: float) ->
     return outcome
 
 
-def parts(group: Group) -> tuple[Group, ...]:
+def parts(group: Group, *, single: bool = False) -> tuple[Group, ...]:
     """A group's contiguous parts when it is refined: its two halves (the first one larger when the size is
-    odd), or as many near-equal parts of at most :data:`TOP` memories as a larger group needs."""
-    count = max(2, -(-len(group) // TOP))
+    odd), or as many near-equal parts of at most :data:`TOP` memories as a larger group needs; with
+    ``single``, its memories one by one."""
+    count = len(group) if single else max(2, -(-len(group) // TOP))
     return tuple(group[part[0]:part[-1] + 1] for part in np.array_split(np.arange(len(group)), count) if part.size)
 
 
@@ -93,6 +106,7 @@ class _Screen:
         self._judged: dict[Group, BoolArray] = {}
         self._needed: dict[Group, BoolArray] = {}
         self._ends: dict[Group, int] = {}
+        self._parts: dict[Group, tuple[Group, ...]] = {}
 
     def live(self) -> list[Group]:
         """The groups to refine this round: per response, the live group that moved it most (every group that
@@ -114,13 +128,17 @@ class _Screen:
         """Measure every part of every group in ``groups`` but its last, then the last parts not inferred; a
         single inferred memory is measured itself."""
         self.refined.update(groups)
+        tangled = self._tangled()
         for group in groups:
+            needed = self._needed.get(group)
+            single = len(group) <= LEAVES and needed is not None and bool((needed & tangled).any())
+            self._parts[group] = parts(group, single=single)
             self._end_parts(group)
         await self._measure_all([group for group in groups if len(group) == 1]
-                                + [part for group in groups if len(group) > 1 for part in parts(group)[:-1]])
+                                + [part for group in groups if len(group) > 1 for part in self._parts[group][:-1]])
         lasts = []
         for group in (group for group in groups if len(group) > 1):
-            *firsts, last = parts(group)
+            *firsts, last = self._parts[group]
             if self.floor > 0.0 and (inferred := self._infer(group, firsts)) is not None:
                 self.measured[last] = inferred
                 self.inferred.add(last)
@@ -148,7 +166,7 @@ class _Screen:
         if needed is None or not needed.any():
             return
         end = self.context.responses[int(np.flatnonzero(needed)[-1])]
-        for part in parts(group):
+        for part in self._parts[group]:
             if len(part) > 1:
                 self._ends[part] = end
 
@@ -165,6 +183,16 @@ class _Screen:
         clipped = _total(self.measured[first].clipped for first in firsts)
         signed = _total(self.measured[first].signed for first in firsts)
         return Effect(np.maximum(effect.clipped - clipped, 0.0), effect.signed - signed)
+
+    def _tangled(self) -> BoolArray:
+        """Per response, whether a measured group moved it more than :data:`TANGLE` floors beyond a measured group
+        holding it: its removals do not add up, so halving small groups can hide the memory that moves it most."""
+        sent = [group for group in self.measured if group not in self.inferred]
+        tangled = np.zeros(self.context.scope.hi - self.context.scope.lo, dtype=bool)
+        for outer in sent:
+            for inner in (group for group in sent if len(group) < len(outer) and set(group) <= set(outer)):
+                tangled |= self._value(inner) > self._value(outer) + TANGLE * self.floor
+        return tangled
 
     def _value(self, group: Group) -> FloatArray:
         """The group's clipped effect where it can move a response, NaN elsewhere."""

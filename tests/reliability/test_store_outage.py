@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import orjson
@@ -130,3 +131,21 @@ def run_statuses(lake: str, data_path: Path) -> list[str]:
                            lake, str(data_path)], capture_output=True, text=True, timeout=120, cwd=REPO_ROOT,
                           check=True)
     return done.stdout.split()
+
+
+def test_a_read_while_the_catalog_is_down_waits_for_it_and_answers_as_before(
+        private_postgres: PostgresServer, stand_in: str, corpus: Path, tmp_path: Path) -> None:
+    lake = f"ducklake:postgres:{private_postgres.create_database()}"
+    data_path = tmp_path / "lake-data"
+    assert score(corpus, lake, stand_in, data_path).wait(600) == 0
+    store = Store(lake, data_path=data_path)
+    calm = store.top_memories()
+    pg_ctl(private_postgres, "-m", "immediate", "stop")
+    with ThreadPoolExecutor(1) as pool:
+        asked = pool.submit(store.top_memories)
+        time.sleep(3)
+        waiting = not asked.done()
+        pg_ctl(private_postgres, "start")
+        answer = asked.result(timeout=120)
+    assert waiting
+    assert answer == calm

@@ -26,14 +26,17 @@ MATRIX = [[3.0, 0.0], [0.5, 2.0]]
 def filled(path: Path, conversations: int) -> tuple[Store, list[tuple[str, str, str]]]:
     """A DuckDB file with ``conversations`` results written in one batch; their keys."""
     store = Store(path)
-    keys = []
-    with store.batch():
+    keys: list[tuple[str, str, str]] = []
+
+    def write(_: object) -> None:
         for n in range(conversations):
             conv = conversation(f"c{n}")
             score = score_of(conv, [[n + 1.0, 0.0], [0.5, None]])
             store.upsert_conversation(conv, score.content_hash, "convs.jsonl")
             store.write_result("run", score, "cfg")
             keys.append((score.content_hash, "tiny", "cfg"))
+
+    store.write(write, keyed=False)
     return Store(path), keys
 
 

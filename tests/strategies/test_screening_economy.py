@@ -3,6 +3,7 @@
 The chunk is a stand-in for a model whose removal effects are additive: removing a group of memories moves
 each response by the sum of what its memories move it by. It shows the search's request economy, which
 the embedded model's noise would hide (``test_hierarchical.py`` runs the same search on the real model).
+:class:`MaskingPair` breaks additivity in one place, as memscore-tiny-3 does on answers that use no memory.
 """
 
 from __future__ import annotations
@@ -64,6 +65,16 @@ class AdditiveChunk:
 
     def effect(self, rows: tuple[int, ...]) -> Effect:
         moved = self.moves[list(rows)].sum(axis=0)
+        return Effect(moved, moved)
+
+
+@dataclass
+class MaskingPair(AdditiveChunk):
+    """Additive, except that removing memories 0 and 1 together moves nothing that memory 1 moves alone."""
+
+    def effect(self, rows: tuple[int, ...]) -> Effect:
+        kept = [row for row in rows if row != 1 or not {0, 1} <= set(rows)]
+        moved = self.moves[kept].sum(axis=0)
         return Effect(moved, moved)
 
 
@@ -139,3 +150,24 @@ def test_among_256_memories_the_first_requests_are_parts_of_32_and_the_last_part
     first_level = [rows for rows in chunk.sent if len(rows) == 32]
     assert first_level == [tuple(range(start, start + 32)) for start in range(0, 224, 32)]
     assert len(chunk.sent) == 7 + 5 and 200 in leaves
+
+
+def screen_masked(drop_all: float) -> tuple[MaskingPair, dict[int, Effect]]:
+    """Memory 1 moves the response 5, memory 2 moves it 4, and the chunk's drop-all moves it ``drop_all``."""
+    chunk = MaskingPair(used(8, 1, {0: [(1, 5.0), (2, 4.0)]}))
+    moved = np.array([drop_all])
+    outcome = asyncio.run(screen_chunk(chunk, Effect(moved, moved), FLOOR))  # type: ignore[arg-type]
+    return chunk, outcome.exact
+
+
+def test_a_group_of_four_is_refined_into_its_memories_for_a_response_whose_removals_do_not_add_up() -> None:
+    chunk, leaves = screen_masked(drop_all=1.5)
+    assert chunk.sent[:1] == [(0, 1, 2, 3)]
+    assert chunk.sent[1:] == [(0,), (1,), (2,)]
+    assert leaves[1].clipped[0] == 5.0
+
+
+def test_where_removals_add_up_so_far_a_group_of_four_is_halved_and_a_masked_memory_stays_unmeasured() -> None:
+    chunk, leaves = screen_masked(drop_all=4.0)
+    assert (0, 1) in chunk.sent
+    assert 1 not in leaves and 2 in leaves
