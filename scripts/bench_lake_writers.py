@@ -1,7 +1,7 @@
 """Three concurrent writers score one corpus into a DuckLake on PostgreSQL while `memscore store maintain` runs
 (issue 23): every row once, `top --json` equal to a DuckDB-file run of the same corpus, data files per table.
 
-    python scripts/bench_lake_writers.py [--conversations 10000] [--out docs/bench-lake-writers.json]
+    python scripts/bench_lake_writers.py [--conversations 10000] [--no-maintain] [--out docs/bench-lake-writers.json]
 
 A long job (about 20 minutes at 10^4 on two loaded cores), not a test: its output is committed. Each writer is a
 `memscore score` process over its third of the files plus half of the next writer's third, so every
@@ -68,9 +68,10 @@ def run(args: list[str], env: dict[str, str], work: Path) -> str:
     return subprocess.run(memscore(*args), env=env, cwd=work, check=True, capture_output=True, text=True).stdout
 
 
-def run_writers(shares_: list[list[Path]], store: list[str], url: str, env: dict[str, str],
-                work: Path) -> tuple[float, int, list[int]]:
-    """The writers side by side, `store maintain` in a loop while any runs; (seconds, maintain passes, exit codes)."""
+def run_writers(shares_: list[list[Path]], store: list[str], url: str, env: dict[str, str], work: Path,
+                upkeep: bool = True) -> tuple[float, int, list[int]]:
+    """The writers side by side, `store maintain` in a loop while any runs (unless not ``upkeep``); (seconds,
+    maintain passes, exit codes)."""
     started = time.perf_counter()
     writers = [subprocess.Popen(memscore("score", *map(str, share), *store, "--base-url", url, "--concurrency", "8"),
                                 env=env, cwd=work, stdout=subprocess.DEVNULL,
@@ -78,9 +79,10 @@ def run_writers(shares_: list[list[Path]], store: list[str], url: str, env: dict
                for w, share in enumerate(shares_)]
     passes = 0
     while any(writer.poll() is None for writer in writers):
-        run(["store", "maintain", *store, "--retention-hours", "0"], env, work)
-        passes += 1
-        time.sleep(5.0)
+        if upkeep:
+            run(["store", "maintain", *store, "--retention-hours", "0"], env, work)
+            passes += 1
+        time.sleep(5.0 if upkeep else 0.2)
     return time.perf_counter() - started, passes, [writer.wait() for writer in writers]
 
 
@@ -93,6 +95,7 @@ def top_without_dates(store: list[str], env: dict[str, str], work: Path) -> list
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=10_000)
+    parser.add_argument("--no-maintain", action="store_true", help="no `store maintain` while the writers write")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "bench-lake-writers.json")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="memscore-lake-writers-"))
@@ -102,7 +105,10 @@ def main() -> None:
     with postgres_server(pg_root) as pg, emulated_servers(work, [free_port()], prefill_tps=1e9, slots=32,
                                                           forward_pass=False) as urls:
         lake = ["--db", f"ducklake:postgres:{pg.create_database()}", "--data-path", str(work / "lake-data")]
-        seconds, passes, codes = run_writers(shares(files), lake, urls[0], env, work)
+        Store(lake[1], data_path=lake[3])  # the store the fleet writes into exists (three first migrations racing
+        # with maintenance is another test: tests/store/test_shared_store.py)
+        seconds, passes, codes = run_writers(shares(files), lake, urls[0], env, work,
+                                             upkeep=not args.no_maintain)
         run(["store", "maintain", *lake, "--retention-hours", "0"], env, work)
         lake_store = Store(lake[1], data_path=lake[3])
         stats = store_stats(lake_store)
@@ -118,6 +124,7 @@ def main() -> None:
     report = {
         "conversations": args.conversations, "files": len(files), "writers": WRITERS,
         "offered": sum(len(share) for share in shares(files)) * PER_FILE,
+        "maintain_while_writing": not args.no_maintain,
         "writer_exit_codes": codes, "writers_seconds": round(seconds, 1), "maintain_passes_while_writing": passes,
         "file_run_seconds": round(file_seconds, 1),
         "rows": counts, "rows_duckdb_file": file_counts,

@@ -23,11 +23,22 @@ from memscore_core.store.transactions import RETRY_WAIT, RETRY_WAIT_MAX, WRITE_A
 Connection = duckdb.DuckDBPyConnection
 DUCKLAKE_SETTINGS = {"ducklake_max_retry_count": 30, "ducklake_retry_wait_ms": 20, "ducklake_retry_backoff": 1.3}
 """DuckLake's own retries of commits that do not conflict but lost the race for the next snapshot id."""
-INLINING_ROW_LIMIT = 2000
-"""Rows a commit may add to one DuckLake table in its catalog instead of a Parquet file: more than one scoring
-result's cells at realistic sizes (20 memories × 30 responses = 600), fewer than a big batch's. Measured: 30
-results of 100 cells in 10 commits made 60 files with DuckLake's default (10 rows), none with this; the
-rows stay in the catalog until ``memscore store maintain`` flushes them into one file per table."""
+INSTANCE_SETTINGS = {"disable_database_invalidation": True}
+"""An internal error of DuckLake 1.5.5 (``Attempted to access index 0 within vector of size 0``, seen when a
+commit races ``store maintain`` or a catalog restart) would otherwise invalidate the whole instance, and
+closing a connection of an invalidated instance whose transaction is open throws from a C++ destructor: the
+process aborts (exit 134). Kept valid, the statement fails like any other; the store rolls back, closes the
+instance and attaches a new one (:func:`memscore_core.store.outages.store_away`), never using it again."""
+INLINED_TABLE = "keyed_writes"
+INLINING_ROW_LIMIT = 10
+"""Rows a commit may add to ``keyed_writes`` (the one row every keyed commit rewrites, docs/schema.md "Many
+writers") in the catalog instead of a Parquet file. Every other table is written to Parquet files (limit 0),
+which ``memscore store maintain`` merges: DuckLake 1.5.5 stores a small delete from a Parquet file in the
+catalog too when the table inlines, and does not count such a delete as a conflict with a concurrent
+``merge_adjacent_files`` or ``rewrite_data_files`` (it checks them against delete files only), so a result
+rescored while maintenance compacted its table came back twice (seen: 2 of 3 runs of
+tests/store/test_upkeep.py with maintenance running). A delete file does conflict, and the store runs the
+losing side again."""
 CATALOG_EXTENSION = {"postgres": "postgres_scanner", "sqlite": "sqlite_scanner", "duckdb": None}
 
 
@@ -83,7 +94,7 @@ class Lake:
             raise StoreError(f"{target.display}: {exc}") from exc
 
     def _attached(self) -> Connection:
-        root = open_database(config=self._config)
+        root = open_database(config={**self._config, **INSTANCE_SETTINGS})
         try:
             for name in self._names:
                 root.execute(f"LOAD {name}")
@@ -128,17 +139,22 @@ class Lake:
         return cursor
 
 
-def inline_small_commits(con: Connection) -> None:
-    """Set :data:`INLINING_ROW_LIMIT` on every table of a DuckLake that lacks it, table by table: DuckLake 1.5.5
-    crashes (SIGSEGV) setting it for the whole catalog or schema once the schema holds a view."""
-    done = {row[0].rpartition(".")[2] for row in con.execute(q.INLINING_SET, [str(INLINING_ROW_LIMIT)]).fetchall()}
+def configure_inlining(con: Connection) -> None:
+    """Set each table's inlining (:data:`INLINING_ROW_LIMIT` for :data:`INLINED_TABLE`, 0 for the rest) where it
+    differs, table by table: DuckLake 1.5.5 crashes (SIGSEGV) setting it for the whole catalog or schema once
+    the schema holds a view."""
+    current = {row[0].rpartition(".")[2]: row[1] for row in con.execute(q.INLINING_SET).fetchall()}
     for table in [row[0] for row in con.execute(q.BASE_TABLES).fetchall()]:
-        if table not in done:
-            con.execute(q.SET_INLINING, [INLINING_ROW_LIMIT, table])
+        wanted = INLINING_ROW_LIMIT if table == INLINED_TABLE else 0
+        if current.get(table) != str(wanted):
+            con.execute(q.SET_INLINING, [wanted, table])
 
 
 def close_quietly(con: Connection) -> None:
-    """Close ``con``, whatever state its instance is in (a rollback of an invalidated instance raises)."""
+    """Roll back ``con``'s open transaction, if any, and close it, whatever state its instance is in (a rollback of
+    a broken instance raises); rolled back first, closing never has a transaction left to end."""
+    with suppress(duckdb.Error):
+        con.rollback()
     with suppress(duckdb.Error):
         con.close()
 

@@ -2,14 +2,16 @@
 
 When PostgreSQL restarts or fails over mid-run, DuckDB answers with connection errors, and sometimes
 invalidates its whole instance (``FATAL ... database has been invalidated because of a previous fatal
-error``, original error ``Attempted to access index 0 within vector of size 0``). Any later use of an
+error``, original error ``Attempted to access index 0 within vector of size 0``, an internal error of
+DuckLake that a commit racing another process's ``store maintain`` raises too). Any later use of an
 invalidated instance fails, and destroying a connection of it that still has a transaction open throws
 from a C++ destructor, which aborts the process (``terminate called after throwing an instance of
-'duckdb::Exception'``, exit 134). So the store closes every connection of a broken instance itself (where a
-throw is an ordinary Python exception), opens a new instance, and waits with backoff for the catalog to
-answer, for at most ``MEMSCORE_STORE_OUTAGE_SECONDS``; after that it stops with
-:class:`StoreUnavailableError`. Another process's ``store maintain`` can also leave an attached instance
-naming an inlined-data table it dropped; a new instance sees the catalog as it is.
+'duckdb::Exception'``, exit 134). So a lake's instance is never invalidated
+(:data:`memscore_core.store.lake.INSTANCE_SETTINGS`): after an internal error the store rolls back and closes
+every connection of it itself (where a throw is an ordinary Python exception), opens a new instance, and
+waits with backoff for the catalog to answer, for at most ``MEMSCORE_STORE_OUTAGE_SECONDS``; after that it
+stops with :class:`StoreUnavailableError`. Another process's ``store maintain`` can also leave an attached
+instance naming an inlined-data table it dropped; a new instance sees the catalog as it is.
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ class StoreUnavailableError(StoreError):
 
 def store_away(exc: BaseException) -> bool:
     """Whether ``exc`` (a :class:`StoreError` from DuckDB, or DuckDB's own error) means the catalog is away or the
-    DuckDB instance is unusable: worth a new instance and another try once the catalog answers."""
+    DuckDB instance is unusable or hit an internal error: worth a new instance and another try once the catalog
+    answers."""
     cause = exc.__cause__ if isinstance(exc, StoreError) and exc.__cause__ is not None else exc
-    if isinstance(cause, duckdb.FatalException):
+    if isinstance(cause, duckdb.FatalException | duckdb.InternalException):
         return True
     text = str(cause).lower()
     return any(marker in text for marker in AWAY) or all(marker in text for marker in STALE)

@@ -159,10 +159,10 @@ WHERE table_catalog = current_database() AND table_schema = current_schema() AND
 ORDER BY table_name
 """
 INLINING_SET = """
-SELECT scope_entry FROM ducklake_options('lake')
-WHERE option_name = 'data_inlining_row_limit' AND scope = 'TABLE' AND value = ? AND scope_entry IS NOT NULL
+SELECT scope_entry, value FROM ducklake_options('lake')
+WHERE option_name = 'data_inlining_row_limit' AND scope = 'TABLE' AND scope_entry IS NOT NULL
 """
-"""The tables the inlining limit is set on; a table a migration dropped keeps its option, with no name."""
+"""Each table's inlining limit where one is set; a table a migration dropped keeps its option, with no name."""
 SET_INLINING = "CALL lake.set_option('data_inlining_row_limit', ?::BIGINT, table_name => ?)"
 COLUMNS = """
 SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns

@@ -30,7 +30,7 @@ from memscore_core.model.conversation import Conversation
 from memscore_core.model.result import ConversationScore
 from memscore_core.store import queries as q
 from memscore_core.store.access import StoreAccess
-from memscore_core.store.lake import inline_small_commits
+from memscore_core.store.lake import configure_inlining
 from memscore_core.store.migrate import applied_versions, baseline, migrate, migrations
 from memscore_core.store.records import MemoryImportance, ResultKey, StoredResult, StoredRun
 from memscore_core.store.result_reads import read_conversation, read_results, read_scores, rebuild
@@ -54,7 +54,7 @@ class Store(StoreAccess):
         if self._lake is None or not self._lake.migrated:
             migrate(self)
             if self._lake is not None:
-                self.write(inline_small_commits, keyed=False)
+                self.write(configure_inlining, keyed=False)
                 self._lake.migrated = True
 
     def schema_version(self) -> int:

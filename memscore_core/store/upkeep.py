@@ -1,14 +1,24 @@
 """Store upkeep: what ``memscore store stats`` reports and what ``memscore store maintain`` tidies.
 
-A **DuckLake** makes a snapshot per commit and Parquet files per insert that is not inlined: scoring results
-a few at a time left 753 files for 400 conversations. Small inserts are therefore inlined into the catalog
-(``INLINING_ROW_LIMIT`` rows per table and commit, set as a store opens, :mod:`memscore_core.store.store`),
-and maintenance (the steps of DuckLake's own ``CHECKPOINT``, with a retention of our choosing) flushes the
-inlined rows into files, merges adjacent files, rewrites files with deleted rows (a rescored result, the
-one-row ``keyed_writes``), then expires snapshots older than the retention and deletes the files nothing
-references any more (expiring last, so the files one pass replaced go in the same pass). Each
-step is DuckLake's own and commits like any writer, so it runs while others write: a step that loses a
-race with a writer is run again (:meth:`Store.write`), and the writer's own retry covers the other side.
+A **DuckLake** makes a snapshot per commit and Parquet files per table and commit: 400 conversations
+scored a few at a time left 753 files. The scoring writer therefore commits results in batches
+(:mod:`memscore_core.scoring.writer`), and maintenance (the steps of DuckLake's own ``CHECKPOINT``, with a
+retention of our choosing), table by table, flushes rows inlined in the catalog into files, rewrites files
+with deleted rows (a rescored result; any deleted row, so no file keeps a delete file), merges adjacent
+files, then expires snapshots older than the retention and deletes the files nothing references any more
+(expiring last, so the files one pass replaced go in the same pass). Each step is DuckLake's own and
+commits like any writer, so it runs while others write: a step that loses a race with a writer is run
+again (:meth:`Store.write`), and the writer's own retry covers the other side. Only ``keyed_writes`` keeps
+its rows inlined (:data:`memscore_core.store.lake.INLINING_ROW_LIMIT` says why the others do not).
+
+While writers write, nothing is flushed and ``keyed_writes`` is left alone. It is the single row every keyed
+commit rewrites (docs/schema.md, "Many writers"), so flushing it collides with every such commit, in DuckLake
+("another transaction has flushed the inlined data") and in PostgreSQL's rows ("could not serialize
+access"): measured, three writers took 10x longer with maintenance running. And a flush drops the emptied
+inlined-data table after publishing its snapshot, so a reader in between fails with DuckLake's internal
+error (``Attempted to access index 0 within vector of size 0``, duckdb/ducklake#1413); while writers write,
+only ``keyed_writes`` (and rows a new store's migrations wrote) are inlined anyway. Whether writers are at
+work is read from that row's own ``last_write_at``: a keyed commit within :data:`QUIET` means they are.
 A **DuckDB file** is checkpointed (its write-ahead log folded in) under the store's lock.
 """
 
@@ -29,14 +39,19 @@ from memscore_core.store.outages import store_away
 from memscore_core.store.store import Store
 
 STEP_ATTEMPTS = 5
+QUIET = timedelta(minutes=1)
+"""How long since the last keyed commit before ``keyed_writes`` is tidied too (writers commit every second or so)."""
+MARKER = "keyed_writes"
+LAST_KEYED_WRITE = "SELECT max(last_write_at) FROM keyed_writes"
 TABLE_FILES = """
 SELECT table_name, file_count, file_size_bytes + delete_file_size_bytes FROM ducklake_table_info('lake')
 """
 SNAPSHOTS = "SELECT count(*) FROM ducklake_snapshots('lake')"
+FRAGMENTED = "SELECT table_name FROM ducklake_table_info('lake') WHERE file_count > 1 OR delete_file_count > 0"
 BASE_TABLES = q.BASE_TABLES
-FLUSH = "CALL ducklake_flush_inlined_data('lake')"
-MERGE = "CALL ducklake_merge_adjacent_files('lake')"
-REWRITE = "CALL ducklake_rewrite_data_files('lake')"
+FLUSH = "CALL ducklake_flush_inlined_data('lake', table_name => ?)"
+MERGE = "CALL ducklake_merge_adjacent_files('lake', ?)"
+REWRITE = "CALL ducklake_rewrite_data_files('lake', ?, delete_threshold => 0)"
 EXPIRE = "CALL ducklake_expire_snapshots('lake', older_than => ?)"
 CLEANUP = "CALL ducklake_cleanup_old_files('lake', cleanup_all => true)"
 CHECKPOINT = "CHECKPOINT"
@@ -65,9 +80,11 @@ class StoreStats(BaseModel):
 
 
 class MaintainReport(BaseModel):
-    """What ``maintain`` did, with the store's figures before and after."""
+    """What ``maintain`` did, with the store's figures before and after; ``left_alone``: the tables it did not tidy
+    because writers were at work (``keyed_writes``; nothing is flushed then, see the module's docstring)."""
 
     steps: list[str]
+    left_alone: list[str] = []
     seconds: float
     before: StoreStats
     after: StoreStats
@@ -103,23 +120,51 @@ def _stats(store: Store) -> StoreStats:
                       files=sum(s.files for s in stats), bytes=size, tables=stats)
 
 
-def maintain(store: Store, *, retention: timedelta = timedelta(hours=24)) -> MaintainReport:
+def maintain(store: Store, *, retention: timedelta = timedelta(hours=24), quiet: timedelta = QUIET) -> MaintainReport:
     """Tidy ``store`` (see the module's docstring): on a DuckLake, snapshots older than ``retention`` are expired
-    and the files only they used deleted; safe while other processes write."""
+    and the files only they used deleted; safe while other processes write (unless no keyed commit came within
+    ``quiet``, nothing is flushed and ``keyed_writes`` is left alone)."""
     started = time.monotonic()
     before = store_stats(store)
+    left_alone: list[str] = []
     if store.target.is_lake:
         cutoff = datetime.now(UTC) - retention
-        steps = {"flush inlined data": (FLUSH, []), "merge adjacent files": (MERGE, []),
-                 "rewrite files with deletions": (REWRITE, []), "expire snapshots": (EXPIRE, [cutoff])}
-        for sql, parameters in [*steps.values(), (CLEANUP, [])]:
-            _retried(partial(store.write, partial(_call, sql=sql, parameters=parameters), keyed=False))
-        done = [*steps, "clean up old files"]
+        writing = _writing(store, quiet)
+        left_alone = [MARKER] if writing else []
+        tables = [t.table for t in before.tables if t.table not in left_alone]
+        done = [] if writing else ["flush inlined data"]
+        if not writing:
+            for table in tables:
+                _step(store, FLUSH, [table])
+        for table in _fragmented(store, tables):
+            for sql in (REWRITE, MERGE):
+                _step(store, sql, [table])
+        _step(store, EXPIRE, [cutoff])
+        _step(store, CLEANUP, [])
+        done += ["rewrite files with deletions", "merge adjacent files", "expire snapshots", "clean up old files"]
     else:
         with store.connect() as con:
             con.execute(CHECKPOINT)
         done = ["checkpoint"]
-    return MaintainReport(steps=done, seconds=time.monotonic() - started, before=before, after=store_stats(store))
+    return MaintainReport(steps=done, left_alone=left_alone, seconds=time.monotonic() - started, before=before,
+                          after=store_stats(store))
+
+
+def _writing(store: Store, quiet: timedelta) -> bool:
+    """Whether a keyed commit came within ``quiet`` (writers are at work)."""
+    with store.connect() as con:
+        last = con.execute(LAST_KEYED_WRITE).fetchall()[0][0]
+    return last is not None and datetime.now(UTC) - last < quiet
+
+
+def _fragmented(store: Store, tables: list[str]) -> list[str]:
+    """Those of ``tables`` with more than one data file or with deleted rows: worth compacting."""
+    with store.connect() as con:
+        return [row[0] for row in con.execute(FRAGMENTED).fetchall() if row[0] in tables]
+
+
+def _step(store: Store, sql: str, parameters: list[Any]) -> None:
+    _retried(partial(store.write, partial(_call, sql=sql, parameters=parameters), keyed=False))
 
 
 def _retried(step: Callable[[], object]) -> None:

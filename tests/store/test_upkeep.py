@@ -5,16 +5,20 @@ from __future__ import annotations
 import json
 import multiprocessing
 import random
+import subprocess
+import sys
 import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from memscore_core.cli import app
 from memscore_core.errors import StoreError
 from memscore_core.model.conversation import Conversation
 from memscore_core.model.result import ConversationScore
+from memscore_core.settings import REPO_ROOT
 from memscore_core.store import Store
 from memscore_core.store.upkeep import maintain, store_stats
 from tests.store.conftest import conversation, rows, score_of
@@ -31,16 +35,16 @@ def files_of(store: Store) -> dict[str, int]:
     return {table.table: table.files for table in store_stats(store).tables}
 
 
-def test_small_commits_are_inlined_and_maintain_flushes_them_into_one_file_per_table(tmp_path: Path) -> None:
+def test_small_commits_each_make_a_file_and_maintain_merges_them_into_one_file_per_table(tmp_path: Path) -> None:
     store = Store(f"ducklake:sqlite:{tmp_path / 'catalog.sqlite'}")
     for n in range(10):
         conv = conversation(f"c{n}")
         write(store, conv, score_of(conv, [[1.0 + n, 0.0], [0.5, 2.0]]))
-    assert files_of(store)["scores"] == 0
+    assert files_of(store)["scores"] == 10
     top = store.top_memories()
     report = maintain(store, retention=timedelta(0))
     assert report.after.snapshots == 1 and report.before.snapshots is not None and report.before.snapshots > 30
-    assert max(files_of(store).values()) <= 2  # a merged file and one flushed after it are not always merged
+    assert max(files_of(store).values()) == 1
     assert (store.count("scores"), store.top_memories()) == (40, top)
 
 
@@ -102,7 +106,30 @@ def test_maintain_while_three_writers_write_leaves_every_row_once(postgres: Post
         assert rows(store, f"SELECT max(n) FROM (SELECT count(*) AS n FROM {table} GROUP BY {key})") == [(1,)], table
     assert [store.count(t) for t in ("results", "scores", "scoring_runs")] == [KEYS, 4 * KEYS, 3]
     maintain(store, retention=timedelta(0))
-    assert max(files_of(store).values()) <= 2  # a merged file and one flushed after it are not always merged
+    assert max(files_of(store).values()) == 1  # every table merged into one file
+
+
+def test_a_result_rescored_while_maintain_compacts_its_table_loses_the_race_instead_of_coming_back_twice(
+        postgres: PostgresServer, tmp_path: Path) -> None:
+    target, data_path = f"ducklake:postgres:{postgres.create_database()}", str(tmp_path / "lake-data")
+    store = Store(target, data_path=data_path)
+    first, second = conversation("c0"), conversation("c1")
+    run_id = write(store, first, score_of(first, [[1.0, 0.0], [0.5, 2.0]]))
+    maintain(store, quiet=timedelta(0))  # flushes what migrations inlined: the pass below only merges
+    write(store, second, score_of(second, [[1.0, 0.0], [0.5, 2.0]]))  # a second file in each table: worth merging
+    rescored = score_of(first, [[9.0, 0.0], [0.5, 2.0]])
+
+    def rescore_while_maintain_runs(_: object) -> None:  # one transaction: the rescore, then another process's pass
+        store.write_results(run_id, [rescored], "cfg")
+        subprocess.run([sys.executable, "-m", "memscore_core.cli", "store", "maintain", "--db", target, "--data-path",
+                        data_path], check=True, capture_output=True, timeout=120, cwd=REPO_ROOT)
+
+    with pytest.raises(StoreError, match="compacted it"):
+        store.write(rescore_while_maintain_runs, keyed=False, attempts=1)
+    store.write_results(run_id, [rescored], "cfg")
+    for table, key in PER_KEY.items():
+        assert rows(store, f"SELECT max(n) FROM (SELECT count(*) AS n FROM {table} GROUP BY {key})") == [(1,)], table
+    assert rows(store, "SELECT max(divergence) FROM scores WHERE conversation_id = 'c0'") == [(9.0,)]
 
 
 def test_store_stats_and_maintain_print_json_through_the_command_line(tmp_path: Path) -> None:
@@ -116,7 +143,8 @@ def test_store_stats_and_maintain_print_json_through_the_command_line(tmp_path: 
     done = runner.invoke(app, ["store", "maintain", "--db", target, "--json", "--retention-hours", "0"])
     assert done.exit_code == 0, done.output
     report = json.loads(done.stdout)
-    assert report["steps"] == ["flush inlined data", "merge adjacent files", "rewrite files with deletions",
-                               "expire snapshots", "clean up old files"]
+    assert report["steps"] == ["rewrite files with deletions", "merge adjacent files", "expire snapshots",
+                               "clean up old files"]  # a keyed commit a moment ago: no flush, keyed_writes untouched
+    assert report["left_alone"] == ["keyed_writes"]
     assert report["after"]["snapshots"] == 1
 

@@ -16,7 +16,7 @@ from memscore_core.cli import app
 from memscore_core.model.result import content_hash
 from memscore_core.settings import REPO_ROOT
 from memscore_core.store import Store
-from memscore_core.store.lake import INLINING_ROW_LIMIT, inline_small_commits
+from memscore_core.store.lake import configure_inlining
 from memscore_core.store.store import Connection
 from memscore_core.ui.app import build_app
 from memscore_core.ui.security import Guard
@@ -98,7 +98,7 @@ def test_a_written_result_carries_its_time_on_every_row(any_store: Store) -> Non
     assert result is not None and result.matrix == [[1.0, 2.0], [None, 0.5]] and len(result.entries) == 6
 
 
-def test_a_lake_whose_tables_a_migration_rebuilt_inlines_small_commits_into_the_new_tables(tmp_path: Path) -> None:
+def test_a_lake_whose_tables_a_migration_rebuilt_writes_the_new_tables_straight_to_parquet(tmp_path: Path) -> None:
     store = Store(f"ducklake:sqlite:{tmp_path / 'catalog.sqlite'}", data_path=tmp_path / "lake-data")
 
     def rebuild(con: Connection) -> None:
@@ -107,6 +107,6 @@ def test_a_lake_whose_tables_a_migration_rebuilt_inlines_small_commits_into_the_
             con.execute(statement)
 
     store.write(rebuild, keyed=False)
-    store.write(inline_small_commits, keyed=False)
-    assert ("main.scores", str(INLINING_ROW_LIMIT)) in rows(
+    store.write(configure_inlining, keyed=False)
+    assert ("main.scores", "0") in rows(
         store, "SELECT scope_entry, value FROM ducklake_options('lake') WHERE option_name = 'data_inlining_row_limit'")
