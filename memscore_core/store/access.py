@@ -116,7 +116,7 @@ class StoreAccess:
             if self._lake is not None and store_away(exc):
                 self._lake.discard()  # the next call attaches afresh
             raise StoreError(f"{self.name}: {exc}") from exc
-        except StoreError as exc:  # a batch's DuckDB error, already wrapped
+        except StoreError as exc:  # a joined write's DuckDB error, already wrapped
             if self._lake is not None and store_away(exc):
                 self._lake.discard()
             raise
