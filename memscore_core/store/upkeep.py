@@ -18,7 +18,10 @@ access"): measured, three writers took 10x longer with maintenance running. And 
 inlined-data table after publishing its snapshot, so a reader in between fails with DuckLake's internal
 error (``Attempted to access index 0 within vector of size 0``, duckdb/ducklake#1413); while writers write,
 only ``keyed_writes`` (and rows a new store's migrations wrote) are inlined anyway. Whether writers are at
-work is read from that row's own ``last_write_at``: a keyed commit within :data:`QUIET` means they are.
+work is read from that row's own ``last_write_at``: a keyed commit within :data:`QUIET` means they are. Then
+the files a pass replaced are deleted by a later pass, once they were replaced at least :data:`QUIET` before
+(a writer's transaction that began before the replacement still reads them: deleting them at once, with a
+retention of 0, failed a writer with "Cannot open file").
 A **DuckDB file** is checkpointed (its write-ahead log folded in) under the store's lock.
 """
 
@@ -54,6 +57,7 @@ MERGE = "CALL ducklake_merge_adjacent_files('lake', ?)"
 REWRITE = "CALL ducklake_rewrite_data_files('lake', ?, delete_threshold => 0)"
 EXPIRE = "CALL ducklake_expire_snapshots('lake', older_than => ?)"
 CLEANUP = "CALL ducklake_cleanup_old_files('lake', cleanup_all => true)"
+CLEANUP_BEFORE = "CALL ducklake_cleanup_old_files('lake', older_than => ?)"
 CHECKPOINT = "CHECKPOINT"
 FILE_BLOCKS = "SELECT count(DISTINCT block_id) FROM pragma_storage_info(?) WHERE persistent"
 BLOCK_SIZE = "SELECT block_size FROM pragma_database_size() WHERE database_name = current_database()"
@@ -140,7 +144,10 @@ def maintain(store: Store, *, retention: timedelta = timedelta(hours=24), quiet:
             for sql in (REWRITE, MERGE):
                 _step(store, sql, [table])
         _step(store, EXPIRE, [cutoff])
-        _step(store, CLEANUP, [])
+        if writing:
+            _step(store, CLEANUP_BEFORE, [datetime.now(UTC) - quiet])
+        else:
+            _step(store, CLEANUP, [])
         done += ["rewrite files with deletions", "merge adjacent files", "expire snapshots", "clean up old files"]
     else:
         with store.connect() as con:
