@@ -18,9 +18,11 @@ from pathlib import Path
 import orjson
 import pytest
 
+from memscore_core.model.result import content_hash
 from memscore_core.settings import REPO_ROOT
 from memscore_core.store import Store
 from memscore_core.synth.generator import generate_corpus
+from tests.store.conftest import conversation, score_of
 from tests.support.postgres import PostgresServer, postgres_server
 from tests.support.servers import local_server
 
@@ -134,11 +136,11 @@ def run_statuses(lake: str, data_path: Path) -> list[str]:
 
 
 def test_a_read_while_the_catalog_is_down_waits_for_it_and_answers_as_before(
-        private_postgres: PostgresServer, stand_in: str, corpus: Path, tmp_path: Path) -> None:
-    lake = f"ducklake:postgres:{private_postgres.create_database()}"
-    data_path = tmp_path / "lake-data"
-    assert score(corpus, lake, stand_in, data_path).wait(600) == 0
-    store = Store(lake, data_path=data_path)
+        private_postgres: PostgresServer, tmp_path: Path) -> None:
+    store = Store(f"ducklake:postgres:{private_postgres.create_database()}", data_path=tmp_path / "lake-data")
+    scored = conversation()
+    store.upsert_conversation(scored, content_hash(scored), "convs.jsonl")
+    store.write_result("run", score_of(scored, [[3.0, 0.0], [0.5, 2.0]]), "cfg")
     calm = store.top_memories()
     pg_ctl(private_postgres, "-m", "immediate", "stop")
     with ThreadPoolExecutor(1) as pool:
