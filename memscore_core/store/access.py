@@ -116,10 +116,6 @@ class StoreAccess:
             if self._lake is not None and store_away(exc):
                 self._lake.discard()  # the next call attaches afresh
             raise StoreError(f"{self.name}: {exc}") from exc
-        except StoreError as exc:  # a joined write's DuckDB error, already wrapped
-            if self._lake is not None and store_away(exc):
-                self._lake.discard()
-            raise
 
     def read(self, work: Callable[[Connection], T]) -> T:
         """``work``'s reads on one connection; on a DuckLake whose catalog is away, run again on a new instance
