@@ -93,8 +93,8 @@ def _pruned(conversation_id: str, row: int, column: int, alone: float, floor: fl
         group = holding[0]
         value = float(screen._value(group)[local])
         best = float(screen._best_leaves()[local])
-        why = "under floor" if value <= floor else ("below best" if value <= min(best - floor, 0.5 * best)
-                                                    else "live (not refined)")
+        second = hierarchical.SECOND * best if best >= hierarchical.STRONG * floor else best
+        why = "under floor" if value <= floor else ("below best" if value <= second else "live (not refined)")
         return {"kind": "pruned", "group_size": len(group), "group_value": round(value, 3),
                 "best_leaf": round(best, 3), "why": why, "masked": value < alone - floor,
                 "inferred": group in screen.inferred,

@@ -7,10 +7,10 @@ at most that many (the last part only when it cannot be inferred, below). A grou
 - the response comes after the group's first memory (responses see only what precedes them) and inside the
   group request's window,
 - its removal moved that response above the noise floor, and
-- it could still hold a memory that moves the response about as much as the best single memory found so far,
-  or at least half as much (a second memory an answer uses): its value is above the smaller of that memory's
-  value less the floor and half that value (removing a group moves a response at least about as much as
-  removing any one of its memories).
+- it could still hold a memory that the result would rank above the best single memory found so far for that
+  response: its value (the estimate every memory of it would get) is above that memory's. Where that memory
+  stands out (it moved the response at least :data:`STRONG` floors), the group stays live while it could hold
+  a memory half as strong (:data:`SECOND`: a second memory an answer uses).
 
 Screening goes in rounds: each round refines, for every response, the live group that moved it most, all
 such groups at once; it stops when no group is live. The rounds make the requests sent a function of the
@@ -54,8 +54,12 @@ from memscore_core.strategies.scope import BoolArray, ChunkContext, Effect, Floa
 
 Group = tuple[int, ...]
 SECOND = 0.5
-"""A group that could hold a memory moving a response this fraction of its best memory's value stays live."""
-TOP = 32
+"""A group that could hold a memory moving a response this fraction of its best memory's value stays live, where
+that memory stands out (:data:`STRONG`)."""
+STRONG = 16.0
+"""How many floors a response's best memory must move it by for :data:`SECOND` to apply; below, a group stays live
+only while its value is above the best memory's (only then could one of its memories be ranked first)."""
+TOP = 16
 """A larger group is refined straight into parts of at most this many memories: with many memories a chunk's
 groups of more are nearly always refined (their halves, and those halves' halves, all sent), so the levels
 between are skipped."""
@@ -88,6 +92,12 @@ async def screen_chunk(context: ChunkContext, drop_all: Effect, floor: float) ->
     return outcome
 
 
+def constants() -> dict[str, dict[str, float]]:
+    """The screen's constants, as they enter a configuration's hash (a change rescores its results)."""
+    return {"screen": {"second": SECOND, "strong": STRONG, "top": TOP, "margin": MARGIN, "leaves": LEAVES,
+                       "tangle": TANGLE}}
+
+
 def parts(group: Group, *, single: bool = False) -> tuple[Group, ...]:
     """A group's contiguous parts when it is refined: its two halves (the first one larger when the size is
     odd), or as many near-equal parts of at most :data:`TOP` memories as a larger group needs; with
@@ -117,7 +127,7 @@ class _Screen:
             return frontier
         values = np.stack([self._value(group) for group in frontier])
         best = self._best_leaves()
-        live = (values > self.floor) & (values > np.minimum(best - self.floor, SECOND * best))
+        live = (values > self.floor) & (values > np.where(best >= STRONG * self.floor, SECOND * best, best))
         values = np.where(live, values, -np.inf)
         chosen = {frontier[int(np.argmax(values[:, column]))] for column in range(values.shape[1])
                   if live[:, column].any()}

@@ -7,16 +7,24 @@ and never compares strategy names.
 
 from __future__ import annotations
 
-from memscore_core.strategies import auto, exact, seed
+from typing import Any
+
+from memscore_core.strategies import auto, exact, hierarchical, seed
 from memscore_core.strategies.chunked import chunkwise
 from memscore_core.strategies.spec import TUNING, StrategySpec
+
+
+def _auto_hashed() -> dict[str, Any]:
+    """``auto``'s thresholds and the screen of its hierarchical chunks."""
+    return auto.thresholds() | hierarchical.constants()
+
 
 STRATEGIES: dict[str, StrategySpec] = {strategy.name: strategy for strategy in (
     exact.EXACT,
     seed.SEED,
-    chunkwise("hierarchical", reads=("noise_floor", "floor_quantile")),
+    chunkwise("hierarchical", reads=("noise_floor", "floor_quantile"), hashed=hierarchical.constants),
     chunkwise("surrogate", reads=("masks",)),
-    chunkwise("auto", reads=TUNING, hashed=auto.thresholds),
+    chunkwise("auto", reads=TUNING, hashed=_auto_hashed),
 )}
 
 

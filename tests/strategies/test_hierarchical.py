@@ -10,6 +10,7 @@ from memscore_core.embedded.app import ServerOptions
 from memscore_core.model.conversation import Conversation, SystemMemory
 from memscore_core.model.prompt import ModelCall
 from memscore_core.model.result import ConversationScore
+from memscore_core.strategies.hierarchical import constants
 from memscore_core.synth.many import ManyShape, generate_many
 from tests.support.embedded_scoring import score
 
@@ -159,3 +160,12 @@ def test_a_context_length_rejection_halves_the_chunks_and_screens_them_again() -
     halvings = next(k for k in range(8) if plan_exact(MANY, 4 * CHUNK_TOKENS // 2 ** k).chunks == rejected.chunks)
     direct = score(MANY, long_chunks.model_copy(update={"chunk_tokens": 4 * CHUNK_TOKENS // 2 ** halvings}))
     assert halvings > 0 and rejected.matrix == direct.matrix
+
+
+@pytest.mark.parametrize("strategy", ["hierarchical", "auto"])
+def test_results_are_keyed_by_the_screens_constants(strategy: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = ScoringConfig(strategy=strategy, chunk_tokens=CHUNK_TOKENS)
+    assert constants().items() <= config.result_config().items()
+    before = config.hash()
+    monkeypatch.setattr("memscore_core.strategies.hierarchical.TOP", 32)
+    assert config.hash() != before

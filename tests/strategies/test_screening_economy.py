@@ -93,15 +93,15 @@ def used(memories: int, columns: int, uses: dict[int, list[tuple[int, float]]]) 
     return moves
 
 
-def test_finding_the_memory_one_response_uses_among_64_sends_one_request_a_level_and_its_leaf() -> None:
+def test_finding_the_memory_one_response_uses_among_64_sends_three_parts_of_16_then_one_request_a_level() -> None:
     chunk, leaves = screen(used(64, 1, {0: [(45, 20.0)]}))
-    assert len(chunk.sent) == 6 + 1
+    assert len(chunk.sent) == 3 + 3 + 2
     assert (45,) in chunk.sent and 45 in leaves
 
 
 def test_a_second_half_is_sent_when_both_halves_move_a_response() -> None:
     chunk, leaves = screen(used(64, 1, {0: [(3, 20.0), (60, 12.0)]}))
-    assert (32, *range(33, 64)) in chunk.sent
+    assert tuple(range(48, 64)) in chunk.sent
     assert {3, 60} <= leaves.keys()
 
 
@@ -132,24 +132,37 @@ def test_group_requests_end_at_the_last_response_their_group_is_live_for() -> No
 
 
 def test_a_memory_takes_the_value_of_the_smallest_group_that_scored_the_response() -> None:
-    chunk = AdditiveChunk(used(64, 4, {0: [(45, 20.0)], 3: [(20, 0.6), (50, 0.6)]}))
+    chunk = AdditiveChunk(used(64, 4, {0: [(45, 20.0)], 3: [(36, 0.6), (52, 0.6)]}))
     outcome = asyncio.run(screen_chunk(chunk, chunk.effect(tuple(range(64))), FLOOR))  # type: ignore[arg-type]
-    assert chunk.ends[chunk.sent.index(tuple(range(32, 48)))] == 0
+    assert chunk.ends[chunk.sent.index(tuple(range(32, 48)))] == 3
+    assert chunk.ends[chunk.sent.index(tuple(range(40, 44)))] == 0
     assert outcome.estimated[40][3] == 0.6
 
 
-def test_a_group_is_refined_into_halves_or_into_parts_of_at_most_32_memories() -> None:
+def test_a_group_is_refined_into_halves_or_into_parts_of_at_most_16_memories() -> None:
     assert [len(part) for part in parts(tuple(range(5)))] == [3, 2]
-    assert [len(part) for part in parts(tuple(range(64)))] == [32, 32]
-    assert [len(part) for part in parts(tuple(range(65)))] == [22, 22, 21]
-    assert [len(part) for part in parts(tuple(range(256)))] == [32] * 8
+    assert [len(part) for part in parts(tuple(range(32)))] == [16, 16]
+    assert [len(part) for part in parts(tuple(range(64)))] == [16] * 4
+    assert [len(part) for part in parts(tuple(range(65)))] == [13] * 5
+    assert [len(part) for part in parts(tuple(range(256)))] == [16] * 16
 
 
-def test_among_256_memories_the_first_requests_are_parts_of_32_and_the_last_part_is_inferred() -> None:
+def test_among_256_memories_the_first_requests_are_parts_of_16_and_the_last_part_is_inferred() -> None:
     chunk, leaves = screen(used(256, 1, {0: [(200, 20.0)]}))
-    first_level = [rows for rows in chunk.sent if len(rows) == 32]
-    assert first_level == [tuple(range(start, start + 32)) for start in range(0, 224, 32)]
-    assert len(chunk.sent) == 7 + 5 and 200 in leaves
+    first_level = [rows for rows in chunk.sent if len(rows) == 16]
+    assert first_level == [tuple(range(start, start + 16)) for start in range(0, 240, 16)]
+    assert len(chunk.sent) == 15 + 4 and 200 in leaves
+
+
+def test_a_group_that_moved_a_response_less_than_its_best_memory_is_not_refined_when_that_memory_is_weak() -> None:
+    chunk, leaves = screen(used(64, 1, {0: [(3, 5.0), (60, 4.0)]}))
+    assert tuple(range(48, 64)) in chunk.sent
+    assert 3 in leaves and 60 not in leaves
+
+
+def test_a_group_that_could_hold_a_memory_half_as_strong_as_a_standout_best_memory_is_refined() -> None:
+    chunk, leaves = screen(used(64, 1, {0: [(3, 20.0), (60, 10.5)]}))
+    assert {3, 60} <= leaves.keys()
 
 
 def screen_masked(drop_all: float) -> tuple[MaskingPair, dict[int, Effect]]:
