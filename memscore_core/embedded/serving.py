@@ -39,6 +39,8 @@ class ServerOptions:
     prefill_tps: float = 4000.0
     slots: int = 8
     forward_pass: bool = True
+    scored_roles: bool = True
+    """Honour ``memscore_scored_roles`` and say so on the model card (off: every position, as vLLM)."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ class Serving:
                             not body.continue_final_message, continue_final_message=body.continue_final_message,
                             tools=body.template_tools())
         ids = model.encode(text)
-        roles = body.memscore_scored_roles
+        roles = body.memscore_scored_roles if self.options.scored_roles else None
         answer = await self._answer(ids, body.prompt_logprobs, body.max_tokens,
                                     None if roles is None else model.role_positions(ids, roles))
         content = "".join(model.decode(answer.generated)).removesuffix("<|im_end|>")
@@ -126,7 +128,7 @@ class Serving:
         return {"object": "list", "data": [{
             "id": name, "object": "model", "created": int(time.time()), "owned_by": "memscore", "root": name,
             "parent": None, "max_model_len": self.options.max_model_len, "permission": [],
-            SCORED_ROLES: True}]}
+            SCORED_ROLES: self.options.scored_roles}]}
 
     def render_metrics(self) -> str:
         return self.metrics.render(self.model.computed_tokens, self.model.reused_tokens)
