@@ -86,7 +86,8 @@ def run_models_bench(dirs: Sequence[Path], *, conversations: int, seed: int, con
     if memories is None:
         corpus, chunk_tokens = list(generate_corpus(conversations, seed=seed)), None
     else:
-        corpus = list(generate_many_corpus(conversations, seed, ManyShape(memories=memories, layout=shape)))
+        corpus = list(generate_many_corpus(conversations, seed, ManyShape(memories=memories, used=min(4, memories),
+                                                                            layout=shape)))
         chunk_tokens = corpus_chunk_tokens(corpus)
     return ModelsReport(conversations=conversations, seed=seed, memories=memories,
                         shape=None if memories is None else shape,
