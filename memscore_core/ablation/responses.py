@@ -10,6 +10,7 @@ import numpy.typing as npt
 
 from memscore_core.ablation.requests import PromptRequest
 from memscore_core.ablation.spans import message_spans
+from memscore_core.errors import ResponseFormatError
 from memscore_core.model.conversation import Conversation
 from memscore_core.model.prompt import ScoredPrompt
 
@@ -36,6 +37,9 @@ def read_responses(conversation: Conversation, request: PromptRequest, scored: S
         if span.role == "assistant":
             token_ids[entry] = scored.token_ids[span.response]
             logprobs[entry] = scored.logprobs[span.response]
+            if np.isnan(logprobs[entry]).any():
+                raise ResponseFormatError(f"the server sent no log-prob for some tokens of the response at entry "
+                                          f"{entry}")
             starts[entry] = span.start
     return ResponseLogprobs(token_ids, logprobs, scored.prompt_tokens, starts)
 

@@ -29,8 +29,11 @@ from memscore_core.model.result import canonical_json
 
 
 def request_key(model: str, prompt: ChatPrompt, options: RequestOptions) -> str:
-    """Content key of one scoring request (a prompt without tools keys as it always has)."""
-    payload: dict[str, Any] = {"model": model, "messages": prompt.messages, "options": asdict(options)}
+    """Content key of one scoring request (a prompt without tools keys as it always has; ``scored_roles`` changes
+    no number a request reads, so it is left out)."""
+    shown = asdict(options)
+    del shown["scored_roles"]
+    payload: dict[str, Any] = {"model": model, "messages": prompt.messages, "options": shown}
     if prompt.tools is not None:
         payload["tools"] = prompt.tools
     return hashlib.sha256(canonical_json(payload)).hexdigest()

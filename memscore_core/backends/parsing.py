@@ -4,6 +4,7 @@ vLLM returns one entry per prompt token: entry 0 is ``null``; entry i is a dict 
 string) whose **first** key is the actual prompt token, with ``logprob``, ``rank`` and
 ``decoded_token``. ``-inf`` arrives as ``-9999.0``. When the body also carries ``prompt_token_ids``
 (memscore always asks for them), each entry is read at its token's id instead, wherever the entry lists it.
+memscore's own server sends ``logprob`` null at positions it was told need none (read as NaN).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from memscore_core.model.prompt import ScoredPrompt
 
 
 class _TokenLogprob(msgspec.Struct, gc=False):
-    logprob: float
+    logprob: float | None
     decoded_token: str | None = None
 
 
@@ -56,9 +57,7 @@ def parse_chat_body(body: bytes | str) -> ScoredPrompt:
         raise ResponseFormatError("no prompt_logprobs in response")
     given = document.prompt_token_ids
     actual, ids = _actual_by_id(entries, given) if given else _actual_first(entries)
-    logprobs = np.empty(len(entries), dtype=np.float64)
-    logprobs[0] = np.nan
-    logprobs[1:] = np.fromiter(map(_LOGPROB, actual), np.float64, len(actual))
+    logprobs = np.array([None, *map(_LOGPROB, actual)], dtype=np.float64)
     tokens: list[str | None] = [None, *map(_DECODED, actual)]
     usage = document.usage.prompt_tokens if document.usage else None
     return ScoredPrompt(ids, logprobs, tokens, usage if usage is not None else len(entries))

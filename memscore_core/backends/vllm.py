@@ -27,10 +27,11 @@ from memscore_core.errors import (
 )
 from memscore_core.model.prompt import ChatPrompt, Message, RequestOptions, ScoredPrompt
 
+SCORED_ROLES = "memscore_scored_roles"
+"""A request field memscore's own server understands, and says so with this flag on its model card."""
+
 
 @dataclass(frozen=True)
-
-
 class RetryPolicy:
     """Bounded retries of transient failures: exponential backoff with jitter, honouring Retry-After."""
 
@@ -40,8 +41,10 @@ class RetryPolicy:
     jitter: float = 0.5
 
 
-def chat_request_body(model: str, prompt: ChatPrompt, options: RequestOptions) -> dict[str, Any]:
-    """The JSON body of one prompt-logprobs chat request."""
+def chat_request_body(model: str, prompt: ChatPrompt, options: RequestOptions, *, scored_roles: bool = False
+                      ) -> dict[str, Any]:
+    """The JSON body of one prompt-logprobs chat request; ``scored_roles``: the server understands
+    ``memscore_scored_roles`` (memscore's own does; vLLM never gets it)."""
     body: dict[str, Any] = {"model": model, "messages": prompt.messages, "max_tokens": 1,
                             "prompt_logprobs": options.top_k, "stream": False}
     if prompt.tools is not None:
@@ -51,6 +54,8 @@ def chat_request_body(model: str, prompt: ChatPrompt, options: RequestOptions) -
         body["add_generation_prompt"] = options.add_generation_prompt
     if options.return_token_ids:
         body["return_token_ids"] = True
+    if scored_roles and options.scored_roles is not None:
+        body[SCORED_ROLES] = list(options.scored_roles)
     return body
 
 
@@ -66,6 +71,7 @@ class VllmBackend:
         self.base_url = base_url.rstrip("/")
         self._shown_url = str(httpx.URL(self.base_url).copy_with(username=None, password=None))
         self._model = model
+        self._scored_roles: bool | None = None
         self._deadline = timeout
         self._retry = retry or RetryPolicy()
         self._client = httpx.AsyncClient(
@@ -91,18 +97,34 @@ class VllmBackend:
 
     async def served_models(self) -> list[str]:
         """The ids of the models the server lists at ``/models``, in its order (never empty)."""
+        return [str(card["id"]) for card in await self._model_cards()]
+
+    async def scores_roles(self) -> bool:
+        """Whether the server computes log-probs only in the messages asked for (its model card says so; a
+        server without a readable model list is taken not to)."""
+        if self._scored_roles is None:
+            name = await self.model()
+            try:
+                cards = await self._model_cards()
+            except (BackendError, ResponseFormatError):
+                cards = []
+            self._scored_roles = any(card.get("id") == name and card.get(SCORED_ROLES) is True for card in cards)
+        return self._scored_roles
+
+    async def _model_cards(self) -> list[dict[str, Any]]:
         body = await self._send("GET", "/models", None)
         try:
-            served = [str(entry["id"]) for entry in orjson.loads(body)["data"]]
+            cards = orjson.loads(body)["data"]
+            if cards and all(isinstance(card, dict) and "id" in card for card in cards):
+                return list(cards)
         except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
             raise ResponseFormatError("cannot read the model list from /models") from exc
-        if not served:
-            raise ResponseFormatError("cannot read the model list from /models")
-        return served
+        raise ResponseFormatError("cannot read the model list from /models")
 
     async def score(self, prompt: ChatPrompt, options: RequestOptions) -> ScoredPrompt:
         """Prompt log-probabilities of ``prompt`` rendered by the server's chat template."""
-        body = chat_request_body(await self.model(), prompt, options)
+        hinted = options.scored_roles is not None and await self.scores_roles()
+        body = chat_request_body(await self.model(), prompt, options, scored_roles=hinted)
         async for attempt in self._retrying():
             with attempt:
                 raw = await self._send_once("POST", "/chat/completions", orjson.dumps(body))

@@ -46,10 +46,13 @@ def brute_force(model: LocalModel, prompts: Sequence[list[int]]) -> None:
             logprobs.gather(1, tokens[0, 1:, None])
 
 
-def measure_model(model: LocalModel, corpus: Sequence[Conversation], concurrency: int) -> ModelRow:
-    """memscore's exact scoring of ``corpus`` and the loop over the same prompts, each conversation both ways (after
-    one untimed warm-up of each), which goes first alternating; and the server's computed and reused tokens."""
-    config = ScoringConfig(strategy="exact")
+def measure_model(model: LocalModel, corpus: Sequence[Conversation], concurrency: int,
+                  chunk_tokens: int | None = None) -> ModelRow:
+    """memscore's exact scoring of ``corpus`` (chunks of ``chunk_tokens``, default the default) and the loop over the
+    same prompts, each conversation both ways (after one untimed warm-up of each), which goes first alternating;
+    and the server's computed and reused tokens."""
+    config = ScoringConfig(strategy="exact") if chunk_tokens is None else \
+        ScoringConfig(strategy="exact", chunk_tokens=chunk_tokens)
     app = build_app(model, ServerOptions(max_model_len=MAX_MODEL_LEN))
     ours, loop = Side(), Side()
 

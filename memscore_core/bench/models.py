@@ -18,6 +18,7 @@ from pydantic import BaseModel, computed_field
 
 from memscore_core.settings import REPO_ROOT
 from memscore_core.synth.generator import generate_corpus
+from memscore_core.synth.many import Layout, ManyShape, corpus_chunk_tokens, generate_many_corpus
 
 SHIPPED_MODELS = REPO_ROOT / "data" / "models"
 
@@ -55,10 +56,13 @@ class ModelRow(BaseModel):
 
 
 class ModelsReport(BaseModel):
-    """Every model's row over the same ``conversations`` synthetic conversations (``seed``)."""
+    """Every model's row over the same ``conversations`` synthetic conversations (``seed``): the synth corpus, or
+    with ``memories`` the many-memory one of that many memories per chunk, laid out as ``shape``."""
 
     conversations: int
     seed: int
+    memories: int | None = None
+    shape: Layout | None = None
     rows: list[ModelRow]
 
 
@@ -72,11 +76,20 @@ def model_dirs(chosen: Path | None = None) -> list[Path]:
 
 
 def run_models_bench(dirs: Sequence[Path], *, conversations: int, seed: int, concurrency: int = 8,
-                     threads: int | None = None) -> ModelsReport:
-    """Score ``conversations`` synthetic conversations on each model both ways, alternating, and report."""
+                     threads: int | None = None, memories: int | None = None, shape: Layout = "grouped"
+                     ) -> ModelsReport:
+    """Score ``conversations`` synthetic conversations (with ``memories``: many-memory ones of ``shape``) on each
+    model both ways, alternating, and report."""
     from memscore_core.bench.brute_force import measure_model
     from memscore_core.embedded.serve import load_model
 
-    corpus = list(generate_corpus(conversations, seed=seed))
-    return ModelsReport(conversations=conversations, seed=seed,
-                        rows=[measure_model(load_model(path, threads), corpus, concurrency) for path in dirs])
+    if memories is None:
+        corpus, chunk_tokens = list(generate_corpus(conversations, seed=seed)), None
+    else:
+        corpus = list(generate_many_corpus(conversations, seed, ManyShape(memories=memories, used=min(4, memories),
+                                                                            layout=shape)))
+        chunk_tokens = corpus_chunk_tokens(corpus)
+    return ModelsReport(conversations=conversations, seed=seed, memories=memories,
+                        shape=None if memories is None else shape,
+                        rows=[measure_model(load_model(path, threads), corpus, concurrency, chunk_tokens)
+                              for path in dirs])

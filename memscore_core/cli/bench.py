@@ -209,6 +209,11 @@ def models(
     seed: Annotated[int, typer.Option(help="The corpus's seed.")] = 14,
     concurrency: Annotated[int | None, typer.Option(min=1, help="Requests in flight (default: MEMSCORE_CONCURRENCY).")]
     = None,
+    memories: Annotated[int | None, typer.Option(min=1, help="Many-memory conversations of this many memories per "
+                                                 "chunk instead of the synth corpus (memscore synth --memories).")]
+    = None,
+    shape: Annotated[Layout, typer.Option(help="With --memories: grouped or interleaved (memscore synth --shape).")]
+    = "grouped",
     as_json: JsonOption = False,
 ) -> None:
     """On each shipped model (data/models/*, and MEMSCORE_MODEL_DIR), or each --model-dir: prompt tokens per second of
@@ -216,9 +221,9 @@ def models(
     and the wall ratio; the \u2264 0.5\u00d7 target applies to real models (100M parameters and more)."""
     settings = Settings()
     dirs = [embedded_model_dir(path) for path in model_dir] if model_dir else model_dirs(settings.model_dir)
-    compared = run_models_bench(dirs,
-                                conversations=conversations, seed=seed,
-                                concurrency=concurrency or settings.concurrency, threads=settings.torch_threads)
+    compared = run_models_bench(dirs, conversations=conversations, seed=seed,
+                                concurrency=concurrency or settings.concurrency, threads=settings.torch_threads,
+                                memories=memories, shape=shape)
     finish(compared, check_models_targets(compared), as_json, print_models_report)
 
 

@@ -59,7 +59,8 @@ def print_rerun_report(report: RerunReport) -> None:
 
 
 def print_models_report(report: ModelsReport) -> None:
-    table = Table(title=f"memscore bench models — {report.conversations} synthetic conversations (seed "
+    kind = "synthetic" if report.memories is None else f"{report.shape} {report.memories}-memory"
+    table = Table(title=f"memscore bench models — {report.conversations} {kind} conversations (seed "
                         f"{report.seed}): exact on the embedded server beside a brute-force loop over the same "
                         "prompts (one forward pass each), alternating", title_justify="left")
     for column in ("model", "parameters", "threads", "prompts", "prompt tokens", "memscore wall s", "loop wall s",

@@ -29,6 +29,9 @@ def serve(
     slots: Annotated[int, typer.Option(help="Emulated batch slots (requests in flight at most).")] = 8,
     forward_pass: Annotated[bool, typer.Option(help="Run the model; --no-forward-pass answers with stand-in "
                                                "log-probabilities (benchmarks of many emulated servers).")] = True,
+    scored_roles: Annotated[bool, typer.Option(help="Compute prompt log-probs only in the messages a client asks "
+                                               "for (memscore's memscore_scored_roles field); "
+                                               "--no-scored-roles: every position, as vLLM.")] = True,
 ) -> None:
     """Serve prompt log-probabilities like vLLM (/v1/chat/completions, /v1/completions, /tokenize, ...)."""
     from memscore_core.embedded.app import ServerOptions
@@ -36,6 +39,7 @@ def serve(
 
     options = ServerOptions(api_key=api_key or os.environ.get("MEMSCORE_SERVE_API_KEY"),
                             max_model_len=max_model_len, max_logprobs=max_logprobs, emulate_gpu=emulate_gpu,
-                            prefill_tps=prefill_tps, slots=slots, forward_pass=forward_pass)
+                            prefill_tps=prefill_tps, slots=slots, forward_pass=forward_pass,
+                            scored_roles=scored_roles)
     run_server(embedded_model_dir(model_dir), host=host, port=port, options=options, threads=threads,
                prefix_cache=prefix_cache, served_model_name=served_model_name)

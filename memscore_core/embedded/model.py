@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,16 +26,19 @@ import torch
 from memscore_core.embedded.attention import MIN_ROWS, pieces
 from memscore_core.embedded.attention import NAME as ROW_INVARIANT
 from memscore_core.embedded.detokenize import decode_in_context, token_bytes
+from memscore_core.embedded.head import HeadAnswers
 from memscore_core.embedded.hf import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 from memscore_core.embedded.hf import logging as transformers_logging
+from memscore_core.embedded.roles import IM_START, role_positions
 from memscore_core.errors import ConfigError
 
 NEG_INF = -9999.0
 PREFILL_SLICE = 256
-HEAD_ELEMENTS = 1 << 22
-"""Log-probabilities per output-head pass (16 MB of float32), and never more positions than a prefill slice: a
-large vocabulary's head still runs dozens of positions per matrix product (one or two per pass made it 3× slower
-than the whole forward pass), a small one's stays as small as the slice's own arrays."""
+HEAD_ELEMENTS = 1 << 24
+"""Log-probabilities per output-head pass (64 MB of float32), and never more positions than a prefill slice: each
+pass streams the whole output embedding (113 MB for a 49k vocabulary), so a large vocabulary's head runs as many
+positions per matrix product as it can (SmolLM2, one thread: 1.30 ms per position in passes of 72, 0.75 in
+passes of 256), a small one's stays as small as the slice's own arrays."""
 CACHE_ENTRIES, CACHE_BYTES = 3, 256 << 20
 PARALLEL_HIDDEN = 512
 """Hidden size from which the model's matrix products are split over torch's threads by default: below it each
@@ -44,29 +47,11 @@ TORCH_THREADS = torch.get_num_threads()
 
 
 @dataclass
-class _Head:
-    """The output head's answers for the first ``len(chosen)`` positions of a prompt, top ``top_k`` each."""
-
-    top_k: int
-    chosen: torch.Tensor
-    ranks: torch.Tensor
-    top_logprobs: torch.Tensor
-    top_ids: torch.Tensor
-
-    def first(self, rows: int) -> _Head:
-        return _Head(self.top_k, self.chosen[:rows], self.ranks[:rows], self.top_logprobs[:rows], self.top_ids[:rows])
-
-    def extended(self, more: Sequence[tuple[torch.Tensor, ...]]) -> _Head:
-        columns = zip((self.chosen, self.ranks, self.top_logprobs, self.top_ids), *more, strict=True)
-        return _Head(self.top_k, *(torch.cat(column) for column in columns))
-
-
-@dataclass
 class _Cached:
     ids: npt.NDArray[np.int64]
     cache: DynamicCache
     hidden: torch.Tensor  # [T, hidden size] final hidden states; row i predicts token i + 1
-    head: _Head | None = None
+    head: HeadAnswers | None = None
 
     def nbytes(self) -> int:
         tensors = [self.hidden] + [t for layer in self.cache.layers
@@ -77,7 +62,8 @@ class _Cached:
 
 @dataclass(frozen=True)
 class PromptLogprobs:
-    """Per position i ≥ 1: the actual token's log-prob and rank, and the top-k (ids, log-probs)."""
+    """Per position i ≥ 1: the actual token's log-prob and rank, and the top-k (ids, log-probs); ``scored``:
+    which positions were computed (``None``: all; the others hold zeros)."""
 
     token_ids: list[int]
     logprobs: npt.NDArray[np.float32]
@@ -86,6 +72,7 @@ class PromptLogprobs:
     top_logprobs: npt.NDArray[np.float32]
     decoded: list[str]
     top_decoded: list[list[str]]
+    scored: npt.NDArray[np.bool_] | None = None
 
 
 class LocalModel:
@@ -125,6 +112,7 @@ class LocalModel:
         vocab = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
         self._bytes = [token_bytes(piece or "", i in special) for i, piece in enumerate(vocab)]
         self._bytes += [b""] * max(0, int(self.model.config.vocab_size) - len(self._bytes))
+        self._im_start = self.tokenizer.get_vocab().get(IM_START, -1)
         self.eos_ids = {i for i in (self.tokenizer.convert_tokens_to_ids("<|im_end|>"), self.tokenizer.eos_token_id)
                         if isinstance(i, int) and i >= 0}
 
@@ -146,17 +134,26 @@ class LocalModel:
         """Each token's text in context (vLLM's ``decoded_token``)."""
         return decode_in_context([self._bytes[i] for i in ids])[0]
 
-    def prompt_logprobs(self, ids: list[int], top_k: int) -> PromptLogprobs:
-        """Log-probabilities of every prompt token after the first, with ranks and the top ``top_k``."""
+    def prompt_logprobs(self, ids: list[int], top_k: int, wanted: npt.NDArray[np.bool_] | None = None
+                        ) -> PromptLogprobs:
+        """Log-probabilities of the prompt tokens after the first, with ranks and the top ``top_k``: of every one,
+        or of the positions ``wanted`` (a mask over ``ids``) and any the prefix cache already held."""
+        rows = torch.ones(len(ids) - 1, dtype=torch.bool) if wanted is None else torch.from_numpy(wanted[1:])
         with self._lock, torch.inference_mode():
             entry = self._entry(ids)
-            head = self._scored(entry, max(top_k, 0))
+            head = self._scored(entry, max(top_k, 0), rows)
+        done = head.done.numpy()
         top = head.top_ids.numpy()
         decoded, pending = decode_in_context([self._bytes[i] for i in ids])
-        return PromptLogprobs(token_ids=ids, logprobs=_finite(head.chosen.numpy()), ranks=head.ranks.numpy(),
-                              top_ids=top, top_logprobs=_finite(head.top_logprobs.numpy()), decoded=decoded,
+        return PromptLogprobs(token_ids=ids, logprobs=_finite(head.chosen.numpy()), ranks=head.ranks.numpy().copy(),
+                              top_ids=top.copy(), top_logprobs=_finite(head.top_logprobs.numpy()), decoded=decoded,
                               top_decoded=[[_alternative(pending[i], self._bytes[int(t)]) for t in row]
-                                           for i, row in enumerate(top, start=1)])
+                                           if done[i - 1] else [] for i, row in enumerate(top, start=1)],
+                              scored=None if done.all() else done.copy())
+
+    def role_positions(self, ids: list[int], roles: Collection[str]) -> npt.NDArray[np.bool_] | None:
+        """A mask over ``ids``: the positions in messages of ``roles`` (``None``: no ChatML message found)."""
+        return role_positions(ids, self._bytes, self._im_start, roles)
 
     def next_token(self, ids: list[int]) -> int:
         """The greedy next token after ``ids`` (from the prefix cache when the prompt was just scored)."""
@@ -177,32 +174,15 @@ class LocalModel:
                 output = self.model(torch.tensor([[token]]), past_key_values=output.past_key_values, use_cache=True)
         return generated, "length"
 
-    def _scored(self, entry: _Cached, top_k: int) -> _Head:
-        """The head's answers for every position of ``entry`` but the last, computed after those it holds."""
-        ids = entry.ids
-        head = entry.head if entry.head is not None and entry.head.top_k == top_k else None
-        done = 0 if head is None else len(head.chosen)
-        if head is not None and done == len(ids) - 1:
-            return head
-        sizes = pieces(len(ids) - 1 - done, self._head_rows)
-        hidden, actual = entry.hidden[done:len(ids) - 1], torch.from_numpy(ids[done + 1:])
-        parts = [self._score_slice(h, a, top_k)
-                 for h, a in zip(hidden.split(sizes), actual.split(sizes), strict=True)]
-        if head is None:
-            empty = (torch.empty(0), torch.empty(0, dtype=torch.long), torch.empty(0, top_k),
-                     torch.empty(0, top_k, dtype=torch.long))
-            head = _Head(top_k, *empty)
-        entry.head = head.extended(parts)
+    def _scored(self, entry: _Cached, top_k: int, wanted: torch.Tensor) -> HeadAnswers:
+        """The head's answers for ``entry``'s ``wanted`` rows (every position but the last), computed after those
+        it holds."""
+        rows = len(entry.ids) - 1
+        if entry.head is None or entry.head.top_k != top_k:
+            entry.head = HeadAnswers.empty(rows, top_k)
+        entry.head.answer(self._log_softmax, entry.hidden[:rows], torch.from_numpy(entry.ids[1:]), wanted,
+                          self._head_rows)
         return entry.head
-
-    def _score_slice(self, hidden: torch.Tensor, actual: torch.Tensor, top_k: int
-                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Each position's log-prob of ``actual`` and its rank, and the top ``top_k`` (log-probs, ids)."""
-        rows = self._log_softmax(hidden)
-        chosen = rows.gather(1, actual[:, None])[:, 0]
-        ranks = (rows > chosen[:, None]).sum(dim=1) + 1
-        top_lp, top_ids = rows.topk(top_k, dim=1)
-        return chosen, ranks, top_lp, top_ids
 
     def _log_softmax(self, hidden: torch.Tensor) -> torch.Tensor:
         """Float32 log-softmax over the vocabulary of the output head applied to final hidden states."""
@@ -231,7 +211,7 @@ class LocalModel:
             cache = _cropped(best.cache, reused, self.model.config)
             entry = _Cached(array, cache, torch.cat([best.hidden[:reused], self._extend(cache, ids[reused:])]))
             if best.head is not None and len(best.ids) > MIN_ROWS:
-                entry.head = best.head.first(max(0, min(shared - 1, len(ids) - 1 - MIN_ROWS)))
+                entry.head = best.head.carried(max(0, min(shared - 1, len(ids) - 1 - MIN_ROWS)), len(ids) - 1)
         self.reused_tokens += reused
         self.computed_tokens += len(ids) - reused
         if self.prefix_cache:

@@ -68,7 +68,11 @@ class _Templated(BaseModel):
 
 
 class ChatRequest(_Request, _Templated):
+    """``memscore_scored_roles`` (memscore's own field, not vLLM's): prompt log-probs are computed only in the
+    messages of these roles; every other position comes back with its token but ``logprob`` null."""
+
     messages: list[dict[str, Any]] = Field(min_length=1)  # type: ignore[assignment]
+    memscore_scored_roles: list[str] | None = None
     add_generation_prompt: bool = True
     continue_final_message: bool = False
 

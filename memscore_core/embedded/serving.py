@@ -17,12 +17,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+import numpy as np
+import numpy.typing as npt
 
 from memscore_core.embedded.metrics import ServerMetrics
 from memscore_core.embedded.model import LocalModel, PromptLogprobs
 from memscore_core.embedded.protocol import ApiError, ChatRequest, CompletionRequest, TokenizeRequest
 from memscore_core.embedded.stand_in import stand_in_logprobs
 
+SCORED_ROLES = "memscore_scored_roles"
+"""The chat request field, and the model card's flag saying the server understands it."""
 _TRAILER = {"kv_transfer_params": None, "ec_transfer_params": None, "metrics": None}
 
 
@@ -35,6 +39,8 @@ class ServerOptions:
     prefill_tps: float = 4000.0
     slots: int = 8
     forward_pass: bool = True
+    scored_roles: bool = True
+    """Honour ``memscore_scored_roles`` and say so on the model card (off: every position, as vLLM)."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +74,10 @@ class Serving:
         text = model.render(body.messages, add_generation_prompt=body.add_generation_prompt and
                             not body.continue_final_message, continue_final_message=body.continue_final_message,
                             tools=body.template_tools())
-        answer = await self._answer(model.encode(text), body.prompt_logprobs, body.max_tokens)
+        ids = model.encode(text)
+        roles = body.memscore_scored_roles if self.options.scored_roles else None
+        answer = await self._answer(ids, body.prompt_logprobs, body.max_tokens,
+                                    None if roles is None else model.role_positions(ids, roles))
         content = "".join(model.decode(answer.generated)).removesuffix("<|im_end|>")
         return {
             "id": f"chatcmpl-{secrets.token_hex(8)}", "object": "chat.completion", "created": int(time.time()),
@@ -118,15 +127,17 @@ class Serving:
         name = self.model.name
         return {"object": "list", "data": [{
             "id": name, "object": "model", "created": int(time.time()), "owned_by": "memscore", "root": name,
-            "parent": None, "max_model_len": self.options.max_model_len, "permission": []}]}
+            "parent": None, "max_model_len": self.options.max_model_len, "permission": [],
+            SCORED_ROLES: self.options.scored_roles}]}
 
     def render_metrics(self) -> str:
         return self.metrics.render(self.model.computed_tokens, self.model.reused_tokens)
 
-    async def _answer(self, ids: list[int], top_k: int | None, max_tokens: int | None) -> Answer:
-        """Score and continue ``ids`` within the context budget, and count it."""
+    async def _answer(self, ids: list[int], top_k: int | None, max_tokens: int | None,
+                      wanted: npt.NDArray[np.bool_] | None = None) -> Answer:
+        """Score (the positions ``wanted``, or all) and continue ``ids`` within the context budget, and count it."""
         budget = self._budget(len(ids), max_tokens)
-        scored, generated, reason = await self._run(len(ids), lambda: self._score(ids, top_k, budget))
+        scored, generated, reason = await self._run(len(ids), lambda: self._score(ids, top_k, budget, wanted))
         self.metrics.prompt_tokens += len(ids)
         self.metrics.generation_tokens += len(generated)
         self.metrics.successes += 1
@@ -172,7 +183,7 @@ class Serving:
                            f"(parameter=max_tokens, value={max_tokens})", param="max_tokens")
         return max_tokens
 
-    def _score(self, ids: list[int], top_k: int | None, max_tokens: int
+    def _score(self, ids: list[int], top_k: int | None, max_tokens: int, wanted: npt.NDArray[np.bool_] | None
                ) -> tuple[PromptLogprobs | None, list[int], str]:
         model = self.model
         if not self.options.forward_pass:
@@ -181,7 +192,7 @@ class Serving:
         if top_k is None:
             generated, reason = model.generate(ids, max_tokens) if max_tokens else ([], "length")
             return None, generated, reason
-        scored = model.prompt_logprobs(ids, top_k)
+        scored = model.prompt_logprobs(ids, top_k, wanted)
         if max_tokens == 0:
             return scored, [], "length"
         if max_tokens == 1:
@@ -214,7 +225,8 @@ class Serving:
 
 
 def prompt_logprobs_json(scored: PromptLogprobs | None) -> list[Any] | None:
-    """vLLM's ``prompt_logprobs``: per position after the first, the actual token and the top-k, keyed by id.
+    """vLLM's ``prompt_logprobs``: per position after the first, the actual token and the top-k, keyed by id; a
+    position not computed (see ``PromptLogprobs.scored``) has its token with ``logprob`` and ``rank`` null.
 
     Built from Python lists (``tolist``), not per-element numpy access: it runs once per prompt token.
     """
@@ -224,7 +236,11 @@ def prompt_logprobs_json(scored: PromptLogprobs | None) -> list[Any] | None:
     ids, decoded = scored.token_ids, scored.decoded
     logprobs, ranks = scored.logprobs.tolist(), scored.ranks.tolist()
     top_ids, top_logprobs = scored.top_ids.tolist(), scored.top_logprobs.tolist()
+    done = [True] * len(logprobs) if scored.scored is None else scored.scored.tolist()
     for i in range(1, len(ids)):
+        if not done[i - 1]:
+            out.append({str(ids[i]): {"logprob": None, "rank": None, "decoded_token": decoded[i]}})
+            continue
         entry = {str(ids[i]): {"logprob": logprobs[i - 1], "rank": ranks[i - 1], "decoded_token": decoded[i]}}
         for rank, (token, logprob, text) in enumerate(zip(top_ids[i - 1], top_logprobs[i - 1],
                                                           scored.top_decoded[i - 1], strict=True), start=1):

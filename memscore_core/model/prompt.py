@@ -29,15 +29,21 @@ class ChatPrompt:
 
 @dataclass(frozen=True)
 class RequestOptions:
-    """How a prompt is scored. ``seed()`` is the seed's exact request; the default is memscore's."""
+    """How a prompt is scored. ``seed()`` is the seed's exact request; the default is memscore's.
+
+    ``scored_roles``: the messages whose log-probs are read (memscore reads the assistant responses only); a
+    server that says it can (memscore's own) computes only those, the others come back NaN. ``None``: every
+    position. It never changes a number that is read, so it is not part of a request's cache key.
+    """
 
     top_k: int = 0
     add_generation_prompt: bool | None = False
     return_token_ids: bool = True
+    scored_roles: tuple[str, ...] | None = ("assistant",)
 
     @classmethod
     def seed(cls) -> RequestOptions:
-        return cls(top_k=1, add_generation_prompt=None, return_token_ids=False)
+        return cls(top_k=1, add_generation_prompt=None, return_token_ids=False, scored_roles=None)
 
 
 @dataclass(frozen=True)

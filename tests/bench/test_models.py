@@ -48,3 +48,14 @@ def test_bench_models_scores_the_same_prompts_both_ways_on_every_shipped_model()
         assert ours["tokens_per_s"] > 0 and loop["tokens_per_s"] > 0 and measured["wall_vs_loop"] > 0
     assert report["targets"] == []
 
+
+
+def test_bench_models_can_score_a_many_memory_interleaved_corpus_both_ways() -> None:
+    done = subprocess.run([sys.executable, "-m", "memscore_core.cli", "bench", "models", "--conversations", "1",
+                           "--memories", "3", "--shape", "interleaved", "--model-dir", str(DEFAULT_MODEL_DIR),
+                           "--json"], capture_output=True, text=True, timeout=600, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["memories"], report["shape"]) == (3, "interleaved")
+    [measured] = report["rows"]
+    assert measured["memscore"]["prompts"] == measured["loop"]["prompts"] >= 5  # baseline, 3 ablations, drop-all
