@@ -64,8 +64,11 @@ def memscore(*args: str) -> list[str]:
 
 
 def run(args: list[str], env: dict[str, str], work: Path) -> str:
-    """Run ``memscore ARGS`` to completion; its stdout."""
-    return subprocess.run(memscore(*args), env=env, cwd=work, check=True, capture_output=True, text=True).stdout
+    """Run ``memscore ARGS`` to completion; its stdout (its stderr in the error if it failed)."""
+    done = subprocess.run(memscore(*args), env=env, cwd=work, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"memscore {' '.join(args[:2])} exited {done.returncode}: {done.stderr.strip()}")
+    return done.stdout
 
 
 def run_writers(shares_: list[list[Path]], store: list[str], url: str, env: dict[str, str], work: Path,

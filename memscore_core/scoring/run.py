@@ -114,7 +114,6 @@ async def run_scoring(loaded: LoadResult, store: Store, config: ScoringConfig, s
         await record(await writer.flush())
         status = "completed_with_errors" if summary.failed else "completed"
     finally:
-        await writer.settle()
         floor, method = run_noise_floor(config, summary.scores)
         store.record_run_finish(run_id, status=status, requests=summary.requests,
                                 prompt_tokens=summary.prompt_tokens, noise_floor=floor, noise_floor_method=method)

@@ -1,14 +1,11 @@
-"""Scored conversations into the store, a batch per transaction, written while scoring goes on.
+"""Scored conversations into the store, a batch per transaction.
 
 Opening a DuckDB file, locking it and checkpointing it on close costs far more than the writes themselves
 (measured: ~200 ms per result written alone), so results are written together: the first result after
-a quiet second at once, then whatever arrived meanwhile, in one transaction of a few statements. A batch is
-written in the background: scoring goes on while it commits (a DuckLake commit that races other writers can
-take seconds), and the outcomes that arrive meanwhile make the next batch; only a backlog of
-:data:`BACKLOG` outcomes waits for the write in progress. A batch that loses a race to another writer runs
-again whole; if it fails otherwise, each of its conversations is written on its own, so one that cannot be
-stored never takes the others with it; each conversation gets :data:`STORE_ATTEMPTS` attempts in all, the
-batch counting as its first.
+a quiet second at once, then whatever arrived meanwhile, in one transaction of a few statements. A batch that
+loses a race to another writer runs again whole; if it fails otherwise, each of its conversations is written
+on its own, so one that cannot be stored never takes the others with it;
+each conversation gets :data:`STORE_ATTEMPTS` attempts in all, the batch counting as its first.
 """
 
 from __future__ import annotations
@@ -38,8 +35,6 @@ BATCH_ATTEMPTS = 5
 conversations are written one by one."""
 BATCH_SECONDS = 1.0
 BATCH_SIZE = 64
-BACKLOG = 4 * BATCH_SIZE
-"""Outcomes buffered while a batch is being written before scoring waits for that write."""
 
 
 @dataclass
@@ -52,48 +47,18 @@ class ResultWriter:
     config_hash: str
     _buffer: list[Outcome] = field(default_factory=list)
     _last_write: float = float("-inf")
-    _writing: asyncio.Task[list[Outcome]] | None = None
 
     async def add(self, outcome: Outcome) -> list[Outcome]:
-        """Buffer ``outcome``, and start writing the buffer when a batch is due and none is being written; the
-        outcomes whose batch has been written since the last call (each with its error if it could not be
-        stored), in input order."""
+        """Buffer ``outcome``; the outcomes written now (each with its error if it could not be stored)."""
         self._buffer.append(outcome)
-        written = await self._collect(wait=len(self._buffer) >= BACKLOG)
         due = len(self._buffer) >= BATCH_SIZE or time.monotonic() - self._last_write >= BATCH_SECONDS
-        if due and self._writing is None:
-            self._start()
-        return written
+        return await self.flush() if due else []
 
     async def flush(self) -> list[Outcome]:
-        """Write everything buffered, after the batch being written; every outcome not handed back yet, in input
-        order."""
-        written = await self._collect(wait=True)
-        if self._buffer:
-            self._start()
-            written += await self._collect(wait=True)
-        return written
-
-    async def settle(self) -> None:
-        """Wait for the batch being written, if any, whatever its fate (a run that stopped early)."""
-        task, self._writing = self._writing, None
-        if task is not None:
-            await asyncio.gather(task, return_exceptions=True)
-
-    def _start(self) -> None:
+        """Write everything buffered; the written outcomes, in input order."""
         batch, self._buffer = self._buffer, []
-        self._writing = asyncio.create_task(self._write_stored(batch))
-
-    async def _collect(self, *, wait: bool) -> list[Outcome]:
-        """The outcomes of the batch being written once it is (at once unless ``wait``: none while it is not)."""
-        task = self._writing
-        if task is None or not (wait or task.done()):
+        if not batch:
             return []
-        self._writing = None
-        return await task
-
-    async def _write_stored(self, batch: list[Outcome]) -> list[Outcome]:
-        """Write ``batch`` (its conversations one by one if the batch fails); its outcomes, in input order."""
         try:
             await asyncio.to_thread(self._write_batch, batch)
             written = batch
