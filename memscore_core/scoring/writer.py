@@ -28,11 +28,12 @@ from memscore_core.model.result import ConversationScore
 from memscore_core.scoring.outcome import Outcome
 from memscore_core.store import Store
 from memscore_core.store.outages import StoreUnavailableError
+from memscore_core.store.transactions import WRITE_ATTEMPTS
 
 STORE_ATTEMPTS = 3
-BATCH_ATTEMPTS = 5
-"""A batch that loses a DuckLake race to another writer runs again whole, this many times in all, before its
-conversations are written one by one."""
+BATCH_ATTEMPTS = WRITE_ATTEMPTS
+"""A batch that loses a DuckLake race to another writer runs again whole, this many times in all (with backoff),
+before its conversations are written one by one: written alone, each costs a commit that races as well."""
 BATCH_SECONDS = 1.0
 BATCH_SIZE = 64
 
@@ -100,7 +101,12 @@ class ResultWriter:
         return outcome
 
     def _write(self, outcome: Outcome) -> None:
+        """One conversation and its result in one transaction."""
         score: ConversationScore | None = outcome.score
         assert score is not None
-        self.store.upsert_conversation(outcome.loaded.conversation, score.content_hash, outcome.loaded.file)
-        self.store.write_result(self.run_id, score, self.config_hash)
+
+        def write(_: object) -> None:
+            self.store.upsert_conversation(outcome.loaded.conversation, score.content_hash, outcome.loaded.file)
+            self.store.write_result(self.run_id, score, self.config_hash)
+
+        self.store.write(write, keyed=False)

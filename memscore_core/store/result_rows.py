@@ -72,9 +72,11 @@ class ResultRows:
     def replace(self, con: Connection) -> None:
         """Delete the stored results with these keys (their cells, responses and summary), then :meth:`insert`."""
         wanted = [listed([key[i] for key in self.keys]) for i in range(3)]
-        for stored in con.execute(w.STORED_RESULTS, wanted).fetchall():
-            for statement in w.DELETE_RESULT:
-                con.execute(statement, list(stored))
+        stored = con.execute(w.STORED_RESULTS, wanted).fetchall()
+        if stored:
+            keys = [listed([key[i] for key in stored]) for i in range(3)]
+            for statement in w.DELETE_RESULTS:
+                con.execute(statement, keys)
         self.insert(con)
 
 

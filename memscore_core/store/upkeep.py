@@ -132,8 +132,8 @@ def maintain(store: Store, *, retention: timedelta = timedelta(hours=24), quiet:
     before = store_stats(store)
     left_alone: list[str] = []
     if store.target.is_lake:
-        cutoff = datetime.now(UTC) - retention
         writing = _writing(store, quiet)
+        cutoff = datetime.now(UTC) - (max(retention, quiet) if writing else retention)
         left_alone = [MARKER] if writing else []
         tables = [t.table for t in before.tables if t.table not in left_alone]
         done = [] if writing else ["flush inlined data"]

@@ -43,9 +43,14 @@ STORED_RESULTS = f"""
 WITH {WANTED_RESULTS}
 SELECT DISTINCT content_hash, model, config_hash FROM results SEMI JOIN wanted USING (content_hash, model, config_hash)
 """
-RESULT_KEY = "content_hash = ? AND model = ? AND config_hash = ?"
-DELETE_RESULT = [f"DELETE FROM {table} WHERE {RESULT_KEY}"
-                 for table in ("scores", "responses", "memory_summary", "results")]
+DELETE_RESULTS = [f"""
+DELETE FROM {table} USING (SELECT {each("VARCHAR")} AS content_hash, {each("VARCHAR")} AS model,
+                                  {each("VARCHAR")} AS config_hash) AS stored
+WHERE {table}.content_hash = stored.content_hash AND {table}.model = stored.model
+  AND {table}.config_hash = stored.config_hash
+""" for table in ("scores", "responses", "memory_summary", "results")]
+"""Parameters: the stored results' keys as three lists; one statement per table, whatever the batch: on a DuckLake
+each DELETE reads the table's file list and files, so a statement per result made rescoring a batch ~80 scans."""
 
 HEADS = rows("heads", HEAD_COLUMNS)
 """Parameter: the results, one object each."""

@@ -128,6 +128,15 @@ def test_rescoring_replaces_the_result_on_every_kind_of_store(any_store: Store) 
     assert any_store.top_memories()[0].importance == 2.0
 
 
+def test_rescoring_a_batch_replaces_each_of_its_stored_results_and_adds_the_new_ones(any_store: Store) -> None:
+    convs = [conversation(f"c{n}") for n in range(4)]
+    run_id = write(any_store, convs[0], score_of(convs[0], MATRIX))
+    any_store.write_results(run_id, [score_of(conv, MATRIX) for conv in convs[1:3]], "cfg")
+    any_store.write_results(run_id, [score_of(conv, [[1.0, 1.0], [1.0, 1.0]]) for conv in convs], "cfg")
+    assert [any_store.count(t) for t in ("results", "scores", "responses", "memory_summary")] == [4, 16, 8, 8]
+    assert rows(any_store, "SELECT DISTINCT divergence FROM scores") == [(1.0,)]
+
+
 def test_a_result_whose_columns_disagree_is_refused_with_a_store_error(store: Store) -> None:
     conv = conversation()
     wide = score_of(conv, MATRIX).model_copy(update={"matrix": [[1.0, 2.0, 3.0], [0.0, 0.0]]})

@@ -109,8 +109,11 @@ def test_maintain_while_three_writers_write_leaves_every_row_once(postgres: Post
     assert max(files_of(store).values()) == 1  # every table merged into one file
 
 
-def test_a_result_rescored_while_maintain_compacts_its_table_loses_the_race_instead_of_coming_back_twice(
-        postgres: PostgresServer, tmp_path: Path) -> None:
+def _rescore_while_maintain_runs(postgres: PostgresServer, tmp_path: Path, *, retention_hours: str = "24",
+                                 passes: int = 1) -> None:
+    """Rescore a result in one transaction while other processes run `store maintain` ``passes`` times (the first
+    merges its table), another writer committing before each later pass: the rescore loses the race, runs again,
+    and every row is there once with the new numbers."""
     target, data_path = f"ducklake:postgres:{postgres.create_database()}", str(tmp_path / "lake-data")
     store = Store(target, data_path=data_path)
     first, second = conversation("c0"), conversation("c1")
@@ -118,11 +121,19 @@ def test_a_result_rescored_while_maintain_compacts_its_table_loses_the_race_inst
     maintain(store, quiet=timedelta(0))  # flushes what migrations inlined: the pass below only merges
     write(store, second, score_of(second, [[1.0, 0.0], [0.5, 2.0]]))  # a second file in each table: worth merging
     rescored = score_of(first, [[9.0, 0.0], [0.5, 2.0]])
+    lake = ["--db", target, "--data-path", data_path]
+    another_writer = ("import sys; from memscore_core.store import Store; Store(sys.argv[1], data_path=sys.argv[2])"
+                      ".record_run_start(model='m', backend='b', strategy='exact', config={}, config_hash='other')")
 
-    def rescore_while_maintain_runs(_: object) -> None:  # one transaction: the rescore, then another process's pass
+    def rescore_while_maintain_runs(_: object) -> None:  # one transaction: the rescore, then other processes' work
         store.write_results(run_id, [rescored], "cfg")
-        subprocess.run([sys.executable, "-m", "memscore_core.cli", "store", "maintain", "--db", target, "--data-path",
-                        data_path], check=True, capture_output=True, timeout=120, cwd=REPO_ROOT)
+        for n in range(passes):
+            if n:
+                subprocess.run([sys.executable, "-c", another_writer, target, data_path], check=True,
+                               capture_output=True, timeout=120, cwd=REPO_ROOT)
+            subprocess.run([sys.executable, "-m", "memscore_core.cli", "store", "maintain", *lake,
+                            "--retention-hours", retention_hours], check=True, capture_output=True, timeout=120,
+                           cwd=REPO_ROOT)
 
     with pytest.raises(StoreError, match="compacted it"):
         store.write(rescore_while_maintain_runs, keyed=False, attempts=1)
@@ -130,6 +141,18 @@ def test_a_result_rescored_while_maintain_compacts_its_table_loses_the_race_inst
     for table, key in PER_KEY.items():
         assert rows(store, f"SELECT max(n) FROM (SELECT count(*) AS n FROM {table} GROUP BY {key})") == [(1,)], table
     assert rows(store, "SELECT max(divergence) FROM scores WHERE conversation_id = 'c0'") == [(9.0,)]
+
+
+def test_a_result_rescored_while_maintain_compacts_its_table_loses_the_race_instead_of_coming_back_twice(
+        postgres: PostgresServer, tmp_path: Path) -> None:
+    _rescore_while_maintain_runs(postgres, tmp_path)
+
+
+def test_a_rescore_loses_the_race_even_when_a_later_maintain_pass_expires_every_old_snapshot(
+        postgres: PostgresServer, tmp_path: Path) -> None:
+    """Expiring the snapshots committed after a writer's transaction began erases the compaction it must conflict
+    with (duckdb/ducklake#1472): while writers write, no snapshot younger than `QUIET` is expired."""
+    _rescore_while_maintain_runs(postgres, tmp_path, retention_hours="0", passes=2)
 
 
 def test_store_stats_and_maintain_print_json_through_the_command_line(tmp_path: Path) -> None:
