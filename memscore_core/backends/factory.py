@@ -68,6 +68,6 @@ def _open_server(settings: Settings, api_key: str | None) -> VllmBackend | Fleet
     if urls:
         return VllmBackend(base_url=urls[0], model=settings.model,
                            api_key=api_key, timeout=settings.timeout, retry=retry)
-    transport = LazyEmbeddedTransport(settings.model_dir, threads=settings.torch_threads)
+    transport = LazyEmbeddedTransport(settings.model_dir, threads=settings.torch_threads, lanes=settings.lanes)
     return VllmBackend(base_url=EMBEDDED_BASE_URL, model=settings.model or embedded_model_name(settings.model_dir),
                        transport=transport, timeout=settings.timeout, retry=retry)

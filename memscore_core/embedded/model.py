@@ -4,7 +4,9 @@ Prompt log-probabilities reuse the key/value cache of the longest prefix shared 
 ablations share everything before the removed memory), to the token, and the output head's answers for that
 prefix, so only the rest is computed. The model runs with row-invariant attention
 (:mod:`memscore_core.embedded.attention`) and every pass and head pass has at least ``MIN_ROWS`` rows, so each
-position's numbers are bit-for-bit those of a full recompute, wherever the passes began.
+position's numbers are bit-for-bit those of a full recompute, wherever the passes began and whatever ran beside.
+Requests are computed in ``lanes``: that many at once, each in its own thread (torch releases the GIL in its
+operations) on its own torch threads, sharing one :class:`~memscore_core.embedded.prefix_cache.PrefixCache`.
 Memory stays proportional to the prompt, never to prompt × vocabulary or prompt²: a cache entry keeps the
 final hidden states and each position's answer (not log-softmax rows), the model runs at most ``PREFILL_SLICE``
 tokens per pass, and the output head computes at most ``HEAD_ELEMENTS`` log-probabilities per pass.
@@ -12,9 +14,11 @@ tokens per pass, and the output head computes at most ``HEAD_ELEMENTS`` log-prob
 
 from __future__ import annotations
 
+import os
 import threading
-from collections import OrderedDict
-from collections.abc import Collection
+import time
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +33,7 @@ from memscore_core.embedded.detokenize import decode_in_context, token_bytes
 from memscore_core.embedded.head import HeadAnswers
 from memscore_core.embedded.hf import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 from memscore_core.embedded.hf import logging as transformers_logging
+from memscore_core.embedded.prefix_cache import Cached, PrefixCache, reusable
 from memscore_core.embedded.roles import IM_START, role_positions
 from memscore_core.errors import ConfigError
 
@@ -41,23 +46,14 @@ positions per matrix product as it can (SmolLM2, one thread: 1.30 ms per positio
 passes of 256), a small one's stays as small as the slice's own arrays."""
 CACHE_ENTRIES, CACHE_BYTES = 3, 256 << 20
 PARALLEL_HIDDEN = 512
-"""Hidden size from which the model's matrix products are split over torch's threads by default: below it each
-product is too small to gain from more than one core."""
+"""Hidden size from which the model's work is spread over the cores by default (in lanes): below it each product
+is too small, and each request too short, to gain from more than one core."""
 TORCH_THREADS = torch.get_num_threads()
 
 
-@dataclass
-class _Cached:
-    ids: npt.NDArray[np.int64]
-    cache: DynamicCache
-    hidden: torch.Tensor  # [T, hidden size] final hidden states; row i predicts token i + 1
-    head: HeadAnswers | None = None
-
-    def nbytes(self) -> int:
-        tensors = [self.hidden] + [t for layer in self.cache.layers
-                                   for t in (layer.keys, layer.values)  # type: ignore[union-attr]
-                                   if t is not None]
-        return sum(t.numel() * t.element_size() for t in tensors)
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -76,18 +72,21 @@ class PromptLogprobs:
 
 
 class LocalModel:
-    """A transformers model and tokenizer from ``model_dir``; thread-safe, one computation at a time.
+    """A transformers model and tokenizer from ``model_dir``; thread-safe, ``lanes`` computations at a time.
 
-    ``threads``: torch threads (default: torch's own, every core unless ``OMP_NUM_THREADS`` says otherwise, for
-    a model of hidden size ``PARALLEL_HIDDEN`` or more; one below it).
-    The prefix cache keeps the ``cache_entries`` prompts used last, within ``cache_bytes`` but at least two:
-    the latest, whose greedy next token is asked for right after its scoring, and the one it reused (a
-    conversation's baseline, which every ablation of it shares the most with), so two conversations scored
-    side by side keep their baselines.
+    ``lanes`` (default: for a model of hidden size ``PARALLEL_HIDDEN`` or more, the usable cores divided by
+    ``threads``; one below it) and ``threads``, the torch threads of each lane (default: one with several lanes;
+    with one lane, torch's own for a wide model, every core unless ``OMP_NUM_THREADS`` says otherwise, and one for
+    a small one).
+    The prefix cache keeps the ``cache_entries`` prompts used last (one more per extra lane), within
+    ``cache_bytes`` but at least two: the latest, whose greedy next token is asked for right after its scoring,
+    and the one it reused (a conversation's baseline, which every ablation of it shares the most with), so two
+    conversations scored side by side keep their baselines.
     """
 
-    def __init__(self, model_dir: Path, *, threads: int | None = None, prefix_cache: bool = True,
-                 cache_entries: int = CACHE_ENTRIES, cache_bytes: int = CACHE_BYTES, name: str | None = None) -> None:
+    def __init__(self, model_dir: Path, *, threads: int | None = None, lanes: int | None = None,
+                 prefix_cache: bool = True, cache_entries: int = CACHE_ENTRIES, cache_bytes: int = CACHE_BYTES,
+                 name: str | None = None) -> None:
         transformers_logging.disable_progress_bar()
         self.model_dir = Path(model_dir)
         self.name = name or self.model_dir.name
@@ -98,15 +97,13 @@ class LocalModel:
         if getattr(config, "sliding_window", None) and getattr(config, "use_sliding_window", True):
             raise ConfigError(f"the model in {self.model_dir} uses sliding-window attention; the embedded server "
                               "serves models with full causal attention only")
-        wide = int(self.model.config.hidden_size) >= PARALLEL_HIDDEN
-        torch.set_num_threads(threads or (TORCH_THREADS if wide else 1))
         self._head_rows = max(2 * MIN_ROWS, min(PREFILL_SLICE, HEAD_ELEMENTS // int(self.model.config.vocab_size)))
-        self.prefix_cache = prefix_cache
-        self._cache_entries, self._cache_bytes = cache_entries, cache_bytes
-        self._recent: OrderedDict[int, _Cached] = OrderedDict()
-        self._lock = threading.Lock()
-        self.computed_tokens = 0
-        self.reused_tokens = 0
+        self._cache_entries = cache_entries
+        self.prefix_cache = PrefixCache(cache_entries, cache_bytes, enabled=prefix_cache)
+        self.lane_seconds = 0.0
+        self.busy_lanes = self.peak_lanes = 0
+        self._counting = threading.Lock()
+        self.use_lanes(lanes, threads)
         special = set(self.tokenizer.all_special_ids) | {
             i for i, t in self.tokenizer.added_tokens_decoder.items() if t.special}
         vocab = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
@@ -115,6 +112,26 @@ class LocalModel:
         self._im_start = self.tokenizer.get_vocab().get(IM_START, -1)
         self.eos_ids = {i for i in (self.tokenizer.convert_tokens_to_ids("<|im_end|>"), self.tokenizer.eos_token_id)
                         if isinstance(i, int) and i >= 0}
+
+    def use_lanes(self, lanes: int | None = None, threads: int | None = None) -> None:
+        """Compute up to ``lanes`` requests at once on ``threads`` torch threads each (defaults: see the class);
+        call it while nothing is computing."""
+        wide = int(self.model.config.hidden_size) >= PARALLEL_HIDDEN
+        self.lanes = lanes or (max(1, usable_cores() // (threads or 1)) if wide else 1)
+        self.threads = threads or (TORCH_THREADS if wide and self.lanes == 1 else 1)
+        torch.set_num_threads(self.threads)
+        self.prefix_cache.entries = self._cache_entries + self.lanes - 1
+        self._lanes = threading.BoundedSemaphore(self.lanes)
+
+    @property
+    def computed_tokens(self) -> int:
+        """Prompt tokens run through the model."""
+        return self.prefix_cache.computed_tokens
+
+    @property
+    def reused_tokens(self) -> int:
+        """Prompt tokens taken from the prefix cache."""
+        return self.prefix_cache.reused_tokens
 
     def render(self, messages: list[dict[str, Any]], *, add_generation_prompt: bool,
                continue_final_message: bool = False, tools: list[dict[str, Any]] | None = None) -> str:
@@ -139,9 +156,9 @@ class LocalModel:
         """Log-probabilities of the prompt tokens after the first, with ranks and the top ``top_k``: of every one,
         or of the positions ``wanted`` (a mask over ``ids``) and any the prefix cache already held."""
         rows = torch.ones(len(ids) - 1, dtype=torch.bool) if wanted is None else torch.from_numpy(wanted[1:])
-        with self._lock, torch.inference_mode():
-            entry = self._entry(ids)
-            head = self._scored(entry, max(top_k, 0), rows)
+        with torch.inference_mode():
+            _, head = self._entry(ids, max(top_k, 0), rows)
+        assert head is not None
         done = head.done.numpy()
         top = head.top_ids.numpy()
         decoded, pending = decode_in_context([self._bytes[i] for i in ids])
@@ -157,12 +174,14 @@ class LocalModel:
 
     def next_token(self, ids: list[int]) -> int:
         """The greedy next token after ``ids`` (from the prefix cache when the prompt was just scored)."""
-        with self._lock, torch.inference_mode():
-            return int(self._log_softmax(self._entry(ids).hidden[-1:])[0].argmax())
+        with torch.inference_mode():
+            entry, _ = self._entry(ids)
+            with self._lane():
+                return int(self._log_softmax(entry.hidden[-1:])[0].argmax())
 
     def generate(self, ids: list[int], max_tokens: int) -> tuple[list[int], str]:
         """Greedy continuation; stops at ``<|im_end|>`` or end of text. Returns (ids, finish reason)."""
-        with self._lock, torch.inference_mode():
+        with self._lane(), torch.inference_mode():
             cache = DynamicCache(config=self.model.config)
             output = self.model(torch.tensor([ids]), past_key_values=cache, use_cache=True)
             generated: list[int] = []
@@ -174,9 +193,70 @@ class LocalModel:
                 output = self.model(torch.tensor([[token]]), past_key_values=output.past_key_values, use_cache=True)
         return generated, "length"
 
-    def _scored(self, entry: _Cached, top_k: int, wanted: torch.Tensor) -> HeadAnswers:
+    @contextmanager
+    def _lane(self) -> Iterator[None]:
+        """One lane for one computation, on the lanes' torch threads (a thread keeps its own count); counted in
+        ``busy_lanes`` (most at once: ``peak_lanes``) and its time in ``lane_seconds``."""
+        with self._lanes:
+            if torch.get_num_threads() != self.threads:
+                torch.set_num_threads(self.threads)
+            with self._counting:
+                self.busy_lanes += 1
+                self.peak_lanes = max(self.peak_lanes, self.busy_lanes)
+            began = time.perf_counter()
+            try:
+                yield
+            finally:
+                elapsed = time.perf_counter() - began
+                with self._counting:
+                    self.busy_lanes -= 1
+                    self.lane_seconds += elapsed
+
+    def _log_softmax(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Float32 log-softmax over the vocabulary of the output head applied to final hidden states."""
+        return torch.log_softmax(self.model.get_output_embeddings()(hidden).float(), dim=-1)
+
+    def _entry(self, ids: list[int], top_k: int | None = None, wanted: torch.Tensor | None = None
+               ) -> tuple[Cached, HeadAnswers | None]:
+        """The prompt with the final hidden states of every position and, with ``top_k``, the head's answers for
+        its ``wanted`` rows: from the prefix cache, or computed in a lane reusing the cached prefix's key/value
+        cache, hidden states and head answers to the token, then published to the cache."""
+        array = np.asarray(ids, dtype=np.int64)
+        claim = self.prefix_cache.claim(array)
+        if claim.flight is None:
+            assert claim.best is not None
+            return claim.best, None if top_k is None or wanted is None else self._answered(claim.best, top_k, wanted)
+        try:
+            with self._lane():
+                entry, computed = self._computed(array, claim.best, claim.shared)
+                head = None if top_k is None or wanted is None else self._scored(entry, top_k, wanted)
+        except BaseException:
+            self.prefix_cache.abandon(claim.flight)
+            raise
+        self.prefix_cache.publish(claim.flight, entry, computed)
+        return entry, head
+
+    def _computed(self, array: npt.NDArray[np.int64], best: Cached | None, shared: int) -> tuple[Cached, int]:
+        """``array``'s entry, reusing ``shared`` tokens of ``best``, and the tokens computed.
+
+        At least ``MIN_ROWS`` positions are left to compute (and to score), and rows are reused only from passes
+        of ``MIN_ROWS`` or more, so results are bit-for-bit the same whatever the cache held.
+        """
+        ids = array.tolist()
+        reused = reusable(shared, len(ids)) if best is not None else 0
+        cache = DynamicCache(config=self.model.config) if best is None or not reused else \
+            _cropped(best.cache, reused, self.model.config)
+        if not reused:
+            return Cached(array, cache, self._extend(cache, ids)), len(ids)
+        assert best is not None
+        entry = Cached(array, cache, torch.cat([best.hidden[:reused], self._extend(cache, ids[reused:])]))
+        if best.head is not None and len(best.ids) > MIN_ROWS:
+            entry.head = best.head.carried(max(0, min(shared - 1, len(ids) - 1 - MIN_ROWS)), len(ids) - 1)
+        return entry, len(ids) - reused
+
+    def _scored(self, entry: Cached, top_k: int, wanted: torch.Tensor) -> HeadAnswers:
         """The head's answers for ``entry``'s ``wanted`` rows (every position but the last), computed after those
-        it holds."""
+        it holds, into its own head (``entry`` is not published yet)."""
         rows = len(entry.ids) - 1
         if entry.head is None or entry.head.top_k != top_k:
             entry.head = HeadAnswers.empty(rows, top_k)
@@ -184,39 +264,19 @@ class LocalModel:
                           self._head_rows)
         return entry.head
 
-    def _log_softmax(self, hidden: torch.Tensor) -> torch.Tensor:
-        """Float32 log-softmax over the vocabulary of the output head applied to final hidden states."""
-        return torch.log_softmax(self.model.get_output_embeddings()(hidden).float(), dim=-1)
-
-    def _entry(self, ids: list[int]) -> _Cached:
-        """The prompt with the final hidden states of every position, reusing the cached prefix's key/value cache,
-        hidden states and head answers to the token (call with the lock held).
-
-        At least ``MIN_ROWS`` positions are left to compute (and to score), and rows are reused only from passes
-        of ``MIN_ROWS`` or more, so results are bit-for-bit the same whatever the cache held.
-        """
-        array = np.asarray(ids, dtype=np.int64)
-        best, shared = self._longest_prefix(array)
-        if best is not None:
-            self._recent.move_to_end(_key(best.ids))
-            if shared == len(ids) == len(best.ids):
-                self.reused_tokens += shared
-                return best
-        reused = min(shared, len(ids) - MIN_ROWS)
-        if best is None or reused < MIN_ROWS:
-            reused = 0
-            cache = DynamicCache(config=self.model.config)
-            entry = _Cached(array, cache, self._extend(cache, ids))
-        else:
-            cache = _cropped(best.cache, reused, self.model.config)
-            entry = _Cached(array, cache, torch.cat([best.hidden[:reused], self._extend(cache, ids[reused:])]))
-            if best.head is not None and len(best.ids) > MIN_ROWS:
-                entry.head = best.head.carried(max(0, min(shared - 1, len(ids) - 1 - MIN_ROWS)), len(ids) - 1)
-        self.reused_tokens += reused
-        self.computed_tokens += len(ids) - reused
-        if self.prefix_cache:
-            self._remember(entry)
-        return entry
+    def _answered(self, entry: Cached, top_k: int, wanted: torch.Tensor) -> HeadAnswers:
+        """The head's answers for a published ``entry``'s ``wanted`` rows: its own if it holds them all, else a
+        copy with the rest computed, which replaces it (a published head is never written)."""
+        head = entry.head
+        if head is not None and head.top_k == top_k and not bool((wanted & ~head.done).any()):
+            return head
+        rows = len(entry.ids) - 1
+        fresh = HeadAnswers.empty(rows, top_k) if head is None or head.top_k != top_k else head.carried(rows, rows)
+        with self._lane():
+            fresh.answer(self._log_softmax, entry.hidden[:rows], torch.from_numpy(entry.ids[1:]), wanted,
+                         self._head_rows)
+        self.prefix_cache.answered(entry, fresh)
+        return fresh
 
     def _extend(self, cache: DynamicCache, ids: list[int]) -> torch.Tensor:
         """Final hidden states of ``ids`` following what ``cache`` holds (which grows), in passes of at most
@@ -227,28 +287,6 @@ class LocalModel:
                                   use_cache=True).last_hidden_state[0])
             start += size
         return torch.cat(passes)
-
-    def _longest_prefix(self, ids: npt.NDArray[np.int64]) -> tuple[_Cached | None, int]:
-        best, shared = None, 0
-        for entry in self._recent.values():
-            n = min(len(ids), len(entry.ids))
-            differ = np.flatnonzero(entry.ids[:n] != ids[:n])
-            common = int(differ[0]) if len(differ) else n
-            if common > shared:
-                best, shared = entry, common
-        return best, shared
-
-    def _remember(self, entry: _Cached) -> None:
-        key = _key(entry.ids)
-        self._recent.pop(key, None)
-        self._recent[key] = entry
-        while len(self._recent) > 2 and (len(self._recent) > self._cache_entries or
-                                         sum(e.nbytes() for e in self._recent.values()) > self._cache_bytes):
-            self._recent.popitem(last=False)
-
-
-def _key(ids: npt.NDArray[np.int64]) -> int:
-    return hash(ids.tobytes())
 
 
 def _cropped(cache: DynamicCache, length: int, config: Any) -> DynamicCache:
