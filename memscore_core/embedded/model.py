@@ -14,7 +14,6 @@ tokens per pass, and the output head computes at most ``HEAD_ELEMENTS`` log-prob
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Collection, Iterator
@@ -29,6 +28,7 @@ import torch
 
 from memscore_core.embedded.attention import MIN_ROWS, pieces
 from memscore_core.embedded.attention import NAME as ROW_INVARIANT
+from memscore_core.embedded.cores import usable_cores
 from memscore_core.embedded.detokenize import decode_in_context, token_bytes
 from memscore_core.embedded.head import HeadAnswers
 from memscore_core.embedded.hf import AutoModelForCausalLM, AutoTokenizer, DynamicCache
@@ -49,11 +49,6 @@ PARALLEL_HIDDEN = 512
 """Hidden size from which the model's work is spread over the cores by default (in lanes): below it each product
 is too small, and each request too short, to gain from more than one core."""
 TORCH_THREADS = torch.get_num_threads()
-
-
-def usable_cores() -> int:
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -97,6 +92,7 @@ class LocalModel:
         if getattr(config, "sliding_window", None) and getattr(config, "use_sliding_window", True):
             raise ConfigError(f"the model in {self.model_dir} uses sliding-window attention; the embedded server "
                               "serves models with full causal attention only")
+        self.wide = int(config.hidden_size) >= PARALLEL_HIDDEN
         self._head_rows = max(2 * MIN_ROWS, min(PREFILL_SLICE, HEAD_ELEMENTS // int(self.model.config.vocab_size)))
         self._cache_entries = cache_entries
         self.prefix_cache = PrefixCache(cache_entries, cache_bytes, enabled=prefix_cache)
@@ -113,15 +109,16 @@ class LocalModel:
         self.eos_ids = {i for i in (self.tokenizer.convert_tokens_to_ids("<|im_end|>"), self.tokenizer.eos_token_id)
                         if isinstance(i, int) and i >= 0}
 
-    def use_lanes(self, lanes: int | None = None, threads: int | None = None) -> None:
-        """Compute up to ``lanes`` requests at once on ``threads`` torch threads each (defaults: see the class);
-        call it while nothing is computing."""
-        wide = int(self.model.config.hidden_size) >= PARALLEL_HIDDEN
-        self.lanes = lanes or (max(1, usable_cores() // (threads or 1)) if wide else 1)
-        self.threads = threads or (TORCH_THREADS if wide and self.lanes == 1 else 1)
+    def use_lanes(self, lanes: int | None = None, threads: int | None = None, *, cores: int | None = None) -> None:
+        """Compute up to ``lanes`` requests at once on ``threads`` torch threads each (defaults: see the class, for
+        ``cores`` cores, default the usable ones); call it while nothing is computing."""
+        cores = cores or usable_cores()
+        self.lanes = lanes or (max(1, cores // (threads or 1)) if self.wide else 1)
+        self.threads = threads or (min(TORCH_THREADS, cores) if self.wide and self.lanes == 1 else 1)
         torch.set_num_threads(self.threads)
         self.prefix_cache.entries = self._cache_entries + self.lanes - 1
         self._lanes = threading.BoundedSemaphore(self.lanes)
+        self.peak_lanes = 0
 
     @property
     def computed_tokens(self) -> int:
