@@ -14,11 +14,7 @@ tokens per pass, and the output head computes at most ``HEAD_ELEMENTS`` log-prob
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +29,12 @@ from memscore_core.embedded.detokenize import decode_in_context, token_bytes
 from memscore_core.embedded.head import HeadAnswers
 from memscore_core.embedded.hf import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 from memscore_core.embedded.hf import logging as transformers_logging
+from memscore_core.embedded.lanes import Lanes, lanes_and_threads
+from memscore_core.embedded.logprobs import PromptLogprobs, prompt_logprobs_of
 from memscore_core.embedded.prefix_cache import Cached, PrefixCache, reusable
 from memscore_core.embedded.roles import IM_START, role_positions
 from memscore_core.errors import ConfigError
 
-NEG_INF = -9999.0
 PREFILL_SLICE = 256
 HEAD_ELEMENTS = 1 << 24
 """Log-probabilities per output-head pass (64 MB of float32), and never more positions than a prefill slice: each
@@ -48,22 +45,6 @@ CACHE_ENTRIES, CACHE_BYTES = 3, 256 << 20
 PARALLEL_HIDDEN = 512
 """Hidden size from which the model's work is spread over the cores by default (in lanes): below it each product
 is too small, and each request too short, to gain from more than one core."""
-TORCH_THREADS = torch.get_num_threads()
-
-
-@dataclass(frozen=True)
-class PromptLogprobs:
-    """Per position i ≥ 1: the actual token's log-prob and rank, and the top-k (ids, log-probs); ``scored``:
-    which positions were computed (``None``: all; the others hold zeros)."""
-
-    token_ids: list[int]
-    logprobs: npt.NDArray[np.float32]
-    ranks: npt.NDArray[np.int64]
-    top_ids: npt.NDArray[np.int64]
-    top_logprobs: npt.NDArray[np.float32]
-    decoded: list[str]
-    top_decoded: list[list[str]]
-    scored: npt.NDArray[np.bool_] | None = None
 
 
 class LocalModel:
@@ -96,10 +77,8 @@ class LocalModel:
         self._head_rows = max(2 * MIN_ROWS, min(PREFILL_SLICE, HEAD_ELEMENTS // int(self.model.config.vocab_size)))
         self._cache_entries = cache_entries
         self.prefix_cache = PrefixCache(cache_entries, cache_bytes, enabled=prefix_cache)
-        self.lane_seconds = 0.0
-        self.busy_lanes = self.peak_lanes = 0
-        self._counting = threading.Lock()
-        self.use_lanes(lanes, threads)
+        self._lanes = Lanes(*lanes_and_threads(self.wide, usable_cores(), lanes, threads))
+        self.prefix_cache.entries = cache_entries + self._lanes.count - 1
         special = set(self.tokenizer.all_special_ids) | {
             i for i, t in self.tokenizer.added_tokens_decoder.items() if t.special}
         vocab = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
@@ -112,13 +91,27 @@ class LocalModel:
     def use_lanes(self, lanes: int | None = None, threads: int | None = None, *, cores: int | None = None) -> None:
         """Compute up to ``lanes`` requests at once on ``threads`` torch threads each (defaults: see the class, for
         ``cores`` cores, default the usable ones); call it while nothing is computing."""
-        cores = cores or usable_cores()
-        self.lanes = lanes or (max(1, cores // (threads or 1)) if self.wide else 1)
-        self.threads = threads or (min(TORCH_THREADS, cores) if self.wide and self.lanes == 1 else 1)
-        torch.set_num_threads(self.threads)
-        self.prefix_cache.entries = self._cache_entries + self.lanes - 1
-        self._lanes = threading.BoundedSemaphore(self.lanes)
-        self.peak_lanes = 0
+        self._lanes.configure(*lanes_and_threads(self.wide, cores or usable_cores(), lanes, threads))
+        self.prefix_cache.entries = self._cache_entries + self._lanes.count - 1
+
+    @property
+    def lanes(self) -> int:
+        return self._lanes.count
+
+    @property
+    def threads(self) -> int:
+        """Torch threads per lane."""
+        return self._lanes.threads
+
+    @property
+    def lane_seconds(self) -> float:
+        """Seconds of the lanes computing, summed over the lanes."""
+        return self._lanes.seconds
+
+    @property
+    def peak_lanes(self) -> int:
+        """Most lanes computing at once since the lanes were set."""
+        return self._lanes.peak
 
     @property
     def computed_tokens(self) -> int:
@@ -156,14 +149,7 @@ class LocalModel:
         with torch.inference_mode():
             _, head = self._entry(ids, max(top_k, 0), rows)
         assert head is not None
-        done = head.done.numpy()
-        top = head.top_ids.numpy()
-        decoded, pending = decode_in_context([self._bytes[i] for i in ids])
-        return PromptLogprobs(token_ids=ids, logprobs=_finite(head.chosen.numpy()), ranks=head.ranks.numpy().copy(),
-                              top_ids=top.copy(), top_logprobs=_finite(head.top_logprobs.numpy()), decoded=decoded,
-                              top_decoded=[[_alternative(pending[i], self._bytes[int(t)]) for t in row]
-                                           if done[i - 1] else [] for i, row in enumerate(top, start=1)],
-                              scored=None if done.all() else done.copy())
+        return prompt_logprobs_of(ids, head, self._bytes)
 
     def role_positions(self, ids: list[int], roles: Collection[str]) -> npt.NDArray[np.bool_] | None:
         """A mask over ``ids``: the positions in messages of ``roles`` (``None``: no ChatML message found)."""
@@ -173,12 +159,12 @@ class LocalModel:
         """The greedy next token after ``ids`` (from the prefix cache when the prompt was just scored)."""
         with torch.inference_mode():
             entry, _ = self._entry(ids)
-            with self._lane():
+            with self._lanes.lane():
                 return int(self._log_softmax(entry.hidden[-1:])[0].argmax())
 
     def generate(self, ids: list[int], max_tokens: int) -> tuple[list[int], str]:
         """Greedy continuation; stops at ``<|im_end|>`` or end of text. Returns (ids, finish reason)."""
-        with self._lane(), torch.inference_mode():
+        with self._lanes.lane(), torch.inference_mode():
             cache = DynamicCache(config=self.model.config)
             output = self.model(torch.tensor([ids]), past_key_values=cache, use_cache=True)
             generated: list[int] = []
@@ -189,25 +175,6 @@ class LocalModel:
                     return generated, "stop"
                 output = self.model(torch.tensor([[token]]), past_key_values=output.past_key_values, use_cache=True)
         return generated, "length"
-
-    @contextmanager
-    def _lane(self) -> Iterator[None]:
-        """One lane for one computation, on the lanes' torch threads (a thread keeps its own count); counted in
-        ``busy_lanes`` (most at once: ``peak_lanes``) and its time in ``lane_seconds``."""
-        with self._lanes:
-            if torch.get_num_threads() != self.threads:
-                torch.set_num_threads(self.threads)
-            with self._counting:
-                self.busy_lanes += 1
-                self.peak_lanes = max(self.peak_lanes, self.busy_lanes)
-            began = time.perf_counter()
-            try:
-                yield
-            finally:
-                elapsed = time.perf_counter() - began
-                with self._counting:
-                    self.busy_lanes -= 1
-                    self.lane_seconds += elapsed
 
     def _log_softmax(self, hidden: torch.Tensor) -> torch.Tensor:
         """Float32 log-softmax over the vocabulary of the output head applied to final hidden states."""
@@ -224,7 +191,7 @@ class LocalModel:
             assert claim.best is not None
             return claim.best, None if top_k is None or wanted is None else self._answered(claim.best, top_k, wanted)
         try:
-            with self._lane():
+            with self._lanes.lane():
                 entry, computed = self._computed(array, claim.best, claim.shared)
                 head = None if top_k is None or wanted is None else self._scored(entry, top_k, wanted)
         except BaseException:
@@ -269,7 +236,7 @@ class LocalModel:
             return head
         rows = len(entry.ids) - 1
         fresh = HeadAnswers.empty(rows, top_k) if head is None or head.top_k != top_k else head.carried(rows, rows)
-        with self._lane():
+        with self._lanes.lane():
             fresh.answer(self._log_softmax, entry.hidden[:rows], torch.from_numpy(entry.ids[1:]), wanted,
                          self._head_rows)
         self.prefix_cache.answered(entry, fresh)
@@ -291,16 +258,3 @@ def _cropped(cache: DynamicCache, length: int, config: Any) -> DynamicCache:
     layers = [(layer.keys[:, :, :length].clone(), layer.values[:, :, :length].clone())  # type: ignore[union-attr,index]
               for layer in cache.layers]
     return DynamicCache(ddp_cache_data=layers, config=config)
-
-
-def _alternative(pending: bytes, piece: bytes) -> str:
-    """A top-k alternative's text: what it adds to the pending bytes (``""`` while a character is incomplete)."""
-    before = pending.decode("utf-8", errors="replace")
-    text = (pending + piece).decode("utf-8", errors="replace")
-    new = text[len(before):] if text.startswith(before) else text
-    return "" if new.endswith("\ufffd") else new
-
-
-def _finite(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """vLLM sends -inf as -9999.0."""
-    return np.where(np.isneginf(values), np.float32(NEG_INF), values).astype(np.float32)

@@ -20,8 +20,9 @@ import anyio
 import numpy as np
 import numpy.typing as npt
 
+from memscore_core.embedded.logprobs import PromptLogprobs
 from memscore_core.embedded.metrics import ServerMetrics
-from memscore_core.embedded.model import LocalModel, PromptLogprobs
+from memscore_core.embedded.model import LocalModel
 from memscore_core.embedded.protocol import ApiError, ChatRequest, CompletionRequest, TokenizeRequest
 from memscore_core.embedded.stand_in import stand_in_logprobs
 

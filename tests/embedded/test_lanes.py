@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from memscore_core.embedded.cores import usable_cores
-from memscore_core.embedded.model import LocalModel, PromptLogprobs
+from memscore_core.embedded.logprobs import PromptLogprobs
+from memscore_core.embedded.model import LocalModel
 from memscore_core.embedded.prefix_cache import reusable
 from tests.embedded.conftest import CAPTURE_MODEL
 from tests.embedded.test_prefix_reuse import FACTS, encoded
