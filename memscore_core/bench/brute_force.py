@@ -63,28 +63,29 @@ class _AtCores:
 
 
 def measure_model(model: LocalModel, corpus: Sequence[Conversation], concurrency: int, cores: Sequence[int],
-                  chunk_tokens: int | None = None) -> list[ModelRow]:
+                  chunk_tokens: int | None = None, together: int = 1) -> list[ModelRow]:
     """memscore's exact scoring of ``corpus`` (chunks of ``chunk_tokens``, default the default) and the loop over the
-    same prompts on each number of ``cores``, each conversation every way (after one untimed warm-up of each),
-    which side goes first alternating; memscore starts each conversation with an empty prefix cache."""
+    same prompts on each number of ``cores``, ``together`` conversations at a time every way (after one untimed
+    warm-up of each), which side goes first alternating; memscore starts each group with an empty prefix cache and
+    scores its conversations at once, as ``memscore score`` does a corpus."""
     config = ScoringConfig(strategy="exact") if chunk_tokens is None else \
         ScoringConfig(strategy="exact", chunk_tokens=chunk_tokens)
     app = build_app(model, ServerOptions(max_model_len=MAX_MODEL_LEN))
     runs = [_AtCores(count) for count in cores]
 
-    async def exact(conversation: Conversation) -> tuple[list[ConversationScore], int, float]:
+    async def exact(group: Sequence[Conversation]) -> tuple[list[ConversationScore], int, float]:
         async with VllmBackend(base_url=EMBEDDED_BASE_URL, timeout=TIMEOUT_S, retry=RetryPolicy(attempts=1),
                                transport=httpx.ASGITransport(app=app)) as backend:
-            return await score_corpus([conversation], backend, config, concurrency)
+            return await score_corpus(group, backend, config, concurrency)
 
-    def with_memscore(run: _AtCores, conversation: Conversation) -> Callable[[], None]:
+    def with_memscore(run: _AtCores, group: Sequence[Conversation]) -> Callable[[], None]:
         def score() -> None:
             model.use_lanes(cores=run.cores)
             model.prefix_cache.clear()
             computed, reused, lane_seconds = model.computed_tokens, model.reused_tokens, model.lane_seconds
-            scores, failed, _ = asyncio.run(exact(conversation))
+            scores, failed, _ = asyncio.run(exact(group))
             if failed:
-                raise RuntimeError(f"memscore failed to score {conversation.id} on {model.name}")
+                raise RuntimeError(f"memscore failed to score {failed} of {[c.id for c in group]} on {model.name}")
             run.ours.prompts += sum(score.requests for score in scores)
             run.ours.prompt_tokens += sum(score.prompt_tokens for score in scores)
             run.computed += model.computed_tokens - computed
@@ -102,10 +103,11 @@ def measure_model(model: LocalModel, corpus: Sequence[Conversation], concurrency
     brute_force(model, [warm], _loop_threads(model, max(cores)))
     model.prompt_logprobs(warm, 0)
     load = os.getloadavg()[0]
-    for index, conversation in enumerate(corpus):
-        prompts = loop_prompts(model, conversation, config)
+    for index, start in enumerate(range(0, len(corpus), together)):
+        group = corpus[start:start + together]
+        prompts = [ids for conversation in group for ids in loop_prompts(model, conversation, config)]
         for run in runs:
-            sides = [(run.ours, with_memscore(run, conversation)), (run.loop, with_loop(run, prompts))]
+            sides = [(run.ours, with_memscore(run, group)), (run.loop, with_loop(run, prompts))]
             for side, work in sides if index % 2 == 0 else sides[::-1]:
                 _timed(side, work)
     model.use_lanes()

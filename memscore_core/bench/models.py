@@ -68,10 +68,12 @@ class ModelRow(BaseModel):
 
 class ModelsReport(BaseModel):
     """Every model's row over the same ``conversations`` synthetic conversations (``seed``): the synth corpus, or
-    with ``memories`` the many-memory one of that many memories per chunk, laid out as ``shape``."""
+    with ``memories`` the many-memory one of that many memories per chunk, laid out as ``shape``; ``together``:
+    the conversations scored at a time (each side alternating group by group)."""
 
     conversations: int
     seed: int
+    together: int = 1
     memories: int | None = None
     shape: Layout | None = None
     rows: list[ModelRow]
@@ -87,10 +89,10 @@ def model_dirs(chosen: Path | None = None) -> list[Path]:
 
 
 def run_models_bench(dirs: Sequence[Path], *, conversations: int, seed: int, concurrency: int = 8,
-                     cores: Sequence[int] = (1,), memories: int | None = None, shape: Layout = "grouped"
-                     ) -> ModelsReport:
+                     cores: Sequence[int] = (1,), memories: int | None = None, shape: Layout = "grouped",
+                     together: int = 1) -> ModelsReport:
     """Score ``conversations`` synthetic conversations (with ``memories``: many-memory ones of ``shape``) on each
-    model both ways on each number of ``cores``, alternating, and report."""
+    model both ways on each number of ``cores``, ``together`` conversations at a time, alternating, and report."""
     from memscore_core.bench.brute_force import measure_model
     from memscore_core.embedded.serve import load_model
 
@@ -100,7 +102,8 @@ def run_models_bench(dirs: Sequence[Path], *, conversations: int, seed: int, con
         corpus = list(generate_many_corpus(conversations, seed, ManyShape(memories=memories, used=min(4, memories),
                                                                             layout=shape)))
         chunk_tokens = corpus_chunk_tokens(corpus)
-    return ModelsReport(conversations=conversations, seed=seed, memories=memories,
+    return ModelsReport(conversations=conversations, seed=seed, memories=memories, together=together,
                         shape=None if memories is None else shape,
                         rows=[row for path in dirs
-                              for row in measure_model(load_model(path), corpus, concurrency, cores, chunk_tokens)])
+                              for row in measure_model(load_model(path), corpus, concurrency, cores, chunk_tokens,
+                                                       together)])

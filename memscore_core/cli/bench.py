@@ -217,6 +217,9 @@ def models(
     cores: Annotated[str | None, typer.Option(help="Comma-separated numbers of cores to measure on, side by side: "
                                               "memscore's default lanes and the loop's torch threads for that many "
                                               "\\[default: 1 and every usable core].")] = None,
+    together: Annotated[int, typer.Option(min=1, help="Conversations scored at a time (memscore sends their "
+                                          "requests at once, as `memscore score` does a corpus; the loop runs "
+                                          "their prompts), alternating group by group.")] = 1,
     as_json: JsonOption = False,
 ) -> None:
     """On each shipped model (data/models/*, and MEMSCORE_MODEL_DIR), or each --model-dir: prompt tokens per second of
@@ -232,7 +235,7 @@ def models(
         concurrency = settings.concurrency if "concurrency" in settings.model_fields_set else \
             embedded_concurrency(settings.concurrency, max(counts))
     compared = run_models_bench(dirs, conversations=conversations, seed=seed, concurrency=concurrency,
-                                cores=counts, memories=memories, shape=shape)
+                                cores=counts, memories=memories, shape=shape, together=together)
     finish(compared, check_models_targets(compared), as_json, print_models_report)
 
 

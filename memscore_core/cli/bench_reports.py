@@ -61,8 +61,9 @@ def print_rerun_report(report: RerunReport) -> None:
 def print_models_report(report: ModelsReport) -> None:
     kind = "synthetic" if report.memories is None else f"{report.shape} {report.memories}-memory"
     table = Table(title=f"memscore bench models — {report.conversations} {kind} conversations (seed "
-                        f"{report.seed}): exact on the embedded server beside a brute-force loop over the same "
-                        "prompts (one forward pass each), alternating", title_justify="left")
+                        f"{report.seed}), {report.together} at a time: exact on the embedded server beside a "
+                        "brute-force loop over the same prompts (one forward pass each), alternating",
+                  title_justify="left")
     for column in ("model", "parameters", "cores", "lanes × threads", "lanes busy", "loop threads", "prompts",
                    "prompt tokens", "memscore wall s", "loop wall s", "memscore tok/s", "loop tok/s",
                    "memscore CPU s", "loop CPU s", "computed ÷ prompt tokens", "load", "wall ÷ loop"):

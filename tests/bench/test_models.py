@@ -62,3 +62,14 @@ def test_bench_models_can_score_a_many_memory_interleaved_corpus_both_ways() -> 
     assert (report["memories"], report["shape"]) == (3, "interleaved")
     [measured] = report["rows"]
     assert measured["memscore"]["prompts"] == measured["loop"]["prompts"] >= 5  # baseline, 3 ablations, drop-all
+
+
+def test_bench_models_can_score_conversations_together_as_memscore_score_does() -> None:
+    done = subprocess.run([sys.executable, "-m", "memscore_core.cli", "bench", "models", "--conversations", "3",
+                           "--together", "2", "--cores", "2", "--model-dir", str(DEFAULT_MODEL_DIR), "--json"],
+                          capture_output=True, text=True, timeout=600, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    [measured] = report["rows"]
+    assert report["together"] == 2 and measured["cores"] == 2
+    assert measured["memscore"]["prompts"] == measured["loop"]["prompts"] > 0
