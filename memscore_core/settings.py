@@ -36,7 +36,11 @@ class Settings(BaseSettings):
     timeout: float = Field(default=300.0, gt=0)
     retries: int = Field(default=5, ge=1)
     torch_threads: int | None = Field(default=None, ge=1)
-    """The embedded model's torch threads; ``None``: every core (or ``OMP_NUM_THREADS``), one for a tiny model."""
+    """The embedded model's torch threads per lane; ``None``: one with several lanes, else every core (or
+    ``OMP_NUM_THREADS``), one for a tiny model."""
+    lanes: int | None = Field(default=None, ge=1)
+    """Requests the embedded model computes at once; ``None``: the usable cores ÷ ``torch_threads``, one for a
+    tiny model."""
     snapshot_retention_hours: float = Field(default=24.0, ge=0)
     store_outage_seconds: float = Field(default=120.0, ge=0)
 

@@ -8,6 +8,7 @@ from memscore_core.backends.cache import CachedBackend
 from memscore_core.backends.fleet import FleetBackend
 from memscore_core.backends.protocol import PromptBackend
 from memscore_core.backends.vllm import RetryPolicy, VllmBackend
+from memscore_core.embedded.cores import embedded_concurrency
 from memscore_core.embedded.lazy import LazyEmbeddedTransport, embedded_model_name
 from memscore_core.errors import ConfigError
 from memscore_core.settings import Settings
@@ -45,11 +46,15 @@ def open_backend(settings: Settings, *, api_key: str | None = None) -> PromptBac
 
 
 def request_capacity(settings: Settings) -> int:
-    """Requests the backend of ``settings`` takes in flight at once: ``concurrency`` per replica.
+    """Requests the backend of ``settings`` takes in flight at once: ``concurrency`` per replica; for the embedded
+    server, unless ``concurrency`` is set, enough to keep its lanes busy.
 
     Size the request pool in front of :func:`open_backend`'s backend with this, not ``settings.concurrency``.
     """
-    return max(1, len(base_urls(settings.base_url))) * settings.concurrency
+    urls = base_urls(settings.base_url)
+    if urls or "concurrency" in settings.model_fields_set:
+        return max(1, len(urls)) * settings.concurrency
+    return embedded_concurrency(settings.concurrency, settings.lanes)
 
 
 def backend_name(settings: Settings) -> str:
@@ -68,6 +73,6 @@ def _open_server(settings: Settings, api_key: str | None) -> VllmBackend | Fleet
     if urls:
         return VllmBackend(base_url=urls[0], model=settings.model,
                            api_key=api_key, timeout=settings.timeout, retry=retry)
-    transport = LazyEmbeddedTransport(settings.model_dir, threads=settings.torch_threads)
+    transport = LazyEmbeddedTransport(settings.model_dir, threads=settings.torch_threads, lanes=settings.lanes)
     return VllmBackend(base_url=EMBEDDED_BASE_URL, model=settings.model or embedded_model_name(settings.model_dir),
                        transport=transport, timeout=settings.timeout, retry=retry)

@@ -214,16 +214,28 @@ def models(
     = None,
     shape: Annotated[Layout, typer.Option(help="With --memories: grouped or interleaved (memscore synth --shape).")]
     = "grouped",
+    cores: Annotated[str | None, typer.Option(help="Comma-separated numbers of cores to measure on, side by side: "
+                                              "memscore's default lanes and the loop's torch threads for that many "
+                                              "\\[default: 1 and every usable core].")] = None,
+    together: Annotated[int, typer.Option(min=1, help="Conversations scored at a time (memscore sends their "
+                                          "requests at once, as `memscore score` does a corpus; the loop runs "
+                                          "their prompts), alternating group by group.")] = 1,
     as_json: JsonOption = False,
 ) -> None:
     """On each shipped model (data/models/*, and MEMSCORE_MODEL_DIR), or each --model-dir: prompt tokens per second of
     exact on the embedded server and of a brute-force loop (one forward pass per prompt) over the same prompts,
-    and the wall ratio; the \u2264 0.5\u00d7 target applies to real models (100M parameters and more)."""
+    and the wall ratio, on each number of cores; the \u2264 0.5\u00d7 target applies to real models (100M parameters
+    and more)."""
+    from memscore_core.embedded.cores import embedded_concurrency, usable_cores
+
     settings = Settings()
     dirs = [embedded_model_dir(path) for path in model_dir] if model_dir else model_dirs(settings.model_dir)
-    compared = run_models_bench(dirs, conversations=conversations, seed=seed,
-                                concurrency=concurrency or settings.concurrency, threads=settings.torch_threads,
-                                memories=memories, shape=shape)
+    counts = core_counts(cores) if cores else sorted({1, usable_cores()})
+    if not concurrency:
+        concurrency = settings.concurrency if "concurrency" in settings.model_fields_set else \
+            embedded_concurrency(settings.concurrency, max(counts))
+    compared = run_models_bench(dirs, conversations=conversations, seed=seed, concurrency=concurrency,
+                                cores=counts, memories=memories, shape=shape, together=together)
     finish(compared, check_models_targets(compared), as_json, print_models_report)
 
 
@@ -283,6 +295,11 @@ def store_kinds(text: str) -> tuple[str, ...]:
     if not kinds or any(kind not in ("duckdb", "ducklake") for kind in kinds):
         raise typer.BadParameter("must be duckdb, ducklake or both, comma-separated", param_hint="--kinds")
     return kinds
+
+
+def core_counts(text: str) -> list[int]:
+    """``1,2`` as numbers of cores (each at least 1)."""
+    return _counts(text, "must be comma-separated numbers of cores, e.g. 1,2", "--cores")
 
 
 def replica_counts(text: str) -> list[int]:

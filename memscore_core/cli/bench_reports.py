@@ -61,19 +61,21 @@ def print_rerun_report(report: RerunReport) -> None:
 def print_models_report(report: ModelsReport) -> None:
     kind = "synthetic" if report.memories is None else f"{report.shape} {report.memories}-memory"
     table = Table(title=f"memscore bench models — {report.conversations} {kind} conversations (seed "
-                        f"{report.seed}): exact on the embedded server beside a brute-force loop over the same "
-                        "prompts (one forward pass each), alternating", title_justify="left")
-    for column in ("model", "parameters", "threads", "prompts", "prompt tokens", "memscore wall s", "loop wall s",
-                   "memscore tok/s", "loop tok/s", "memscore CPU s", "loop CPU s", "computed ÷ prompt tokens",
-                   "wall ÷ loop"):
+                        f"{report.seed}), {report.together} at a time: exact on the embedded server beside a "
+                        "brute-force loop over the same prompts (one forward pass each), alternating",
+                  title_justify="left")
+    for column in ("model", "parameters", "cores", "lanes × threads", "lanes busy", "loop threads", "prompts",
+                   "prompt tokens", "memscore wall s", "loop wall s", "memscore tok/s", "loop tok/s",
+                   "memscore CPU s", "loop CPU s", "computed ÷ prompt tokens", "load", "wall ÷ loop"):
         table.add_column(column, justify="left" if column == "model" else "right")
     for row in report.rows:
         ours, loop = row.memscore, row.loop
-        table.add_row(row.model, f"{row.parameters / 1e6:.1f} M", str(row.threads), str(ours.prompts),
-                      f"{ours.prompt_tokens:,}", f"{ours.wall_s:.1f}", f"{loop.wall_s:.1f}",
-                      f"{ours.tokens_per_s:,.0f}", f"{loop.tokens_per_s:,.0f}", f"{ours.cpu_s:.1f}",
-                      f"{loop.cpu_s:.1f}", _ratio(row.computed_tokens / ours.prompt_tokens if ours.prompt_tokens
-                                                  else None), _ratio(row.wall_vs_loop))
+        table.add_row(row.model, f"{row.parameters / 1e6:.1f} M", str(row.cores), f"{row.lanes} × {row.lane_threads}",
+                      f"{row.lanes_busy:.2f}", str(row.loop_threads), str(ours.prompts), f"{ours.prompt_tokens:,}",
+                      f"{ours.wall_s:.1f}", f"{loop.wall_s:.1f}", f"{ours.tokens_per_s:,.0f}",
+                      f"{loop.tokens_per_s:,.0f}", f"{ours.cpu_s:.1f}", f"{loop.cpu_s:.1f}",
+                      _ratio(row.computed_tokens / ours.prompt_tokens if ours.prompt_tokens else None),
+                      f"{row.load[0]:.1f}–{row.load[1]:.1f}", _ratio(row.wall_vs_loop))
     stdout_console().print(table)
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from memscore_core.cli.models import ModelDirOption, embedded_model_dir
+from memscore_core.settings import Settings
 
 
 def serve(
@@ -20,8 +21,12 @@ def serve(
     max_logprobs: Annotated[int, typer.Option(help="Largest prompt_logprobs a request may ask for.")] = 20,
     served_model_name: Annotated[str | None, typer.Option(help="Model name \\[default: the directory name].")]
     = None,
-    threads: Annotated[int | None, typer.Option(help="Torch threads \\[default: every core, or "
-                                                       "$OMP_NUM_THREADS; one for a tiny model].")] = None,
+    threads: Annotated[int | None, typer.Option(min=1, help="Torch threads per lane \\[default: one with several "
+                                                "lanes; else every core, or $OMP_NUM_THREADS; one for a tiny "
+                                                "model].")] = None,
+    lanes: Annotated[int | None, typer.Option(min=1, help="Requests computed at once, sharing the prefix cache "
+                                              "\\[default: $MEMSCORE_LANES, else the usable cores ÷ threads; one "
+                                              "for a tiny model].")] = None,
     prefix_cache: Annotated[bool, typer.Option(help="Reuse the KV cache of shared prompt prefixes.")] = True,
     emulate_gpu: Annotated[bool, typer.Option(help="Benchmarks: hold each request prompt_tokens/T seconds.")]
     = False,
@@ -41,5 +46,6 @@ def serve(
                             max_model_len=max_model_len, max_logprobs=max_logprobs, emulate_gpu=emulate_gpu,
                             prefill_tps=prefill_tps, slots=slots, forward_pass=forward_pass,
                             scored_roles=scored_roles)
-    run_server(embedded_model_dir(model_dir), host=host, port=port, options=options, threads=threads,
-               prefix_cache=prefix_cache, served_model_name=served_model_name)
+    settings = Settings.with_overrides(lanes=lanes, torch_threads=threads)
+    run_server(embedded_model_dir(model_dir), host=host, port=port, options=options, threads=settings.torch_threads,
+               lanes=settings.lanes, prefix_cache=prefix_cache, served_model_name=served_model_name)

@@ -20,11 +20,12 @@ def embedded_model_name(model_dir: Path) -> str:
 
 
 class LazyEmbeddedTransport(httpx.AsyncBaseTransport):
-    """``embedded_transport(model_dir, threads)``, loaded (in a worker thread) when the first request arrives."""
+    """``embedded_transport(model_dir, threads, lanes=lanes)``, loaded (in a worker thread) when the first request
+    arrives."""
 
-    def __init__(self, model_dir: Path, threads: int | None = None) -> None:
+    def __init__(self, model_dir: Path, threads: int | None = None, lanes: int | None = None) -> None:
         self.model_dir = Path(model_dir)
-        self.threads = threads
+        self.threads, self.lanes = threads, lanes
         self._transport: httpx.AsyncBaseTransport | None = None
         self._starting = asyncio.Lock()
 
@@ -49,4 +50,4 @@ class LazyEmbeddedTransport(httpx.AsyncBaseTransport):
     def _start(self) -> httpx.AsyncBaseTransport:
         from memscore_core.embedded.serve import embedded_transport  # imports torch: only when asked
 
-        return embedded_transport(model_dir=self.model_dir, threads=self.threads)
+        return embedded_transport(model_dir=self.model_dir, threads=self.threads, lanes=self.lanes)

@@ -35,7 +35,9 @@ class ServerMetrics:
         self._advance()
         self.running -= 1
 
-    def render(self, computed_tokens: int, reused_tokens: int) -> str:
+    def render(self, computed_tokens: int, reused_tokens: int, lanes: tuple[int, int, float]) -> str:
+        """The counters, with the model's: tokens computed and reused, and its lanes (how many, the most computing
+        at once, and the integral of those computing over time)."""
         self._advance()
         label = f'{{model_name="{self.model}"}}'
         lines = [
@@ -51,6 +53,10 @@ class ServerMetrics:
              computed_tokens),
             ("memscore:reused_prompt_tokens_total", "counter", "Prompt tokens answered from the prefix cache.",
              reused_tokens),
+            ("memscore:lanes", "gauge", "Requests the model computes at once.", lanes[0]),
+            ("memscore:peak_busy_lanes", "gauge", "Most lanes computing at once so far.", lanes[1]),
+            ("memscore:busy_lane_seconds_total", "counter", "Integral of the lanes computing over time.",
+             lanes[2]),
         ]
         out = []
         for name, kind, text, value in lines:

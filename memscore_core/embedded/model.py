@@ -4,7 +4,9 @@ Prompt log-probabilities reuse the key/value cache of the longest prefix shared 
 ablations share everything before the removed memory), to the token, and the output head's answers for that
 prefix, so only the rest is computed. The model runs with row-invariant attention
 (:mod:`memscore_core.embedded.attention`) and every pass and head pass has at least ``MIN_ROWS`` rows, so each
-position's numbers are bit-for-bit those of a full recompute, wherever the passes began.
+position's numbers are bit-for-bit those of a full recompute, wherever the passes began and whatever ran beside.
+Requests are computed in ``lanes``: that many at once, each in its own thread (torch releases the GIL in its
+operations) on its own torch threads, sharing one :class:`~memscore_core.embedded.prefix_cache.PrefixCache`.
 Memory stays proportional to the prompt, never to prompt × vocabulary or prompt²: a cache entry keeps the
 final hidden states and each position's answer (not log-softmax rows), the model runs at most ``PREFILL_SLICE``
 tokens per pass, and the output head computes at most ``HEAD_ELEMENTS`` log-probabilities per pass.
@@ -12,10 +14,7 @@ tokens per pass, and the output head computes at most ``HEAD_ELEMENTS`` log-prob
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Collection
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +24,17 @@ import torch
 
 from memscore_core.embedded.attention import MIN_ROWS, pieces
 from memscore_core.embedded.attention import NAME as ROW_INVARIANT
+from memscore_core.embedded.cores import usable_cores
 from memscore_core.embedded.detokenize import decode_in_context, token_bytes
 from memscore_core.embedded.head import HeadAnswers
 from memscore_core.embedded.hf import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 from memscore_core.embedded.hf import logging as transformers_logging
+from memscore_core.embedded.lanes import Lanes, lanes_and_threads
+from memscore_core.embedded.logprobs import PromptLogprobs, prompt_logprobs_of
+from memscore_core.embedded.prefix_cache import Cached, PrefixCache, reusable
 from memscore_core.embedded.roles import IM_START, role_positions
 from memscore_core.errors import ConfigError
 
-NEG_INF = -9999.0
 PREFILL_SLICE = 256
 HEAD_ELEMENTS = 1 << 24
 """Log-probabilities per output-head pass (64 MB of float32), and never more positions than a prefill slice: each
@@ -41,53 +43,26 @@ positions per matrix product as it can (SmolLM2, one thread: 1.30 ms per positio
 passes of 256), a small one's stays as small as the slice's own arrays."""
 CACHE_ENTRIES, CACHE_BYTES = 3, 256 << 20
 PARALLEL_HIDDEN = 512
-"""Hidden size from which the model's matrix products are split over torch's threads by default: below it each
-product is too small to gain from more than one core."""
-TORCH_THREADS = torch.get_num_threads()
-
-
-@dataclass
-class _Cached:
-    ids: npt.NDArray[np.int64]
-    cache: DynamicCache
-    hidden: torch.Tensor  # [T, hidden size] final hidden states; row i predicts token i + 1
-    head: HeadAnswers | None = None
-
-    def nbytes(self) -> int:
-        tensors = [self.hidden] + [t for layer in self.cache.layers
-                                   for t in (layer.keys, layer.values)  # type: ignore[union-attr]
-                                   if t is not None]
-        return sum(t.numel() * t.element_size() for t in tensors)
-
-
-@dataclass(frozen=True)
-class PromptLogprobs:
-    """Per position i ≥ 1: the actual token's log-prob and rank, and the top-k (ids, log-probs); ``scored``:
-    which positions were computed (``None``: all; the others hold zeros)."""
-
-    token_ids: list[int]
-    logprobs: npt.NDArray[np.float32]
-    ranks: npt.NDArray[np.int64]
-    top_ids: npt.NDArray[np.int64]
-    top_logprobs: npt.NDArray[np.float32]
-    decoded: list[str]
-    top_decoded: list[list[str]]
-    scored: npt.NDArray[np.bool_] | None = None
+"""Hidden size from which the model's work is spread over the cores by default (in lanes): below it each product
+is too small, and each request too short, to gain from more than one core."""
 
 
 class LocalModel:
-    """A transformers model and tokenizer from ``model_dir``; thread-safe, one computation at a time.
+    """A transformers model and tokenizer from ``model_dir``; thread-safe, ``lanes`` computations at a time.
 
-    ``threads``: torch threads (default: torch's own, every core unless ``OMP_NUM_THREADS`` says otherwise, for
-    a model of hidden size ``PARALLEL_HIDDEN`` or more; one below it).
-    The prefix cache keeps the ``cache_entries`` prompts used last, within ``cache_bytes`` but at least two:
-    the latest, whose greedy next token is asked for right after its scoring, and the one it reused (a
-    conversation's baseline, which every ablation of it shares the most with), so two conversations scored
-    side by side keep their baselines.
+    ``lanes`` (default: for a model of hidden size ``PARALLEL_HIDDEN`` or more, the usable cores divided by
+    ``threads``; one below it) and ``threads``, the torch threads of each lane (default: one with several lanes;
+    with one lane, torch's own for a wide model, every core unless ``OMP_NUM_THREADS`` says otherwise, and one for
+    a small one).
+    The prefix cache keeps the ``cache_entries`` prompts used last (one more per extra lane), within
+    ``cache_bytes`` but at least two: the latest, whose greedy next token is asked for right after its scoring,
+    and the one it reused (a conversation's baseline, which every ablation of it shares the most with), so two
+    conversations scored side by side keep their baselines.
     """
 
-    def __init__(self, model_dir: Path, *, threads: int | None = None, prefix_cache: bool = True,
-                 cache_entries: int = CACHE_ENTRIES, cache_bytes: int = CACHE_BYTES, name: str | None = None) -> None:
+    def __init__(self, model_dir: Path, *, threads: int | None = None, lanes: int | None = None,
+                 prefix_cache: bool = True, cache_entries: int = CACHE_ENTRIES, cache_bytes: int = CACHE_BYTES,
+                 name: str | None = None) -> None:
         transformers_logging.disable_progress_bar()
         self.model_dir = Path(model_dir)
         self.name = name or self.model_dir.name
@@ -98,15 +73,12 @@ class LocalModel:
         if getattr(config, "sliding_window", None) and getattr(config, "use_sliding_window", True):
             raise ConfigError(f"the model in {self.model_dir} uses sliding-window attention; the embedded server "
                               "serves models with full causal attention only")
-        wide = int(self.model.config.hidden_size) >= PARALLEL_HIDDEN
-        torch.set_num_threads(threads or (TORCH_THREADS if wide else 1))
+        self.wide = int(config.hidden_size) >= PARALLEL_HIDDEN
         self._head_rows = max(2 * MIN_ROWS, min(PREFILL_SLICE, HEAD_ELEMENTS // int(self.model.config.vocab_size)))
-        self.prefix_cache = prefix_cache
-        self._cache_entries, self._cache_bytes = cache_entries, cache_bytes
-        self._recent: OrderedDict[int, _Cached] = OrderedDict()
-        self._lock = threading.Lock()
-        self.computed_tokens = 0
-        self.reused_tokens = 0
+        self._cache_entries = cache_entries
+        self.prefix_cache = PrefixCache(cache_entries, cache_bytes, enabled=prefix_cache)
+        self._lanes = Lanes(*lanes_and_threads(self.wide, usable_cores(), lanes, threads))
+        self.prefix_cache.entries = cache_entries + self._lanes.count - 1
         special = set(self.tokenizer.all_special_ids) | {
             i for i, t in self.tokenizer.added_tokens_decoder.items() if t.special}
         vocab = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
@@ -115,6 +87,41 @@ class LocalModel:
         self._im_start = self.tokenizer.get_vocab().get(IM_START, -1)
         self.eos_ids = {i for i in (self.tokenizer.convert_tokens_to_ids("<|im_end|>"), self.tokenizer.eos_token_id)
                         if isinstance(i, int) and i >= 0}
+
+    def use_lanes(self, lanes: int | None = None, threads: int | None = None, *, cores: int | None = None) -> None:
+        """Compute up to ``lanes`` requests at once on ``threads`` torch threads each (defaults: see the class, for
+        ``cores`` cores, default the usable ones); call it while nothing is computing."""
+        self._lanes.configure(*lanes_and_threads(self.wide, cores or usable_cores(), lanes, threads))
+        self.prefix_cache.entries = self._cache_entries + self._lanes.count - 1
+
+    @property
+    def lanes(self) -> int:
+        return self._lanes.count
+
+    @property
+    def threads(self) -> int:
+        """Torch threads per lane."""
+        return self._lanes.threads
+
+    @property
+    def lane_seconds(self) -> float:
+        """Seconds of the lanes computing, summed over the lanes."""
+        return self._lanes.seconds
+
+    @property
+    def peak_lanes(self) -> int:
+        """Most lanes computing at once since the lanes were set."""
+        return self._lanes.peak
+
+    @property
+    def computed_tokens(self) -> int:
+        """Prompt tokens run through the model."""
+        return self.prefix_cache.computed_tokens
+
+    @property
+    def reused_tokens(self) -> int:
+        """Prompt tokens taken from the prefix cache."""
+        return self.prefix_cache.reused_tokens
 
     def render(self, messages: list[dict[str, Any]], *, add_generation_prompt: bool,
                continue_final_message: bool = False, tools: list[dict[str, Any]] | None = None) -> str:
@@ -139,17 +146,10 @@ class LocalModel:
         """Log-probabilities of the prompt tokens after the first, with ranks and the top ``top_k``: of every one,
         or of the positions ``wanted`` (a mask over ``ids``) and any the prefix cache already held."""
         rows = torch.ones(len(ids) - 1, dtype=torch.bool) if wanted is None else torch.from_numpy(wanted[1:])
-        with self._lock, torch.inference_mode():
-            entry = self._entry(ids)
-            head = self._scored(entry, max(top_k, 0), rows)
-        done = head.done.numpy()
-        top = head.top_ids.numpy()
-        decoded, pending = decode_in_context([self._bytes[i] for i in ids])
-        return PromptLogprobs(token_ids=ids, logprobs=_finite(head.chosen.numpy()), ranks=head.ranks.numpy().copy(),
-                              top_ids=top.copy(), top_logprobs=_finite(head.top_logprobs.numpy()), decoded=decoded,
-                              top_decoded=[[_alternative(pending[i], self._bytes[int(t)]) for t in row]
-                                           if done[i - 1] else [] for i, row in enumerate(top, start=1)],
-                              scored=None if done.all() else done.copy())
+        with torch.inference_mode():
+            _, head = self._entry(ids, max(top_k, 0), rows)
+        assert head is not None
+        return prompt_logprobs_of(ids, head, self._bytes)
 
     def role_positions(self, ids: list[int], roles: Collection[str]) -> npt.NDArray[np.bool_] | None:
         """A mask over ``ids``: the positions in messages of ``roles`` (``None``: no ChatML message found)."""
@@ -157,12 +157,14 @@ class LocalModel:
 
     def next_token(self, ids: list[int]) -> int:
         """The greedy next token after ``ids`` (from the prefix cache when the prompt was just scored)."""
-        with self._lock, torch.inference_mode():
-            return int(self._log_softmax(self._entry(ids).hidden[-1:])[0].argmax())
+        with torch.inference_mode():
+            entry, _ = self._entry(ids)
+            with self._lanes.lane():
+                return int(self._log_softmax(entry.hidden[-1:])[0].argmax())
 
     def generate(self, ids: list[int], max_tokens: int) -> tuple[list[int], str]:
         """Greedy continuation; stops at ``<|im_end|>`` or end of text. Returns (ids, finish reason)."""
-        with self._lock, torch.inference_mode():
+        with self._lanes.lane(), torch.inference_mode():
             cache = DynamicCache(config=self.model.config)
             output = self.model(torch.tensor([ids]), past_key_values=cache, use_cache=True)
             generated: list[int] = []
@@ -174,9 +176,51 @@ class LocalModel:
                 output = self.model(torch.tensor([[token]]), past_key_values=output.past_key_values, use_cache=True)
         return generated, "length"
 
-    def _scored(self, entry: _Cached, top_k: int, wanted: torch.Tensor) -> HeadAnswers:
+    def _log_softmax(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Float32 log-softmax over the vocabulary of the output head applied to final hidden states."""
+        return torch.log_softmax(self.model.get_output_embeddings()(hidden).float(), dim=-1)
+
+    def _entry(self, ids: list[int], top_k: int | None = None, wanted: torch.Tensor | None = None
+               ) -> tuple[Cached, HeadAnswers | None]:
+        """The prompt with the final hidden states of every position and, with ``top_k``, the head's answers for
+        its ``wanted`` rows: from the prefix cache, or computed in a lane reusing the cached prefix's key/value
+        cache, hidden states and head answers to the token, then published to the cache."""
+        array = np.asarray(ids, dtype=np.int64)
+        claim = self.prefix_cache.claim(array)
+        if claim.flight is None:
+            assert claim.best is not None
+            return claim.best, None if top_k is None or wanted is None else self._answered(claim.best, top_k, wanted)
+        try:
+            with self._lanes.lane():
+                entry, computed = self._computed(array, claim.best, claim.shared)
+                head = None if top_k is None or wanted is None else self._scored(entry, top_k, wanted)
+        except BaseException:
+            self.prefix_cache.abandon(claim.flight)
+            raise
+        self.prefix_cache.publish(claim.flight, entry, computed)
+        return entry, head
+
+    def _computed(self, array: npt.NDArray[np.int64], best: Cached | None, shared: int) -> tuple[Cached, int]:
+        """``array``'s entry, reusing ``shared`` tokens of ``best``, and the tokens computed.
+
+        At least ``MIN_ROWS`` positions are left to compute (and to score), and rows are reused only from passes
+        of ``MIN_ROWS`` or more, so results are bit-for-bit the same whatever the cache held.
+        """
+        ids = array.tolist()
+        reused = reusable(shared, len(ids)) if best is not None else 0
+        cache = DynamicCache(config=self.model.config) if best is None or not reused else \
+            _cropped(best.cache, reused, self.model.config)
+        if not reused:
+            return Cached(array, cache, self._extend(cache, ids)), len(ids)
+        assert best is not None
+        entry = Cached(array, cache, torch.cat([best.hidden[:reused], self._extend(cache, ids[reused:])]))
+        if best.head is not None and len(best.ids) > MIN_ROWS:
+            entry.head = best.head.carried(max(0, min(shared - 1, len(ids) - 1 - MIN_ROWS)), len(ids) - 1)
+        return entry, len(ids) - reused
+
+    def _scored(self, entry: Cached, top_k: int, wanted: torch.Tensor) -> HeadAnswers:
         """The head's answers for ``entry``'s ``wanted`` rows (every position but the last), computed after those
-        it holds."""
+        it holds, into its own head (``entry`` is not published yet)."""
         rows = len(entry.ids) - 1
         if entry.head is None or entry.head.top_k != top_k:
             entry.head = HeadAnswers.empty(rows, top_k)
@@ -184,39 +228,19 @@ class LocalModel:
                           self._head_rows)
         return entry.head
 
-    def _log_softmax(self, hidden: torch.Tensor) -> torch.Tensor:
-        """Float32 log-softmax over the vocabulary of the output head applied to final hidden states."""
-        return torch.log_softmax(self.model.get_output_embeddings()(hidden).float(), dim=-1)
-
-    def _entry(self, ids: list[int]) -> _Cached:
-        """The prompt with the final hidden states of every position, reusing the cached prefix's key/value cache,
-        hidden states and head answers to the token (call with the lock held).
-
-        At least ``MIN_ROWS`` positions are left to compute (and to score), and rows are reused only from passes
-        of ``MIN_ROWS`` or more, so results are bit-for-bit the same whatever the cache held.
-        """
-        array = np.asarray(ids, dtype=np.int64)
-        best, shared = self._longest_prefix(array)
-        if best is not None:
-            self._recent.move_to_end(_key(best.ids))
-            if shared == len(ids) == len(best.ids):
-                self.reused_tokens += shared
-                return best
-        reused = min(shared, len(ids) - MIN_ROWS)
-        if best is None or reused < MIN_ROWS:
-            reused = 0
-            cache = DynamicCache(config=self.model.config)
-            entry = _Cached(array, cache, self._extend(cache, ids))
-        else:
-            cache = _cropped(best.cache, reused, self.model.config)
-            entry = _Cached(array, cache, torch.cat([best.hidden[:reused], self._extend(cache, ids[reused:])]))
-            if best.head is not None and len(best.ids) > MIN_ROWS:
-                entry.head = best.head.carried(max(0, min(shared - 1, len(ids) - 1 - MIN_ROWS)), len(ids) - 1)
-        self.reused_tokens += reused
-        self.computed_tokens += len(ids) - reused
-        if self.prefix_cache:
-            self._remember(entry)
-        return entry
+    def _answered(self, entry: Cached, top_k: int, wanted: torch.Tensor) -> HeadAnswers:
+        """The head's answers for a published ``entry``'s ``wanted`` rows: its own if it holds them all, else a
+        copy with the rest computed, which replaces it (a published head is never written)."""
+        head = entry.head
+        if head is not None and head.top_k == top_k and not bool((wanted & ~head.done).any()):
+            return head
+        rows = len(entry.ids) - 1
+        fresh = HeadAnswers.empty(rows, top_k) if head is None or head.top_k != top_k else head.carried(rows, rows)
+        with self._lanes.lane():
+            fresh.answer(self._log_softmax, entry.hidden[:rows], torch.from_numpy(entry.ids[1:]), wanted,
+                         self._head_rows)
+        self.prefix_cache.answered(entry, fresh)
+        return fresh
 
     def _extend(self, cache: DynamicCache, ids: list[int]) -> torch.Tensor:
         """Final hidden states of ``ids`` following what ``cache`` holds (which grows), in passes of at most
@@ -228,44 +252,9 @@ class LocalModel:
             start += size
         return torch.cat(passes)
 
-    def _longest_prefix(self, ids: npt.NDArray[np.int64]) -> tuple[_Cached | None, int]:
-        best, shared = None, 0
-        for entry in self._recent.values():
-            n = min(len(ids), len(entry.ids))
-            differ = np.flatnonzero(entry.ids[:n] != ids[:n])
-            common = int(differ[0]) if len(differ) else n
-            if common > shared:
-                best, shared = entry, common
-        return best, shared
-
-    def _remember(self, entry: _Cached) -> None:
-        key = _key(entry.ids)
-        self._recent.pop(key, None)
-        self._recent[key] = entry
-        while len(self._recent) > 2 and (len(self._recent) > self._cache_entries or
-                                         sum(e.nbytes() for e in self._recent.values()) > self._cache_bytes):
-            self._recent.popitem(last=False)
-
-
-def _key(ids: npt.NDArray[np.int64]) -> int:
-    return hash(ids.tobytes())
-
 
 def _cropped(cache: DynamicCache, length: int, config: Any) -> DynamicCache:
     """A new cache holding the first ``length`` positions of ``cache`` (the original is left intact)."""
     layers = [(layer.keys[:, :, :length].clone(), layer.values[:, :, :length].clone())  # type: ignore[union-attr,index]
               for layer in cache.layers]
     return DynamicCache(ddp_cache_data=layers, config=config)
-
-
-def _alternative(pending: bytes, piece: bytes) -> str:
-    """A top-k alternative's text: what it adds to the pending bytes (``""`` while a character is incomplete)."""
-    before = pending.decode("utf-8", errors="replace")
-    text = (pending + piece).decode("utf-8", errors="replace")
-    new = text[len(before):] if text.startswith(before) else text
-    return "" if new.endswith("\ufffd") else new
-
-
-def _finite(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """vLLM sends -inf as -9999.0."""
-    return np.where(np.isneginf(values), np.float32(NEG_INF), values).astype(np.float32)

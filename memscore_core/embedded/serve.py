@@ -12,33 +12,33 @@ from memscore_core.collector import long_lived_objects_frozen
 from memscore_core.embedded.app import ServerOptions, build_app
 from memscore_core.embedded.model import LocalModel
 
-_MODELS: dict[tuple[Path, int | None], LocalModel] = {}
+_MODELS: dict[tuple[Path, int | None, int | None], LocalModel] = {}
 _LOADING = threading.Lock()
 
 
-def load_model(model_dir: Path, threads: int | None = None) -> LocalModel:
-    """The model at ``model_dir``, loaded once per process (``threads``: torch threads, default torch's own)."""
-    key = (Path(model_dir).resolve(), threads)
+def load_model(model_dir: Path, threads: int | None = None, lanes: int | None = None) -> LocalModel:
+    """The model at ``model_dir``, loaded once per process (``lanes``, ``threads``: see :class:`LocalModel`)."""
+    key = (Path(model_dir).resolve(), threads, lanes)
     with _LOADING:
         if key not in _MODELS:
-            _MODELS[key] = LocalModel(key[0], threads=threads)
+            _MODELS[key] = LocalModel(key[0], threads=threads, lanes=lanes)
         return _MODELS[key]
 
 
-def embedded_transport(model_dir: Path, threads: int | None = None, options: ServerOptions | None = None
-                       ) -> httpx.AsyncBaseTransport:
+def embedded_transport(model_dir: Path, threads: int | None = None, options: ServerOptions | None = None,
+                       lanes: int | None = None) -> httpx.AsyncBaseTransport:
     """The embedded default: the same app as ``memscore serve``, answered in-process (no port)."""
-    return httpx.ASGITransport(app=build_app(load_model(model_dir, threads), options or ServerOptions()))
+    return httpx.ASGITransport(app=build_app(load_model(model_dir, threads, lanes), options or ServerOptions()))
 
 
-def server_app(model_dir: Path, options: ServerOptions, *, threads: int | None = None, prefix_cache: bool = True,
-               served_model_name: str | None = None) -> Starlette:
-    model = LocalModel(model_dir, threads=threads, prefix_cache=prefix_cache, name=served_model_name)
+def server_app(model_dir: Path, options: ServerOptions, *, threads: int | None = None, lanes: int | None = None,
+               prefix_cache: bool = True, served_model_name: str | None = None) -> Starlette:
+    model = LocalModel(model_dir, threads=threads, lanes=lanes, prefix_cache=prefix_cache, name=served_model_name)
     return build_app(model, options)
 
 
 def run_server(model_dir: Path, *, host: str, port: int, options: ServerOptions, threads: int | None = None,
-               prefix_cache: bool = True, served_model_name: str | None = None) -> None:
+               lanes: int | None = None, prefix_cache: bool = True, served_model_name: str | None = None) -> None:
     """``memscore serve``: block serving HTTP until interrupted.
 
     The loaded model and libraries are frozen out of the garbage collector's walks: each answer builds a
@@ -46,7 +46,7 @@ def run_server(model_dir: Path, *, host: str, port: int, options: ServerOptions,
     """
     import uvicorn
 
-    app = server_app(model_dir, options, threads=threads, prefix_cache=prefix_cache,
+    app = server_app(model_dir, options, threads=threads, lanes=lanes, prefix_cache=prefix_cache,
                      served_model_name=served_model_name)
     with long_lived_objects_frozen():
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

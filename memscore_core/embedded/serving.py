@@ -20,8 +20,9 @@ import anyio
 import numpy as np
 import numpy.typing as npt
 
+from memscore_core.embedded.logprobs import PromptLogprobs
 from memscore_core.embedded.metrics import ServerMetrics
-from memscore_core.embedded.model import LocalModel, PromptLogprobs
+from memscore_core.embedded.model import LocalModel
 from memscore_core.embedded.protocol import ApiError, ChatRequest, CompletionRequest, TokenizeRequest
 from memscore_core.embedded.stand_in import stand_in_logprobs
 
@@ -65,7 +66,6 @@ class Serving:
         self.model, self.options = model, options
         self.metrics = ServerMetrics(model=model.name)
         self._slots = asyncio.Semaphore(options.slots) if options.emulate_gpu else None
-        self._one_at_a_time = anyio.CapacityLimiter(1)
 
     async def create_chat_completion(self, body: ChatRequest) -> dict[str, Any]:
         """The chat template's rendering of ``body.messages`` scored and continued."""
@@ -131,7 +131,9 @@ class Serving:
             SCORED_ROLES: self.options.scored_roles}]}
 
     def render_metrics(self) -> str:
-        return self.metrics.render(self.model.computed_tokens, self.model.reused_tokens)
+        model = self.model
+        return self.metrics.render(model.computed_tokens, model.reused_tokens,
+                                   (model.lanes, model.peak_lanes, model.lane_seconds))
 
     async def _answer(self, ids: list[int], top_k: int | None, max_tokens: int | None,
                       wanted: npt.NDArray[np.bool_] | None = None) -> Answer:
@@ -202,9 +204,9 @@ class Serving:
         return scored, generated, reason
 
     async def _compute(self, work: Callable[[], Any]) -> Any:
-        """Run ``work`` in a worker thread, one request's work at a time: the model serialises its
-        computations anyway, and queued requests then neither hold threads nor split its prefix cache."""
-        return await anyio.to_thread.run_sync(work, limiter=self._one_at_a_time)
+        """Run ``work`` in a worker thread: the model computes ``lanes`` requests at once and holds the others,
+        each waiting without a lane for a prefix another lane is computing, or for a lane."""
+        return await anyio.to_thread.run_sync(work)
 
     async def _run(self, prompt_tokens: int, work: Callable[[], Any]) -> Any:
         """Run ``work``; under emulation, in a slot, for at least the emulated prefill time."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from memscore_core.embedded.model import LocalModel, PromptLogprobs
+from memscore_core.embedded.logprobs import PromptLogprobs
+from memscore_core.embedded.model import LocalModel
 
 STAND_IN_CONTEXT = 4
 

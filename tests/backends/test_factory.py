@@ -45,3 +45,13 @@ def test_a_run_records_the_fleet_as_its_comma_separated_urls() -> None:
 def test_a_url_given_twice_is_refused() -> None:
     with pytest.raises(ConfigError, match=f"a replica URL is given twice: {A}, {B}, {A}"):
         base_urls([A, B, A])
+
+
+def test_the_embedded_default_keeps_twice_its_lanes_in_flight_unless_concurrency_is_set(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MEMSCORE_CONCURRENCY", raising=False)
+    assert request_capacity(Settings(lanes=6)) == 12
+    assert request_capacity(Settings(lanes=2)) == 8
+    assert request_capacity(Settings(lanes=6, concurrency=3)) == 3
+    monkeypatch.setenv("MEMSCORE_CONCURRENCY", "5")
+    assert request_capacity(Settings(lanes=6)) == 5

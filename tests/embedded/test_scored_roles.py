@@ -41,7 +41,7 @@ def test_the_model_card_says_the_server_scores_only_the_roles_asked_for(capture_
 def test_only_the_assistant_messages_carry_log_probs_and_they_equal_a_full_request_bit_for_bit(
         capture_model: LocalModel) -> None:
     full = call(capture_model, "POST", "/v1/chat/completions", scoring_body()).json()
-    capture_model._recent.clear()
+    capture_model.prefix_cache.clear()
     hinted = call(capture_model, "POST", "/v1/chat/completions",
                   scoring_body(memscore_scored_roles=["assistant"])).json()
     assert hinted["prompt_token_ids"] == full["prompt_token_ids"]

@@ -1,0 +1,153 @@
+"""The prompts computed last, shared by the embedded model's lanes, and the prompts being computed.
+
+An entry (:class:`Cached`) is published only once complete: its key/value cache, final hidden states and head
+answers are never written again (new head answers go to a copy, published in its place), so a lane may read an
+entry it found, or one evicted meanwhile, without a lock. Lookups, inserts and evictions take a short lock. A lane
+about to compute a prompt first waits for another lane already computing a prompt that shares more of its prefix
+(:meth:`PrefixCache.claim`), rather than computing that prefix a second time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from memscore_core.embedded.attention import MIN_ROWS
+from memscore_core.embedded.head import HeadAnswers
+from memscore_core.embedded.hf import DynamicCache
+
+
+@dataclass
+class Cached:
+    """A computed prompt: its key/value cache, final hidden states (row i predicts token i + 1), head answers."""
+
+    ids: npt.NDArray[np.int64]
+    cache: DynamicCache
+    hidden: torch.Tensor
+    head: HeadAnswers | None = None
+
+    def nbytes(self) -> int:
+        tensors = [self.hidden] + [t for layer in self.cache.layers
+                                   for t in (layer.keys, layer.values)  # type: ignore[union-attr]
+                                   if t is not None]
+        return sum(t.numel() * t.element_size() for t in tensors)
+
+
+@dataclass(eq=False)
+class Flight:
+    """A prompt a lane is computing; ``done`` is set once it is published (as ``entry``) or abandoned."""
+
+    ids: npt.NDArray[np.int64]
+    done: threading.Event = field(default_factory=threading.Event)
+    entry: Cached | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The entry sharing the longest prefix with a prompt (``shared`` tokens), and the prompt's :class:`Flight`
+    unless ``best`` is the prompt itself (then nothing is to be computed)."""
+
+    best: Cached | None
+    shared: int
+    flight: Flight | None
+
+
+Prompt = TypeVar("Prompt", Cached, Flight)
+
+
+def reusable(shared: int, length: int) -> int:
+    """Positions of a ``length``-token prompt taken from a prefix of ``shared`` tokens: at least ``MIN_ROWS`` are
+    left to compute, and none are taken below ``MIN_ROWS`` (see :mod:`memscore_core.embedded.attention`)."""
+    reused = min(shared, length - MIN_ROWS)
+    return reused if reused >= MIN_ROWS else 0
+
+
+class PrefixCache:
+    """The ``entries`` prompts used last, within ``nbytes`` but at least two; ``enabled=False``: none kept."""
+
+    def __init__(self, entries: int, nbytes: int, *, enabled: bool = True) -> None:
+        self.entries, self.nbytes, self.enabled = entries, nbytes, enabled
+        self.computed_tokens = 0
+        self.reused_tokens = 0
+        self._recent: OrderedDict[bytes, Cached] = OrderedDict()
+        self._flights: set[Flight] = set()
+        self._lock = threading.Lock()
+
+    def claim(self, ids: npt.NDArray[np.int64]) -> Claim:
+        """The entry sharing the longest prefix with ``ids``, after waiting for any lane computing a prompt that
+        would leave less of ``ids`` to compute. The caller then computes ``ids`` and must end the claim's flight
+        with :meth:`publish` or :meth:`abandon`."""
+        finished: list[Cached] = []
+        while True:
+            with self._lock:
+                best, shared = _longest(ids, [*self._recent.values(), *finished])
+                if best is not None and _key(best.ids) in self._recent:
+                    self._recent.move_to_end(_key(best.ids))
+                if best is not None and shared == len(ids) == len(best.ids):
+                    self.reused_tokens += shared
+                    return Claim(best, shared, None)
+                ahead, ahead_shared = _longest(ids, self._flights)
+                if ahead is None or reusable(ahead_shared, len(ids)) <= reusable(shared, len(ids)):
+                    flight = Flight(ids)
+                    if self.enabled:
+                        self._flights.add(flight)
+                    return Claim(best, shared, flight)
+            ahead.done.wait()
+            if ahead.entry is not None:
+                finished = [ahead.entry]
+
+    def publish(self, flight: Flight, entry: Cached, computed: int) -> None:
+        """``entry`` (``computed`` of its tokens run through the model) is complete: keep it, wake the waiters."""
+        with self._lock:
+            self.computed_tokens += computed
+            self.reused_tokens += len(entry.ids) - computed
+            if self.enabled:
+                self._remember(entry)
+            self._flights.discard(flight)
+            flight.entry = entry
+        flight.done.set()
+
+    def abandon(self, flight: Flight) -> None:
+        """The computation of ``flight`` failed: wake the waiters, who compute on their own."""
+        with self._lock:
+            self._flights.discard(flight)
+        flight.done.set()
+
+    def answered(self, entry: Cached, head: HeadAnswers) -> None:
+        """``head`` (a copy of ``entry``'s with more answers) replaces it."""
+        with self._lock:
+            entry.head = head
+
+    def clear(self) -> None:
+        with self._lock:
+            self._recent.clear()
+
+    def _remember(self, entry: Cached) -> None:
+        key = _key(entry.ids)
+        self._recent.pop(key, None)
+        self._recent[key] = entry
+        while len(self._recent) > 2 and (len(self._recent) > self.entries or
+                                         sum(e.nbytes() for e in self._recent.values()) > self.nbytes):
+            self._recent.popitem(last=False)
+
+
+def _longest(ids: npt.NDArray[np.int64], candidates: Iterable[Prompt]) -> tuple[Prompt | None, int]:
+    best, shared = None, 0
+    for candidate in candidates:
+        n = min(len(ids), len(candidate.ids))
+        differ = np.flatnonzero(candidate.ids[:n] != ids[:n])
+        common = int(differ[0]) if len(differ) else n
+        if common > shared:
+            best, shared = candidate, common
+    return best, shared
+
+
+def _key(ids: npt.NDArray[np.int64]) -> bytes:
+    return ids.tobytes()
