@@ -3,7 +3,7 @@
 
     python scripts/bench_lake_writers.py [--conversations 10000] [--no-maintain] [--out docs/bench-lake-writers.json]
 
-A long job (about 20 minutes at 10^4 on two loaded cores), not a test: its output is committed. Each writer is a
+A long job (8.5 minutes at 10^4 on two cores, load 4–9), not a test: its output is committed. Each writer is a
 `memscore score` process over its third of the files plus half of the next writer's third, so every
 conversation is offered to one or two writers; they race on the overlap. The answers come from one
 `memscore serve --emulate-gpu --no-forward-pass` (stand-in log-probabilities: the bench is about the store).

@@ -21,7 +21,10 @@ only ``keyed_writes`` (and rows a new store's migrations wrote) are inlined anyw
 work is read from that row's own ``last_write_at``: a keyed commit within :data:`QUIET` means they are. Then
 the files a pass replaced are deleted by a later pass, once they were replaced at least :data:`QUIET` before
 (a writer's transaction that began before the replacement still reads them: deleting them at once, with a
-retention of 0, failed a writer with "Cannot open file").
+retention of 0, failed a writer with "Cannot open file"), and no snapshot younger than :data:`QUIET` is expired,
+whatever the retention: a writer's commit finds its conflicts in the snapshots made since its transaction
+began, and once those are expired a rescore's delete from a file that a pass had merged commits without
+conflict and the old rows stay (duckdb/ducklake#1472; seen as 1,323 results for 1,200 conversations).
 A **DuckDB file** is checkpointed (its write-ahead log folded in) under the store's lock.
 """
 
