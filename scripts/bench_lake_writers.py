@@ -29,7 +29,7 @@ from memscore_core.bench.corpus import BenchShape, bench_conversation  # noqa: E
 from memscore_core.bench.run import emulated_servers  # noqa: E402
 from memscore_core.embedded.loopback import free_port  # noqa: E402
 from memscore_core.store import Store  # noqa: E402
-from memscore_core.store.upkeep import store_stats  # noqa: E402
+from memscore_core.store.upkeep import keyed_commits, store_stats  # noqa: E402
 from tests.support.postgres import postgres_server  # noqa: E402
 
 WRITERS = 3
@@ -116,7 +116,7 @@ def main() -> None:
         lake_store = Store(lake[1], data_path=lake[3])
         stats = store_stats(lake_store)
         counts = {table: lake_store.count(table) for table in TABLES}
-        keyed_commits = lake_store.read(lambda con: con.execute("SELECT writes FROM keyed_writes").fetchone()[0])
+        commits = keyed_commits(lake_store)
         file_db = ["--db", str(work / "memscore.duckdb")]
         started = time.perf_counter()
         run(["score", str(work / "corpus"), *file_db, "--base-url", urls[0], "--concurrency", "8"], env, work)
@@ -131,7 +131,7 @@ def main() -> None:
         "maintain_while_writing": not args.no_maintain,
         "writer_exit_codes": codes, "writers_seconds": round(seconds, 1), "maintain_passes_while_writing": passes,
         "file_run_seconds": round(file_seconds, 1),
-        "keyed_commits": keyed_commits,
+        "keyed_commits": commits,
         "rows": counts, "rows_duckdb_file": file_counts,
         "expected_scores": args.conversations * shape.memories * shape.responses_per_chunk,
         "every_row_once": counts == file_counts and counts["results"] == args.conversations,

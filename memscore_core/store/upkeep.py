@@ -49,6 +49,7 @@ QUIET = timedelta(minutes=1)
 """How long since the last keyed commit before ``keyed_writes`` is tidied too (writers commit every second or so)."""
 MARKER = "keyed_writes"
 LAST_KEYED_WRITE = "SELECT max(last_write_at) FROM keyed_writes"
+KEYED_COMMITS = "SELECT sum(writes) FROM keyed_writes"
 TABLE_FILES = """
 SELECT table_name, file_count, file_size_bytes + delete_file_size_bytes FROM ducklake_table_info('lake')
 """
@@ -165,6 +166,11 @@ def _writing(store: Store, quiet: timedelta) -> bool:
     with store.connect() as con:
         last = con.execute(LAST_KEYED_WRITE).fetchall()[0][0]
     return last is not None and datetime.now(UTC) - last < quiet
+
+
+def keyed_commits(store: Store) -> int:
+    """How many keyed commits the store has taken (each rewrote ``keyed_writes``; docs/schema.md "Many writers")."""
+    return int(store.read(lambda con: con.execute(KEYED_COMMITS).fetchall()[0][0]) or 0)
 
 
 def _fragmented(store: Store, tables: list[str]) -> list[str]:
