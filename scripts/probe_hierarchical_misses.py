@@ -11,12 +11,18 @@ which hierarchical's pick differs, says which of these it is:
   (``below best``); ``masked`` when that group moved it less than exact's top memory alone does;
 - ``outranked``: exact's top was measured (its cell is exact's) but an unrefined group's estimate is larger.
 
+Each record names the answer, the memories it uses and the groups holding exact's top memory that scored it
+(size, value, whether inferred). ``descent_tokens`` says where the screen's tokens below the drop-all went: each
+request's prompt tokens split evenly among the responses it was sent for (whose most-moving live group it
+refined), summed by kind of response (judged or not, whether the answer uses a memory).
+
 Run from the repository root:
 
     PYTHONPATH=. .venv/bin/python scripts/probe_hierarchical_misses.py --kinds contacts,mixed \\
         --conversations 2 --chunks 4 --strategies exact --variant before:LEAVES=0 --variant after:
 
-(docs/strategies.md, "Why hierarchical's top memory differs from exact's", has the runs and what they found.)
+(docs/strategies.md, "Why hierarchical's top memory differs from exact's" and "On SmolLM2-135M-Instruct: the
+misses and where the tokens go", has the runs and what they found.)
 """
 
 from __future__ import annotations
@@ -41,17 +47,31 @@ from memscore_core.synth.evaluation import evaluate
 from memscore_core.synth.many import ManyShape, corpus_chunk_tokens, generate_many_corpus
 
 SCREENS: list[Any] = []
+SPENT: list[tuple[Any, int, list[int]]] = []
+"""(screen, prompt tokens, columns it was sent for) of every request a screen sent below the drop-all."""
 
 
 def record_screens() -> None:
-    """Keep every chunk's screen (its measured groups) in :data:`SCREENS`."""
-    init = hierarchical._Screen.__init__
+    """Keep every chunk's screen (its measured groups) in :data:`SCREENS`, and what each descent request cost and
+    for which responses (those whose most-moving live group it refined) in :data:`SPENT`."""
+    init, measure = hierarchical._Screen.__init__, hierarchical._Screen._measure
 
     def recorded(screen: Any, *args: Any, **kwargs: Any) -> None:
         init(screen, *args, **kwargs)
         SCREENS.append(screen)
 
+    async def sent(screen: Any, group: tuple[int, ...]) -> Any:
+        effect = await measure(screen, group)
+        request = screen._request(group)
+        label = request.label() if len(group) == 1 else f"group-{screen.context.scope.number}-{group[0]}-{group[-1]}"
+        tokens = screen.context.ask(request, label).result().prompt_tokens
+        parent = group if group in screen.refined else next(g for g, parts in screen._parts.items() if group in parts)
+        chosen = screen._chosen.get(parent)
+        SPENT.append((screen, tokens, [] if chosen is None else [int(c) for c in np.flatnonzero(chosen)]))
+        return effect
+
     hierarchical._Screen.__init__ = recorded  # type: ignore[method-assign]
+    hierarchical._Screen._measure = sent  # type: ignore[method-assign]
 
 
 def classify(exact: ConversationScore, other: ConversationScore, floor: float) -> list[dict[str, Any]]:
@@ -98,8 +118,28 @@ def _pruned(conversation_id: str, row: int, column: int, alone: float, floor: fl
         return {"kind": "pruned", "group_size": len(group), "group_value": round(value, 3),
                 "best_leaf": round(best, 3), "why": why, "masked": value < alone - floor,
                 "inferred": group in screen.inferred,
-                "path": [(len(g), round(float(screen._value(g)[local]), 3)) for g in holding]}
+                "path": [(len(g), round(float(screen._value(g)[local]), 3), g in screen.inferred) for g in holding]}
     return {"kind": "pruned", "why": "no screen"}
+
+
+def spend(exact: dict[str, ConversationScore], floors: dict[str, float], source: dict[str, Any]) -> dict[str, int]:
+    """Prompt tokens of the descent requests recorded in :data:`SPENT`, each split evenly among the responses it
+    was sent for, summed by kind of response: judged (exact's top above the floor) or not, and whether the answer
+    uses a memory."""
+    totals: Counter[str] = Counter()
+    for screen, tokens, columns in SPENT:
+        conversation_id = screen.context.conversation.id
+        judged = {column for column, _, _ in _judged_columns(exact[conversation_id], floors[conversation_id])}
+        entries = source[conversation_id].entries
+        for local in columns or [None]:
+            if local is None:
+                totals["for no response"] += tokens
+                continue
+            column = screen.context.scope.lo + local
+            entry = entries[exact[conversation_id].response_entry_indices[column]]
+            uses = "uses a memory" if entry.meta.get("uses_memories") else "uses none"
+            totals[f"{'judged' if column in judged else 'not judged'}, {uses}"] += tokens / len(columns)
+    return {kind: round(value) for kind, value in sorted(totals.items())}
 
 
 def _floor(scores: dict[str, list[ConversationScore]], conversation_id: str) -> float:
@@ -129,6 +169,7 @@ def main() -> None:
     report = {}
     names = args.strategies.split(",") + args.variant
     screens: dict[str, list[Any]] = {}
+    spent: dict[str, list[Any]] = {}
     for kinds in [str(args.corpus)] if args.corpus else args.kinds.split(","):
         SCREENS.clear()
         if args.corpus:
@@ -155,8 +196,10 @@ def main() -> None:
                                                            "hierarchical", "chunk_tokens": chunk_tokens,
                                                            "ablation": args.ablation})
                     SCREENS.clear()
+                    SPENT.clear()
                     out[label], failed, _ = await score_corpus(corpus, backend, config, 2)
                     screens[label] = list(SCREENS)
+                    spent[label] = list(SPENT)
                     for name, value in kept.items():
                         setattr(hierarchical, name, value)
                     assert not failed, f"{strategy} failed on {failed} conversations ({kinds})"
@@ -174,11 +217,16 @@ def main() -> None:
                                                   "prompt_tokens": sum(s.prompt_tokens for s in scores["exact"])}}
         for strategy in [name.partition(":")[0] for name in names[1:]]:
             SCREENS[:] = screens[strategy]
+            SPENT[:] = spent[strategy]
             records, judged = [], 0
+            floors = {s.conversation_id: _floor(scores, s.conversation_id) for s in scores["exact"]}
             for score in scores[strategy]:
-                floor = _floor(scores, score.conversation_id)
+                floor = floors[score.conversation_id]
                 judged += len(_judged_columns(exact[score.conversation_id], floor))
-                records += classify(exact[score.conversation_id], score, floor)
+                for record in classify(exact[score.conversation_id], score, floor):
+                    entry = source[score.conversation_id].entries[
+                        exact[score.conversation_id].response_entry_indices[record["column"]]]
+                    records.append(record | {"answer": entry.content, "uses": entry.meta.get("uses_memories", [])})
             tokens = sum(s.prompt_tokens for s in scores[strategy])
             exact_tokens = sum(s.prompt_tokens for s in scores["exact"])
             kinds_count = Counter("near tie" if r["near_tie"] else f"{r['kind']}: {r.get('why', '')}"
@@ -191,7 +239,8 @@ def main() -> None:
                                       "agreement": round(1 - len(records) / judged, 3) if judged else None,
                                       "requests": sum(s.requests for s in scores[strategy]), "prompt_tokens": tokens,
                                       "tokens_vs_exact": round(tokens / exact_tokens, 4),
-                                      "classes": dict(kinds_count), "records": records}
+                                      "classes": dict(kinds_count),
+                                      "descent_tokens": spend(exact, floors, source), "records": records}
         report[kinds if args.corpus else f"{args.layout}, {kinds}"] = shape_report
     print(json.dumps(report, indent=1, default=str))
 
