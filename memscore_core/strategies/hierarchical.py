@@ -24,7 +24,10 @@ within the floor of the group) or plainly hold none of it (they moved it at most
 least twice the floor): as in binary splitting, a move the others do not explain is in the last part. Its
 inferred value is the group's less the others', and an inferred group that stays live is refined like a
 measured one; a live inferred single memory is sent, so every leaf is measured. Otherwise the last part is
-sent too.
+sent too. Where memories are replaced by fillers rather than removed (no request moves a token, so removals
+add up), only the responses the group is refined for (whose most-moving live group it is) are checked, and the
+other parts also plainly leave a response's move to the last part where they hold at most :data:`SHARE` of what
+the group moved it beyond the floor.
 
 Where a response's removals are seen not to add up (a measured group moved it more than :data:`TANGLE` floors
 beyond a measured group holding it), a live group of at most :data:`LEAVES` memories is refined straight into
@@ -72,6 +75,9 @@ response (one that a measured group moved more than a measured group holding it,
 alone."""
 TANGLE = 2.0
 """How many floors a part's move must exceed its group's by for the response to count as tangled."""
+SHARE = 0.5
+"""Under replacement, a last part is inferred to hold a response's move where the group's other parts hold at most
+this share of what the group moved it beyond the floor."""
 
 
 async def screen_chunk(context: ChunkContext, drop_all: Effect, floor: float) -> ChunkOutcome:
@@ -95,7 +101,7 @@ async def screen_chunk(context: ChunkContext, drop_all: Effect, floor: float) ->
 def constants() -> dict[str, dict[str, float]]:
     """The screen's constants, as they enter a configuration's hash (a change rescores its results)."""
     return {"screen": {"second": SECOND, "strong": STRONG, "top": TOP, "margin": MARGIN, "leaves": LEAVES,
-                       "tangle": TANGLE}}
+                       "tangle": TANGLE, "share": SHARE}}
 
 
 def parts(group: Group, *, single: bool = False) -> tuple[Group, ...]:
@@ -115,6 +121,7 @@ class _Screen:
         self.inferred: set[Group] = set()
         self._judged: dict[Group, BoolArray] = {}
         self._needed: dict[Group, BoolArray] = {}
+        self._chosen: dict[Group, BoolArray] = {}
         self._ends: dict[Group, int] = {}
         self._parts: dict[Group, tuple[Group, ...]] = {}
 
@@ -129,9 +136,13 @@ class _Screen:
         best = self._best_leaves()
         live = (values > self.floor) & (values > np.where(best >= STRONG * self.floor, SECOND * best, best))
         values = np.where(live, values, -np.inf)
-        chosen = {frontier[int(np.argmax(values[:, column]))] for column in range(values.shape[1])
-                  if live[:, column].any()}
-        self._needed.update((group, needed) for group, needed in zip(frontier, live, strict=True) if group in chosen)
+        picks = [frontier[int(np.argmax(values[:, column]))] if live[:, column].any() else None
+                 for column in range(values.shape[1])]
+        chosen = {pick for pick in picks if pick is not None}
+        for group, needed in zip(frontier, live, strict=True):
+            if group in chosen:
+                self._needed[group] = needed
+                self._chosen[group] = np.array([pick == group for pick in picks], dtype=bool)
         return sorted(chosen)
 
     async def refine(self, groups: Sequence[Group]) -> None:
@@ -182,11 +193,15 @@ class _Screen:
 
     def _infer(self, group: Group, firsts: Sequence[Group]) -> Effect | None:
         """The last part's effect as the group's less the other parts', where every response the group is live
-        for is explained by the other parts or plainly not moved by them; None where not."""
+        for (under replacement: refined for) is explained by the other parts or plainly not moved by them; None
+        where not."""
         moved, held = self._value(group), _total(self._value(first) for first in firsts)
-        above = (moved > self.floor) & self._needed[group]
+        composes = self.context.composes
+        above = (moved > self.floor) & (self._chosen[group] if composes else self._needed[group])
         explained = held >= moved - self.floor
         elsewhere = (held <= self.floor) & (moved >= MARGIN * self.floor)
+        if composes:
+            elsewhere |= held <= SHARE * (moved - self.floor)
         if not np.all(explained[above] | elsewhere[above]):
             return None
         effect = self.measured[group]

@@ -159,6 +159,11 @@ class ChunkContext:
     def responses(self) -> tuple[int, ...]:
         return self.plan.responses[self.scope.lo:self.scope.hi]
 
+    @property
+    def composes(self) -> bool:
+        """Whether removals leave every other token in place (memories replaced by fillers), so effects add up."""
+        return self.plan.fillers is not None
+
 
 def _array(cells: Sequence[float | None]) -> FloatArray:
     return np.array([np.nan if cell is None else cell for cell in cells], dtype=np.float64)

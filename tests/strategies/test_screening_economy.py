@@ -35,6 +35,7 @@ class AdditiveChunk:
     comes after every memory. Records each group it was asked to remove."""
 
     moves: np.ndarray
+    composes: bool = False
     sent: list[tuple[int, ...]] = field(default_factory=list)
     ends: list[int | None] = field(default_factory=list)
 
@@ -78,8 +79,9 @@ class MaskingPair(AdditiveChunk):
         return Effect(moved, moved)
 
 
-def screen(moves: np.ndarray) -> tuple[AdditiveChunk, dict[int, Effect]]:
-    chunk = AdditiveChunk(moves)
+def screen(moves: np.ndarray, *, composes: bool = False) -> tuple[AdditiveChunk, dict[int, Effect]]:
+    """Screen an additive chunk; with ``composes``, as under replacement (no removal moves a token)."""
+    chunk = AdditiveChunk(moves, composes)
     everything = tuple(range(moves.shape[0]))
     outcome = asyncio.run(screen_chunk(chunk, chunk.effect(everything), FLOOR))  # type: ignore[arg-type]
     return chunk, outcome.exact
@@ -184,3 +186,19 @@ def test_where_removals_add_up_so_far_a_group_of_four_is_halved_and_a_masked_mem
     chunk, leaves = screen_masked(drop_all=4.0)
     assert (0, 1) in chunk.sent
     assert 1 not in leaves and 2 in leaves
+
+
+def test_under_replacement_a_last_part_is_inferred_where_the_others_hold_at_most_half_the_move() -> None:
+    uses = used(64, 1, {0: [(3, 1.5), (60, 20.0)]})
+    removing, _ = screen(uses)
+    replacing, leaves = screen(uses, composes=True)
+    assert tuple(range(48, 64)) in removing.sent
+    assert tuple(range(48, 64)) not in replacing.sent and 60 in leaves
+
+
+def test_under_replacement_only_the_responses_a_group_is_refined_for_decide_its_last_part() -> None:
+    uses = used(64, 2, {0: [(60, 20.0)], 1: [(5, 6.0), (50, 1.5), (58, 1.5)]})
+    removing, _ = screen(uses)
+    replacing, leaves = screen(uses, composes=True)
+    assert tuple(range(56, 64)) in removing.sent
+    assert tuple(range(56, 64)) not in replacing.sent and {5, 60} <= leaves.keys()
