@@ -26,7 +26,7 @@ from memscore_core.embedded.attention import MIN_ROWS, pieces
 from memscore_core.embedded.attention import NAME as ROW_INVARIANT
 from memscore_core.embedded.cores import usable_cores
 from memscore_core.embedded.detokenize import decode_in_context, token_bytes
-from memscore_core.embedded.head import HeadAnswers
+from memscore_core.embedded.head import HeadAnswers, logits
 from memscore_core.embedded.hf import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 from memscore_core.embedded.hf import logging as transformers_logging
 from memscore_core.embedded.lanes import Lanes, lanes_and_threads
@@ -178,7 +178,10 @@ class LocalModel:
 
     def _log_softmax(self, hidden: torch.Tensor) -> torch.Tensor:
         """Float32 log-softmax over the vocabulary of the output head applied to final hidden states."""
-        return torch.log_softmax(self.model.get_output_embeddings()(hidden).float(), dim=-1)
+        head = self.model.get_output_embeddings()
+        if getattr(head, "bias", None) is not None or head.weight.dtype != torch.float32:
+            return torch.log_softmax(head(hidden).float(), dim=-1)
+        return torch.log_softmax(logits(head.weight, hidden), dim=-1)
 
     def _entry(self, ids: list[int], top_k: int | None = None, wanted: torch.Tensor | None = None
                ) -> tuple[Cached, HeadAnswers | None]:
