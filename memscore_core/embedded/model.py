@@ -189,7 +189,7 @@ class LocalModel:
         its ``wanted`` rows: from the prefix cache, or computed in a lane reusing the cached prefix's key/value
         cache, hidden states and head answers to the token, then published to the cache."""
         array = np.asarray(ids, dtype=np.int64)
-        claim = self.prefix_cache.claim(array)
+        claim = self.prefix_cache.claim(array, self._free)
         if claim.flight is None:
             assert isinstance(claim.best, Cached)
             return claim.best, None if top_k is None or wanted is None else self._answered(claim.best, top_k, wanted)
@@ -200,6 +200,7 @@ class LocalModel:
                 if top_k is not None and wanted is not None and claim.source is None:
                     head = self._scored(entry, top_k, wanted)
             if top_k is not None and wanted is not None and claim.source is not None:
+                self.prefix_cache.wake()
                 claim.source.done.wait()
                 carry_head(entry, claim.source.entry, claim.source_shared)
                 with self._lanes.lane():
@@ -252,20 +253,24 @@ class LocalModel:
         self.prefix_cache.answered(entry, fresh)
         return fresh
 
+    def _free(self) -> bool:
+        """Whether a lane is free to compute."""
+        return self._lanes.busy < self._lanes.count
+
     def _extend(self, cache: DynamicCache, array: npt.NDArray[np.int64], start: int, flight: Flight,
                 prefix: torch.Tensor | None = None) -> torch.Tensor:
         """Final hidden states of ``array`` (``flight``): ``prefix``'s for the ``start`` positions ``cache`` holds,
-        then computed in passes (:func:`next_pass`; ``cache`` grows), each published as the flight's progress. A
-        pass ends early where a prompt waiting on this one can start, when a lane is free to compute it."""
+        then computed in passes (:func:`next_pass`; ``cache`` grows), each published as the flight's progress when
+        there are other lanes. A pass ends early where a prompt waiting on this one can start, when a lane is free
+        to compute it."""
         ids, decoder, done = array.tolist(), self.model.get_decoder(), start
         passes = [] if prefix is None else [prefix]
         while done < len(ids):
-            free = self._lanes.busy < self._lanes.count
-            size = next_pass(len(ids) - done, done, self.prefix_cache.needs(flight) if free else ())
+            size = next_pass(len(ids) - done, done, self.prefix_cache.needs(flight) if self._free() else ())
             passes.append(decoder(torch.tensor([ids[done:done + size]]), past_key_values=cache,
                                   use_cache=True).last_hidden_state[0])
             done += size
-            if self.prefix_cache.enabled:
+            if self.prefix_cache.enabled and self._lanes.count > 1:
                 self.prefix_cache.progressed(flight, Progress(array[:done], kv_of(cache), torch.cat(passes)))
         return torch.cat(passes)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -115,11 +115,12 @@ class PrefixCache:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
 
-    def claim(self, ids: npt.NDArray[np.int64]) -> Claim:
+    def claim(self, ids: npt.NDArray[np.int64], free: Callable[[], bool] = lambda: True) -> Claim:
         """The entry sharing the longest prefix with ``ids``, after waiting for any lane computing a prompt that
         would leave less of ``ids`` to compute: until that lane has published the :class:`Progress` of all the
-        positions ``ids`` can take from it (a prompt equal to it waits for it to be done). The caller then
-        computes ``ids`` and must end the claim's flight with :meth:`publish` or :meth:`abandon`."""
+        positions ``ids`` can take from it, if a lane is ``free`` to start on ``ids`` then (else, and for a prompt
+        equal to it, until it is done: a prompt that cannot start yet keeps the choice of its prefix open). The
+        caller then computes ``ids`` and must end the claim's flight with :meth:`publish` or :meth:`abandon`."""
         finished: list[Cached] = []
         with self._lock:
             while True:
@@ -134,7 +135,7 @@ class PrefixCache:
                 if ahead is None or need <= reusable(shared, len(ids)):
                     return Claim(best, shared, self._flight(ids))
                 progress, same = ahead.progress, len(ids) == ahead_shared == len(ahead.ids)
-                if progress is not None and len(progress.ids) >= need and not same:
+                if progress is not None and len(progress.ids) >= need and not same and free():
                     return Claim(progress, min(ahead_shared, len(progress.ids)), self._flight(ids), ahead,
                                  ahead_shared)
                 ahead.needs.append(need)
@@ -147,6 +148,11 @@ class PrefixCache:
         """``flight`` has computed the positions of ``progress``: wake the prompts waiting for them."""
         with self._lock:
             flight.progress = progress
+            self._changed.notify_all()
+
+    def wake(self) -> None:
+        """A lane is free: prompts waiting for one to start from a :class:`Progress` look again."""
+        with self._lock:
             self._changed.notify_all()
 
     def needs(self, flight: Flight) -> list[int]:

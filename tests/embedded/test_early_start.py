@@ -4,6 +4,7 @@ the lane is done, and its numbers are bit for bit the same."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -50,6 +51,21 @@ def test_a_prompt_equal_to_one_in_flight_waits_for_it_to_be_done() -> None:
         assert waiting.result().flight is None and waiting.result().best is entry
 
 
+def test_a_prompt_with_no_lane_free_to_start_it_waits_for_the_finished_prompt_instead_of_its_progress() -> None:
+    cache = PrefixCache(4, 1 << 30)
+    baseline = np.arange(300)
+    flight = cache.claim(baseline).flight
+    assert flight is not None
+    cache.progressed(flight, progress_of(baseline, 150))
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(cache.claim, np.concatenate([baseline[:120], baseline[140:]]), lambda: False)
+        time.sleep(0.2)
+        assert not waiting.done()
+        entry = Cached(baseline, DynamicCache(), torch.zeros(300, 4))
+        cache.publish(flight, entry, 300)
+        assert waiting.result().best is entry and waiting.result().source is None
+
+
 def test_a_pass_ends_where_a_waiting_prompt_can_start_but_never_short_of_min_cut_or_leaving_a_tail() -> None:
     assert next_pass(320, 0, []) == 160
     assert next_pass(320, 0, [90, 140]) == 90
@@ -67,8 +83,8 @@ def test_ablations_started_from_their_baselines_progress_equal_one_lane_bit_for_
     two.model.get_decoder().register_forward_hook(lambda *_: time.sleep(0.1))  # passes slow enough to overlap
     claim, sources = two.prefix_cache.claim, []
 
-    def spied(ids: np.ndarray) -> Claim:
-        result = claim(ids)
+    def spied(ids: np.ndarray, free: Callable[[], bool]) -> Claim:
+        result = claim(ids, free)
         sources.append(result.source)
         return result
 
