@@ -122,17 +122,20 @@ class PrefixCache:
         equal to it, until it is done: a prompt that cannot start yet keeps the choice of its prefix open). The
         caller then computes ``ids`` and must end the claim's flight with :meth:`publish` or :meth:`abandon`."""
         finished: list[Cached] = []
+        looked = False
         with self._lock:
             while True:
                 best, shared = _longest(ids, [*self._recent.values(), *finished])
-                if best is not None and _key(best.ids) in self._recent:
-                    self._recent.move_to_end(_key(best.ids))
+                if not looked:  # used last: when first looked at, and when what it waited on is done
+                    self._touch(best)
                 if best is not None and shared == len(ids) == len(best.ids):
+                    self._touch(best)
                     self.reused_tokens += shared
                     return Claim(best, shared, None)
                 ahead, ahead_shared = _longest(ids, self._flights)
                 need = reusable(ahead_shared, len(ids))
                 if ahead is None or need <= reusable(shared, len(ids)):
+                    self._touch(best)
                     return Claim(best, shared, self._flight(ids))
                 progress, same = ahead.progress, len(ids) == ahead_shared == len(ahead.ids)
                 if progress is not None and len(progress.ids) >= need and not same and free():
@@ -141,6 +144,7 @@ class PrefixCache:
                 ahead.needs.append(need)
                 self._changed.wait()
                 ahead.needs.remove(need)
+                looked = not ahead.done.is_set()
                 if ahead.entry is not None:
                     finished = [ahead.entry]
 
@@ -159,6 +163,10 @@ class PrefixCache:
         """How many positions of ``flight`` each prompt waiting on it needs computed to start."""
         with self._lock:
             return list(flight.needs)
+
+    def _touch(self, entry: Cached | None) -> None:
+        if entry is not None and _key(entry.ids) in self._recent:
+            self._recent.move_to_end(_key(entry.ids))
 
     def _flight(self, ids: npt.NDArray[np.int64]) -> Flight:
         flight = Flight(ids)
