@@ -189,7 +189,7 @@ class LocalModel:
         its ``wanted`` rows: from the prefix cache, or computed in a lane reusing the cached prefix's key/value
         cache, hidden states and head answers to the token, then published to the cache."""
         array = np.asarray(ids, dtype=np.int64)
-        claim = self.prefix_cache.claim(array, self._free)
+        claim = self.prefix_cache.claim(array, self._free if self._lanes.count > 1 else None)
         if claim.flight is None:
             assert isinstance(claim.best, Cached)
             return claim.best, None if top_k is None or wanted is None else self._answered(claim.best, top_k, wanted)

@@ -115,12 +115,13 @@ class PrefixCache:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
 
-    def claim(self, ids: npt.NDArray[np.int64], free: Callable[[], bool] = lambda: True) -> Claim:
+    def claim(self, ids: npt.NDArray[np.int64], free: Callable[[], bool] | None = None) -> Claim:
         """The entry sharing the longest prefix with ``ids``, after waiting for any lane computing a prompt that
         would leave less of ``ids`` to compute: until that lane has published the :class:`Progress` of all the
-        positions ``ids`` can take from it, if a lane is ``free`` to start on ``ids`` then (else, and for a prompt
-        equal to it, until it is done: a prompt that cannot start yet keeps the choice of its prefix open). The
-        caller then computes ``ids`` and must end the claim's flight with :meth:`publish` or :meth:`abandon`."""
+        positions ``ids`` can take from it, if a lane is ``free`` to start on ``ids`` then (else, for a prompt equal
+        to it, and without ``free`` (one lane), until it is done: a prompt that cannot start yet keeps the choice of
+        its prefix open). The caller then computes ``ids`` and must end the claim's flight with :meth:`publish` or
+        :meth:`abandon`."""
         finished: list[Cached] = []
         looked = False
         with self._lock:
@@ -138,11 +139,14 @@ class PrefixCache:
                     self._touch(best)
                     return Claim(best, shared, self._flight(ids))
                 progress, same = ahead.progress, len(ids) == ahead_shared == len(ahead.ids)
-                if progress is not None and len(progress.ids) >= need and not same and free():
+                if progress is not None and len(progress.ids) >= need and not same and free is not None and free():
                     return Claim(progress, min(ahead_shared, len(progress.ids)), self._flight(ids), ahead,
                                  ahead_shared)
                 ahead.needs.append(need)
-                self._changed.wait()
+                if free is None:
+                    self._changed.wait_for(ahead.done.is_set)
+                else:
+                    self._changed.wait()
                 ahead.needs.remove(need)
                 looked = not ahead.done.is_set()
                 if ahead.entry is not None:

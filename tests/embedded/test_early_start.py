@@ -31,7 +31,7 @@ def test_a_prompt_starts_from_the_progress_of_a_prompt_in_flight_once_it_covers_
     flight = cache.claim(baseline).flight
     assert flight is not None
     cache.progressed(flight, progress_of(baseline, 150))
-    claim = cache.claim(ablated)
+    claim = cache.claim(ablated, lambda: True)
     assert claim.source is flight and claim.source_shared == 120
     assert isinstance(claim.best, Progress) and claim.shared == 120
 
@@ -83,7 +83,7 @@ def test_ablations_started_from_their_baselines_progress_equal_one_lane_bit_for_
     two.model.get_decoder().register_forward_hook(lambda *_: time.sleep(0.1))  # passes slow enough to overlap
     claim, sources = two.prefix_cache.claim, []
 
-    def spied(ids: np.ndarray, free: Callable[[], bool]) -> Claim:
+    def spied(ids: np.ndarray, free: Callable[[], bool] | None) -> Claim:
         result = claim(ids, free)
         sources.append(result.source)
         return result
