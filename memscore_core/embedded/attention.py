@@ -24,6 +24,9 @@ KEY_BLOCK = 64
 SCORE_ELEMENTS = 1 << 20
 """Attention scores per matrix product (4 MB): longer passes take their query rows in pieces."""
 MIN_ROWS = 8
+ROW_BLOCK = 128
+"""Query rows per attention product at most, at multiples of this position: rows early in a pass skip the later
+key blocks (masked for them) instead of scoring them."""
 """Fewest rows a pass computes (a whole prompt shorter than that excepted): smaller matrix products may take
 another path through MKL, with other bits."""
 
@@ -44,18 +47,32 @@ def row_invariant_attention(module: torch.nn.Module, query: torch.Tensor, key: t
     grouped = (query * scale).reshape(batch * kv_heads, groups, rows, dim)
     keys, values = key.reshape(batch * kv_heads, padded, dim), value.reshape(batch * kv_heads, padded, dim)
     out, first = [], length - rows
-    for size in pieces(rows, max(MIN_ROWS, SCORE_ELEMENTS // (heads * padded))):
+    for size in row_pieces(first, rows, max(MIN_ROWS, SCORE_ELEMENTS // (heads * padded))):
+        seen = -(-(first + size) // KEY_BLOCK) * KEY_BLOCK
         part = grouped[:, :, :size].reshape(batch * kv_heads, groups * size, dim)
         grouped = grouped[:, :, size:]
-        mask = _causal_mask(groups, first, size, padded).expand(batch * kv_heads, -1, -1)
-        probs = torch.softmax(torch.baddbmm(mask, part, keys.transpose(1, 2)), dim=-1)
+        mask = _causal_mask(groups, first, size, seen).expand(batch * kv_heads, -1, -1)
+        probs = torch.softmax(torch.baddbmm(mask, part, keys[:, :seen].transpose(1, 2)), dim=-1)
         weighted = torch.bmm(probs[..., :KEY_BLOCK], values[:, :KEY_BLOCK])
-        for start in range(KEY_BLOCK, min(padded, first + size + KEY_BLOCK - 1) // KEY_BLOCK * KEY_BLOCK,
-                           KEY_BLOCK):
+        for start in range(KEY_BLOCK, seen, KEY_BLOCK):
             weighted += torch.bmm(probs[..., start:start + KEY_BLOCK], values[:, start:start + KEY_BLOCK])
         out.append(weighted.view(batch, heads, size, dim))
         first += size
     return torch.cat(out, dim=2).transpose(1, 2).contiguous(), None
+
+
+def row_pieces(first: int, rows: int, most: int) -> list[int]:
+    """Query rows ``first`` to ``first + rows`` as pieces ending at multiples of ``ROW_BLOCK`` positions (none
+    below ``MIN_ROWS``, none above ``most``), so each piece scores only the key blocks up to its last row."""
+    cuts = [first, *range((first // ROW_BLOCK + 1) * ROW_BLOCK, first + rows, ROW_BLOCK), first + rows]
+    sizes = [b - a for a, b in zip(cuts, cuts[1:], strict=False)]
+    merged: list[int] = []
+    for size in sizes:
+        if merged and (merged[-1] < MIN_ROWS or size < MIN_ROWS):
+            merged[-1] += size
+        else:
+            merged.append(size)
+    return [piece for size in merged for piece in pieces(size, most)]
 
 
 def pieces(total: int, most: int) -> list[int]:

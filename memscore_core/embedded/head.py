@@ -17,6 +17,19 @@ from memscore_core.embedded.attention import MIN_ROWS, pieces
 
 Head = Callable[[torch.Tensor], torch.Tensor]
 """Final hidden states [rows, hidden size] to float32 log-softmax rows over the vocabulary."""
+VOCAB_BLOCK = 1024
+"""Output columns per matrix product of the head: a [rows × 1,024] block of logits stays in the core's cache while
+it is written, where one product over a 49k vocabulary writes 28 MB at once (SmolLM2, one thread, 144 rows: 0.70 ms
+per row against 0.86). Each logit is still one dot product over the hidden size, the same bits (checked on MKL)."""
+
+
+def logits(weight: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+    """``hidden`` [rows, hidden size] times the head's ``weight`` [vocabulary, hidden size] transposed, computed
+    ``VOCAB_BLOCK`` output columns at a time."""
+    out = hidden.new_empty(len(hidden), len(weight))
+    for start in range(0, len(weight), VOCAB_BLOCK):
+        torch.mm(hidden, weight[start:start + VOCAB_BLOCK].t(), out=out[:, start:start + VOCAB_BLOCK])
+    return out
 
 
 @dataclass

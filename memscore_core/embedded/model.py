@@ -22,20 +22,20 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from memscore_core.embedded.attention import MIN_ROWS, pieces
+from memscore_core.embedded.attention import MIN_ROWS
 from memscore_core.embedded.attention import NAME as ROW_INVARIANT
 from memscore_core.embedded.cores import usable_cores
 from memscore_core.embedded.detokenize import decode_in_context, token_bytes
-from memscore_core.embedded.head import HeadAnswers
+from memscore_core.embedded.head import HeadAnswers, logits
 from memscore_core.embedded.hf import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 from memscore_core.embedded.hf import logging as transformers_logging
 from memscore_core.embedded.lanes import Lanes, lanes_and_threads
 from memscore_core.embedded.logprobs import PromptLogprobs, prompt_logprobs_of
-from memscore_core.embedded.prefix_cache import Cached, PrefixCache, reusable
+from memscore_core.embedded.passes import PREFILL_SLICE, carry_head, cropped, next_pass
+from memscore_core.embedded.prefix_cache import Cached, Flight, PrefixCache, Progress, kv_of, reusable
 from memscore_core.embedded.roles import IM_START, role_positions
 from memscore_core.errors import ConfigError
 
-PREFILL_SLICE = 256
 HEAD_ELEMENTS = 1 << 24
 """Log-probabilities per output-head pass (64 MB of float32), and never more positions than a prefill slice: each
 pass streams the whole output embedding (113 MB for a 49k vocabulary), so a large vocabulary's head runs as many
@@ -178,7 +178,10 @@ class LocalModel:
 
     def _log_softmax(self, hidden: torch.Tensor) -> torch.Tensor:
         """Float32 log-softmax over the vocabulary of the output head applied to final hidden states."""
-        return torch.log_softmax(self.model.get_output_embeddings()(hidden).float(), dim=-1)
+        head = self.model.get_output_embeddings()
+        if getattr(head, "bias", None) is not None or head.weight.dtype != torch.float32:
+            return torch.log_softmax(head(hidden).float(), dim=-1)
+        return torch.log_softmax(logits(head.weight, hidden), dim=-1)
 
     def _entry(self, ids: list[int], top_k: int | None = None, wanted: torch.Tensor | None = None
                ) -> tuple[Cached, HeadAnswers | None]:
@@ -186,37 +189,45 @@ class LocalModel:
         its ``wanted`` rows: from the prefix cache, or computed in a lane reusing the cached prefix's key/value
         cache, hidden states and head answers to the token, then published to the cache."""
         array = np.asarray(ids, dtype=np.int64)
-        claim = self.prefix_cache.claim(array)
+        claim = self.prefix_cache.claim(array, self._free if self._lanes.count > 1 else None)
         if claim.flight is None:
-            assert claim.best is not None
+            assert isinstance(claim.best, Cached)
             return claim.best, None if top_k is None or wanted is None else self._answered(claim.best, top_k, wanted)
+        head = None
         try:
             with self._lanes.lane():
-                entry, computed = self._computed(array, claim.best, claim.shared)
-                head = None if top_k is None or wanted is None else self._scored(entry, top_k, wanted)
+                entry, computed = self._computed(array, claim.best, claim.shared, claim.flight)
+                if top_k is not None and wanted is not None and claim.source is None:
+                    head = self._scored(entry, top_k, wanted)
+            if top_k is not None and wanted is not None and claim.source is not None:
+                self.prefix_cache.wake()
+                claim.source.done.wait()
+                carry_head(entry, claim.source.entry, claim.source_shared)
+                with self._lanes.lane():
+                    head = self._scored(entry, top_k, wanted)
         except BaseException:
             self.prefix_cache.abandon(claim.flight)
             raise
         self.prefix_cache.publish(claim.flight, entry, computed)
         return entry, head
 
-    def _computed(self, array: npt.NDArray[np.int64], best: Cached | None, shared: int) -> tuple[Cached, int]:
-        """``array``'s entry, reusing ``shared`` tokens of ``best``, and the tokens computed.
+    def _computed(self, array: npt.NDArray[np.int64], best: Cached | Progress | None, shared: int,
+                  flight: Flight) -> tuple[Cached, int]:
+        """``array``'s entry (``flight``), reusing ``shared`` tokens of ``best`` (with its head answers, once
+        complete), and the tokens computed.
 
         At least ``MIN_ROWS`` positions are left to compute (and to score), and rows are reused only from passes
         of ``MIN_ROWS`` or more, so results are bit-for-bit the same whatever the cache held.
         """
-        ids = array.tolist()
-        reused = reusable(shared, len(ids)) if best is not None else 0
-        cache = DynamicCache(config=self.model.config) if best is None or not reused else \
-            _cropped(best.cache, reused, self.model.config)
-        if not reused:
-            return Cached(array, cache, self._extend(cache, ids)), len(ids)
-        assert best is not None
-        entry = Cached(array, cache, torch.cat([best.hidden[:reused], self._extend(cache, ids[reused:])]))
-        if best.head is not None and len(best.ids) > MIN_ROWS:
-            entry.head = best.head.carried(max(0, min(shared - 1, len(ids) - 1 - MIN_ROWS)), len(ids) - 1)
-        return entry, len(ids) - reused
+        reused = reusable(shared, len(array)) if best is not None else 0
+        if best is None or not reused:
+            cache = DynamicCache(config=self.model.config)
+            return Cached(array, cache, self._extend(cache, array, 0, flight)), len(array)
+        cache = cropped(best.kv(), reused, self.model.config)
+        entry = Cached(array, cache, self._extend(cache, array, reused, flight, best.hidden[:reused]))
+        if isinstance(best, Cached):
+            carry_head(entry, best, shared)
+        return entry, len(array) - reused
 
     def _scored(self, entry: Cached, top_k: int, wanted: torch.Tensor) -> HeadAnswers:
         """The head's answers for ``entry``'s ``wanted`` rows (every position but the last), computed after those
@@ -242,19 +253,24 @@ class LocalModel:
         self.prefix_cache.answered(entry, fresh)
         return fresh
 
-    def _extend(self, cache: DynamicCache, ids: list[int]) -> torch.Tensor:
-        """Final hidden states of ``ids`` following what ``cache`` holds (which grows), in passes of at most
-        ``PREFILL_SLICE`` tokens and as equal as can be."""
-        decoder, start, passes = self.model.get_decoder(), 0, []
-        for size in pieces(len(ids), PREFILL_SLICE):
-            passes.append(decoder(torch.tensor([ids[start:start + size]]), past_key_values=cache,
+    def _free(self) -> bool:
+        """Whether a lane is free to compute."""
+        return self._lanes.busy < self._lanes.count
+
+    def _extend(self, cache: DynamicCache, array: npt.NDArray[np.int64], start: int, flight: Flight,
+                prefix: torch.Tensor | None = None) -> torch.Tensor:
+        """Final hidden states of ``array`` (``flight``): ``prefix``'s for the ``start`` positions ``cache`` holds,
+        then computed in passes (:func:`next_pass`; ``cache`` grows), each published as the flight's progress when
+        there are other lanes. A pass ends early where a prompt waiting on this one can start, when a lane is free
+        to compute it."""
+        ids, decoder, done = array.tolist(), self.model.get_decoder(), start
+        passes = [] if prefix is None else [prefix]
+        while done < len(ids):
+            size = next_pass(len(ids) - done, done, self.prefix_cache.needs(flight) if self._free() else ())
+            passes.append(decoder(torch.tensor([ids[done:done + size]]), past_key_values=cache,
                                   use_cache=True).last_hidden_state[0])
-            start += size
+            done += size
+            if self.prefix_cache.enabled and self._lanes.count > 1:
+                self.prefix_cache.progressed(flight, Progress(array[:done], kv_of(cache), torch.cat(passes)))
         return torch.cat(passes)
 
-
-def _cropped(cache: DynamicCache, length: int, config: Any) -> DynamicCache:
-    """A new cache holding the first ``length`` positions of ``cache`` (the original is left intact)."""
-    layers = [(layer.keys[:, :, :length].clone(), layer.values[:, :, :length].clone())  # type: ignore[union-attr,index]
-              for layer in cache.layers]
-    return DynamicCache(ddp_cache_data=layers, config=config)

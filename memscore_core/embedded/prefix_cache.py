@@ -4,14 +4,17 @@ An entry (:class:`Cached`) is published only once complete: its key/value cache,
 answers are never written again (new head answers go to a copy, published in its place), so a lane may read an
 entry it found, or one evicted meanwhile, without a lock. Lookups, inserts and evictions take a short lock. A lane
 about to compute a prompt first waits for another lane already computing a prompt that shares more of its prefix
-(:meth:`PrefixCache.claim`), rather than computing that prefix a second time.
+(:meth:`PrefixCache.claim`), rather than computing that prefix a second time; only until that lane's passes cover
+the shared prefix (:class:`Progress`, published after each pass), so a conversation's ablations start while its
+baseline is still computing. Passes are row-invariant, so the rows taken from a prompt in flight are the bits its
+finished entry will hold.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -23,6 +26,9 @@ from memscore_core.embedded.attention import MIN_ROWS
 from memscore_core.embedded.head import HeadAnswers
 from memscore_core.embedded.hf import DynamicCache
 
+KeysValues = list[tuple[torch.Tensor, torch.Tensor]]
+"""Each decoder layer's keys and values, [batch, key/value heads, positions, head size]."""
+
 
 @dataclass
 class Cached:
@@ -33,6 +39,9 @@ class Cached:
     hidden: torch.Tensor
     head: HeadAnswers | None = None
 
+    def kv(self) -> KeysValues:
+        return kv_of(self.cache)
+
     def nbytes(self) -> int:
         tensors = [self.hidden] + [t for layer in self.cache.layers
                                    for t in (layer.keys, layer.values)  # type: ignore[union-attr]
@@ -40,23 +49,48 @@ class Cached:
         return sum(t.numel() * t.element_size() for t in tensors)
 
 
+@dataclass(frozen=True)
+class Progress:
+    """The first positions of a prompt in flight, computed: their ids, keys and values (never written again:
+    a cache's update makes new tensors), and final hidden states."""
+
+    ids: npt.NDArray[np.int64]
+    layers: KeysValues
+    hidden: torch.Tensor
+
+    def kv(self) -> KeysValues:
+        return self.layers
+
+
 @dataclass(eq=False)
 class Flight:
-    """A prompt a lane is computing; ``done`` is set once it is published (as ``entry``) or abandoned."""
+    """A prompt a lane is computing; ``done`` is set once it is published (as ``entry``) or abandoned. ``progress``:
+    its positions computed so far; ``needs``: how many of them prompts waiting on it need to start."""
 
     ids: npt.NDArray[np.int64]
     done: threading.Event = field(default_factory=threading.Event)
     entry: Cached | None = None
+    progress: Progress | None = None
+    needs: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Claim:
     """The entry sharing the longest prefix with a prompt (``shared`` tokens), and the prompt's :class:`Flight`
-    unless ``best`` is the prompt itself (then nothing is to be computed)."""
+    unless ``best`` is the prompt itself (then nothing is to be computed). ``best`` may be the :class:`Progress`
+    of prompt ``source`` still in flight, sharing ``source_shared`` tokens with it: its head answers come once
+    ``source`` is done."""
 
-    best: Cached | None
+    best: Cached | Progress | None
     shared: int
     flight: Flight | None
+    source: Flight | None = None
+    source_shared: int = 0
+
+
+def kv_of(cache: DynamicCache) -> KeysValues:
+    """The keys and values ``cache`` holds now (a later update makes new tensors, leaving these intact)."""
+    return [(layer.keys, layer.values) for layer in cache.layers]  # type: ignore[union-attr,misc]
 
 
 Prompt = TypeVar("Prompt", Cached, Flight)
@@ -79,29 +113,70 @@ class PrefixCache:
         self._recent: OrderedDict[bytes, Cached] = OrderedDict()
         self._flights: set[Flight] = set()
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
 
-    def claim(self, ids: npt.NDArray[np.int64]) -> Claim:
+    def claim(self, ids: npt.NDArray[np.int64], free: Callable[[], bool] | None = None) -> Claim:
         """The entry sharing the longest prefix with ``ids``, after waiting for any lane computing a prompt that
-        would leave less of ``ids`` to compute. The caller then computes ``ids`` and must end the claim's flight
-        with :meth:`publish` or :meth:`abandon`."""
+        would leave less of ``ids`` to compute: until that lane has published the :class:`Progress` of all the
+        positions ``ids`` can take from it, if a lane is ``free`` to start on ``ids`` then (else, for a prompt equal
+        to it, and without ``free`` (one lane), until it is done: a prompt that cannot start yet keeps the choice of
+        its prefix open). The caller then computes ``ids`` and must end the claim's flight with :meth:`publish` or
+        :meth:`abandon`."""
         finished: list[Cached] = []
-        while True:
-            with self._lock:
+        looked = False
+        with self._lock:
+            while True:
                 best, shared = _longest(ids, [*self._recent.values(), *finished])
-                if best is not None and _key(best.ids) in self._recent:
-                    self._recent.move_to_end(_key(best.ids))
+                if not looked:  # used last: when first looked at, and when what it waited on is done
+                    self._touch(best)
                 if best is not None and shared == len(ids) == len(best.ids):
+                    self._touch(best)
                     self.reused_tokens += shared
                     return Claim(best, shared, None)
                 ahead, ahead_shared = _longest(ids, self._flights)
-                if ahead is None or reusable(ahead_shared, len(ids)) <= reusable(shared, len(ids)):
-                    flight = Flight(ids)
-                    if self.enabled:
-                        self._flights.add(flight)
-                    return Claim(best, shared, flight)
-            ahead.done.wait()
-            if ahead.entry is not None:
-                finished = [ahead.entry]
+                need = reusable(ahead_shared, len(ids))
+                if ahead is None or need <= reusable(shared, len(ids)):
+                    self._touch(best)
+                    return Claim(best, shared, self._flight(ids))
+                progress, same = ahead.progress, len(ids) == ahead_shared == len(ahead.ids)
+                if progress is not None and len(progress.ids) >= need and not same and free is not None and free():
+                    return Claim(progress, min(ahead_shared, len(progress.ids)), self._flight(ids), ahead,
+                                 ahead_shared)
+                ahead.needs.append(need)
+                if free is None:
+                    self._changed.wait_for(ahead.done.is_set)
+                else:
+                    self._changed.wait()
+                ahead.needs.remove(need)
+                looked = not ahead.done.is_set()
+                if ahead.entry is not None:
+                    finished = [ahead.entry]
+
+    def progressed(self, flight: Flight, progress: Progress) -> None:
+        """``flight`` has computed the positions of ``progress``: wake the prompts waiting for them."""
+        with self._lock:
+            flight.progress = progress
+            self._changed.notify_all()
+
+    def wake(self) -> None:
+        """A lane is free: prompts waiting for one to start from a :class:`Progress` look again."""
+        with self._lock:
+            self._changed.notify_all()
+
+    def needs(self, flight: Flight) -> list[int]:
+        """How many positions of ``flight`` each prompt waiting on it needs computed to start."""
+        with self._lock:
+            return list(flight.needs)
+
+    def _touch(self, entry: Cached | None) -> None:
+        if entry is not None and _key(entry.ids) in self._recent:
+            self._recent.move_to_end(_key(entry.ids))
+
+    def _flight(self, ids: npt.NDArray[np.int64]) -> Flight:
+        flight = Flight(ids)
+        if self.enabled:
+            self._flights.add(flight)
+        return flight
 
     def publish(self, flight: Flight, entry: Cached, computed: int) -> None:
         """``entry`` (``computed`` of its tokens run through the model) is complete: keep it, wake the waiters."""
@@ -112,13 +187,15 @@ class PrefixCache:
                 self._remember(entry)
             self._flights.discard(flight)
             flight.entry = entry
-        flight.done.set()
+            flight.done.set()
+            self._changed.notify_all()
 
     def abandon(self, flight: Flight) -> None:
         """The computation of ``flight`` failed: wake the waiters, who compute on their own."""
         with self._lock:
             self._flights.discard(flight)
-        flight.done.set()
+            flight.done.set()
+            self._changed.notify_all()
 
     def answered(self, entry: Cached, head: HeadAnswers) -> None:
         """``head`` (a copy of ``entry``'s with more answers) replaces it."""
