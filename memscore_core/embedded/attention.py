@@ -5,9 +5,10 @@ state depends, in its last bits, on where the pass computing it began; a prefix 
 at fixed slice boundaries. Here each query row's result depends on its own position and the keys before it only:
 the scores are one matrix product per key/value head over a key length padded to whole ``KEY_BLOCK`` blocks
 (masked to exactly zero weight), and the weighted values are summed a ``KEY_BLOCK`` block at a time in key
-order, so a longer pass only adds exact zeros. Measured on this CPU's MKL: matrix products of 5 rows or more give
-every row the same bits whatever the rows around it, with one or more threads (``MIN_ROWS`` keeps every pass and
-head pass at 8 or more).
+order, so a longer pass only adds exact zeros. Measured on this CPU's MKL (rows 1 to 199, SmolLM2's and the tiny
+models' shapes): matrix products of 4 rows or more give every row the same bits whatever the rows around it on one
+thread; on two threads products of 5–7 and 9–11 rows take another path, and 12 or more agree (``MIN_ROWS`` keeps
+every pass and head pass at 12 or more).
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ NAME = "memscore_rows"
 KEY_BLOCK = 64
 SCORE_ELEMENTS = 1 << 20
 """Attention scores per matrix product (4 MB): longer passes take their query rows in pieces."""
-MIN_ROWS = 8
+MIN_ROWS = 12
+"""Fewest rows a pass computes (a whole prompt shorter than that excepted): smaller matrix products may take
+another path through MKL, with other bits (on two threads, 9–11 rows do)."""
 ROW_BLOCK = 128
 """Query rows per attention product at most, at multiples of this position: rows early in a pass skip the later
 key blocks (masked for them) instead of scoring them."""
-"""Fewest rows a pass computes (a whole prompt shorter than that excepted): smaller matrix products may take
-another path through MKL, with other bits."""
 
 
 def row_invariant_attention(module: torch.nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,

@@ -74,6 +74,16 @@ def test_a_prompt_extending_a_cached_one_by_a_few_tokens_still_computes_at_least
     assert np.array_equal(with_reuse.ranks, without.ranks)
 
 
+def test_on_two_torch_threads_a_prompt_extending_a_cached_one_by_a_few_tokens_is_a_full_recompute() -> None:
+    fresh = LocalModel(CAPTURE_MODEL, threads=2, lanes=1, prefix_cache=False)
+    ids = encoded(fresh, FACTS[:8])
+    for extra in range(5, 16):
+        reusing = LocalModel(CAPTURE_MODEL, threads=2, lanes=1)
+        reusing.prompt_logprobs(ids[:-extra], 0)
+        with_reuse, without = reusing.prompt_logprobs(ids, 0), fresh.prompt_logprobs(ids, 0)
+        assert np.array_equal(with_reuse.logprobs, without.logprobs), extra
+
+
 def test_hidden_states_are_bit_for_bit_the_same_wherever_a_pass_begins() -> None:
     model = LocalModel(CAPTURE_MODEL, prefix_cache=False)
     ids = encoded(model, FACTS[:20])
