@@ -14,7 +14,7 @@ from memscore_core.embedded.attention import MIN_ROWS
 from memscore_core.embedded.hf import DynamicCache
 from memscore_core.embedded.model import LocalModel
 from memscore_core.embedded.passes import MIN_CUT, PREFILL_SLICE, next_pass
-from memscore_core.embedded.prefix_cache import Cached, Claim, PrefixCache, Progress
+from memscore_core.embedded.prefix_cache import Cached, Claim, Flight, PrefixCache, Progress
 from tests.embedded.conftest import CAPTURE_MODEL
 from tests.embedded.test_lanes import ablations, assert_same, scoring
 from tests.embedded.test_prefix_reuse import FACTS
@@ -24,45 +24,47 @@ def progress_of(ids: np.ndarray, length: int) -> Progress:
     return Progress(ids[:length], [], torch.zeros(length, 4))
 
 
-def test_a_prompt_starts_from_the_progress_of_a_prompt_in_flight_once_it_covers_their_shared_prefix() -> None:
+def baseline_in_flight(progressed: int) -> tuple[PrefixCache, np.ndarray, Flight]:
+    """A cache with a 300-token baseline in flight whose passes have covered ``progressed`` positions."""
     cache = PrefixCache(4, 1 << 30)
     baseline = np.arange(300)
-    ablated = np.concatenate([baseline[:120], baseline[140:]])
     flight = cache.claim(baseline).flight
     assert flight is not None
-    cache.progressed(flight, progress_of(baseline, 150))
+    cache.progressed(flight, progress_of(baseline, progressed))
+    return cache, baseline, flight
+
+
+def finish(cache: PrefixCache, baseline: np.ndarray, flight: Flight) -> Cached:
+    entry = Cached(baseline, DynamicCache(), torch.zeros(300, 4))
+    cache.publish(flight, entry, 300)
+    return entry
+
+
+def test_a_prompt_starts_from_the_progress_of_a_prompt_in_flight_once_it_covers_their_shared_prefix() -> None:
+    cache, baseline, flight = baseline_in_flight(150)
+    ablated = np.concatenate([baseline[:120], baseline[140:]])
     claim = cache.claim(ablated, lambda: True)
     assert claim.source is flight and claim.source_shared == 120
     assert isinstance(claim.best, Progress) and claim.shared == 120
 
 
 def test_a_prompt_equal_to_one_in_flight_waits_for_it_to_be_done() -> None:
-    cache = PrefixCache(4, 1 << 30)
-    baseline = np.arange(300)
-    flight = cache.claim(baseline).flight
-    assert flight is not None
-    cache.progressed(flight, progress_of(baseline, 300))
+    cache, baseline, flight = baseline_in_flight(300)
     with ThreadPoolExecutor(1) as pool:
         waiting = pool.submit(cache.claim, baseline.copy())
         time.sleep(0.2)
         assert not waiting.done()
-        entry = Cached(baseline, DynamicCache(), torch.zeros(300, 4))
-        cache.publish(flight, entry, 300)
+        entry = finish(cache, baseline, flight)
         assert waiting.result().flight is None and waiting.result().best is entry
 
 
 def test_a_prompt_with_no_lane_free_to_start_it_waits_for_the_finished_prompt_instead_of_its_progress() -> None:
-    cache = PrefixCache(4, 1 << 30)
-    baseline = np.arange(300)
-    flight = cache.claim(baseline).flight
-    assert flight is not None
-    cache.progressed(flight, progress_of(baseline, 150))
+    cache, baseline, flight = baseline_in_flight(150)
     with ThreadPoolExecutor(1) as pool:
         waiting = pool.submit(cache.claim, np.concatenate([baseline[:120], baseline[140:]]), lambda: False)
         time.sleep(0.2)
         assert not waiting.done()
-        entry = Cached(baseline, DynamicCache(), torch.zeros(300, 4))
-        cache.publish(flight, entry, 300)
+        entry = finish(cache, baseline, flight)
         assert waiting.result().best is entry and waiting.result().source is None
 
 
