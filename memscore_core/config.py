@@ -67,7 +67,7 @@ class ScoringConfig(BaseModel):
         for name in TUNING:
             if name not in self.spec.reads:
                 del config[name]
-        return config | self.spec.hashed()
+        return config | self.spec.hashed(self.ablation)
 
     def hash(self) -> str:
         return config_hash(self.result_config())

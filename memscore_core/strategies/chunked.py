@@ -43,7 +43,8 @@ class ChunkedSettings:
     floor_quantile: float
 
 
-def chunkwise(name: str, *, reads: tuple[str, ...], hashed: Callable[[], dict[str, Any]] = dict) -> StrategySpec:
+def chunkwise(name: str, *, reads: tuple[str, ...],
+              hashed: Callable[[str], dict[str, Any]] = lambda ablation: {}) -> StrategySpec:
     """A strategy that scores chunk by chunk (:func:`score_chunked`): ``hierarchical``, ``surrogate`` or ``auto``."""
     async def score(conversation: Conversation, send: Send, settings: StrategySettings, model: str
                     ) -> ConversationScore:

@@ -98,10 +98,11 @@ async def screen_chunk(context: ChunkContext, drop_all: Effect, floor: float) ->
     return outcome
 
 
-def constants() -> dict[str, dict[str, float]]:
-    """The screen's constants, as they enter a configuration's hash (a change rescores its results)."""
-    return {"screen": {"second": SECOND, "strong": STRONG, "top": TOP, "margin": MARGIN, "leaves": LEAVES,
-                       "tangle": TANGLE, "share": SHARE}}
+def constants(ablation: str = "remove") -> dict[str, dict[str, float]]:
+    """The screen's constants under ``ablation``, as they enter a configuration's hash (a change rescores its
+    results); :data:`SHARE` only under replacement, the one ablation whose screen it changes."""
+    screen = {"second": SECOND, "strong": STRONG, "top": TOP, "margin": MARGIN, "leaves": LEAVES, "tangle": TANGLE}
+    return {"screen": screen | ({"share": SHARE} if ablation == "replace" else {})}
 
 
 def parts(group: Group, *, single: bool = False) -> tuple[Group, ...]:

@@ -14,9 +14,9 @@ from memscore_core.strategies.chunked import chunkwise
 from memscore_core.strategies.spec import TUNING, StrategySpec
 
 
-def _auto_hashed() -> dict[str, Any]:
-    """``auto``'s thresholds and the screen of its hierarchical chunks."""
-    return auto.thresholds() | hierarchical.constants()
+def _auto_hashed(ablation: str) -> dict[str, Any]:
+    """``auto``'s thresholds and the screen of its hierarchical chunks under ``ablation``."""
+    return auto.thresholds() | hierarchical.constants(ablation)
 
 
 STRATEGIES: dict[str, StrategySpec] = {strategy.name: strategy for strategy in (

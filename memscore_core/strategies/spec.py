@@ -45,16 +45,17 @@ class StrategySpec:
     """One strategy.
 
     ``reads``: which of :data:`TUNING` it uses (they enter its configuration hash); ``hashed``: further
-    constants of the strategy that change its results (e.g. ``auto``'s thresholds); ``sequential``: one
-    request and one conversation at a time (the seed, as the original did); ``replaces``: whether it can
-    replace memories by fillers instead of removing them, and if not, ``removal_only_why`` says why.
+    constants of the strategy that change its results under an ablation (e.g. ``auto``'s thresholds);
+    ``sequential``: one request and one conversation at a time (the seed, as the original did); ``replaces``:
+    whether it can replace memories by fillers instead of removing them, and if not, ``removal_only_why`` says
+    why.
     """
 
     name: str
     score: Score
     estimate: Estimate
     reads: tuple[str, ...] = ()
-    hashed: Callable[[], dict[str, Any]] = field(default=dict)
+    hashed: Callable[[str], dict[str, Any]] = field(default=lambda ablation: {})
     sequential: bool = False
     replaces: bool = True
     removal_only_why: str = ""

@@ -1,9 +1,9 @@
 """A configuration's hash is what it was before the layout of issue 22 (1ed68a0): stored results keep their keys.
 
-Hierarchical and auto hashes changed twice since, on purpose: they now carry the screen's constants
-(:func:`memscore_core.strategies.hierarchical.constants`), which issue 24 changed (the second time adding
-``share``, the inference rule under replacement), so results of an earlier screen are not taken for the new
-one's."""
+Hierarchical and auto hashes changed since, on purpose: they now carry the screen's constants
+(:func:`memscore_core.strategies.hierarchical.constants`), which issue 24 changed, so results of an earlier
+screen are not taken for the new one's. Under replacement they changed once more, with ``share`` (an inference
+rule of the replace screen only); under removal the screen did not change, and neither did their keys."""
 
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ BEFORE_THE_LAYOUT = [
     ("seed", "remove", {}, "5dc2d3118a13ee3108e2f303cf30be133796a6c2fdb07b4c0430011cb21f00f2"),
     ("seed", "remove", TUNED,
      "5dc2d3118a13ee3108e2f303cf30be133796a6c2fdb07b4c0430011cb21f00f2"),
-    ("hierarchical", "remove", {}, "fed45a05f23390fcc8c7fa4ccf8747dfb367004d4bcefb79d5f55f0c7a2df4a5"),
+    ("hierarchical", "remove", {}, "67206236b6ad2472ebae65e182d3a13bbe6b9d4dc425d422c75b77a3019fc919"),
     ("hierarchical", "remove", TUNED,
-     "2dee818bc02b4555a8cd9352d735fb7b45bde31efdcd90348e6fa3e2f5aad154"),
+     "b9abb91aea575c6e6401d111fc6495556c8bb269726c2eae9f3c9758eec40e20"),
     ("hierarchical", "replace", {}, "1c6e25f6483447a0b14e78b9303a0e9fb29162320b3a57c1a7e07746273705f8"),
     ("hierarchical", "replace", TUNED,
      "1ebef9e963ac4bd1797704f05cbd091bb0956daf9c41b1f9bdf95c904d9742c5"),
@@ -36,9 +36,9 @@ BEFORE_THE_LAYOUT = [
     ("surrogate", "replace", {}, "3b2504d24848b2448ce92e3e88af47a3aa1fc09f35bd5a471010ece9fc3cd6c3"),
     ("surrogate", "replace", TUNED,
      "3b2504d24848b2448ce92e3e88af47a3aa1fc09f35bd5a471010ece9fc3cd6c3"),
-    ("auto", "remove", {}, "f3a24e3696f97d20535d700fe3136ec818f9af57825a797706823ed99de7434a"),
+    ("auto", "remove", {}, "42dd3f98b16b40daa14b3e0045c2c752766f30d03fb0fdc99bddd08a27e1fd0e"),
     ("auto", "remove", TUNED,
-     "980e8730787fed2d8107d9f6012b7cb58880c08a5a3487eb5802933633f0b22b"),
+     "3dcc6c8d1f6ce2eff0b6e49f9b2911738079d00e7273b6fafe32ad675b83ba96"),
     ("auto", "replace", {}, "7af987ebc2fc4e9d53a2693b4ffd55e99d2ca3afa52daab95fd605f890575578"),
     ("auto", "replace", TUNED,
      "5892ca5cafa0b8e2d735dde5f9ec44996d1643fcb43fd863543095f8288c7f8f"),

@@ -165,7 +165,17 @@ def test_a_context_length_rejection_halves_the_chunks_and_screens_them_again() -
 @pytest.mark.parametrize("strategy", ["hierarchical", "auto"])
 def test_results_are_keyed_by_the_screens_constants(strategy: str, monkeypatch: pytest.MonkeyPatch) -> None:
     config = ScoringConfig(strategy=strategy, chunk_tokens=CHUNK_TOKENS)
-    assert constants().items() <= config.result_config().items()
+    assert constants("remove").items() <= config.result_config().items()
     before = config.hash()
     monkeypatch.setattr("memscore_core.strategies.hierarchical.TOP", 32)
     assert config.hash() != before
+
+
+@pytest.mark.parametrize("strategy", ["hierarchical", "auto"])
+def test_the_replace_screens_inference_share_keys_replace_results_only(strategy: str,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    remove = ScoringConfig(strategy=strategy, chunk_tokens=CHUNK_TOKENS)
+    replace = remove.model_copy(update={"ablation": "replace"})
+    before = remove.hash(), replace.hash()
+    monkeypatch.setattr("memscore_core.strategies.hierarchical.SHARE", 0.25)
+    assert remove.hash() == before[0] and replace.hash() != before[1]
