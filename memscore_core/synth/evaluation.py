@@ -32,17 +32,17 @@ class _Answer:
 def evaluate(pairs: Sequence[tuple[Conversation, ConversationScore]]) -> dict[str, float | int | None]:
     """Precision@1 and two-memory recall with the answers each is over (``n_single``, ``n_two_memory``), used/unused
     medians, the floor and the redundancy check; a statistic over no answers is None."""
-    answers = [answer for conversation, score in pairs for answer in _answers(conversation, score)]
-    single = [a for a in answers if a.kind == "one" and a.cells]
-    double = [a for a in answers if a.kind == "two" and len(a.cells) >= 2]
-    none = [a for a in answers if a.kind == "none" and a.cells]
-    redundant = [a for a in answers if a.kind == "redundant" and _is_fact_and_copy(a.used)]
-    used = [v for a in answers if a.kind in ("one", "two") for k, v in a.cells.items() if k in a.used]
-    null = [v for a in answers if a.kind in ("one", "two", "redundant") for k, v in a.cells.items() if k not in a.used]
+    judged = [answer for conversation, score in pairs for answer in answers(conversation, score)]
+    single = [a for a in judged if a.kind == "one" and a.cells]
+    double = [a for a in judged if a.kind == "two" and len(a.cells) >= 2]
+    none = [a for a in judged if a.kind == "none" and a.cells]
+    redundant = [a for a in judged if a.kind == "redundant" and _is_fact_and_copy(a.used)]
+    used = [v for a in judged if a.kind in ("one", "two") for k, v in a.cells.items() if k in a.used]
+    null = [v for a in judged if a.kind in ("one", "two", "redundant") for k, v in a.cells.items() if k not in a.used]
     unused = null + [v for a in none for v in a.cells.values()]
     floor = float(np.quantile(null, FLOOR_QUANTILE)) if null else None
     return {
-        "n_answers": len(answers),
+        "n_answers": len(judged),
         "n_single": len(single),
         "precision_at_1": _mean([_top(a, 1) == a.used for a in single]),
         "n_two_memory": len(double),
@@ -59,8 +59,10 @@ def evaluate(pairs: Sequence[tuple[Conversation, ConversationScore]]) -> dict[st
     }
 
 
-def _answers(conversation: Conversation, score: ConversationScore) -> list[_Answer]:
-    answers = []
+def answers(conversation: Conversation, score: ConversationScore) -> list[_Answer]:
+    """The planted answers of ``conversation`` with their kind, the memories they use, and the cells of the memories
+    before them."""
+    found = []
     for column, entry_idx in enumerate(score.response_entry_indices):
         if entry_idx is None:
             continue
@@ -73,8 +75,8 @@ def _answers(conversation: Conversation, score: ConversationScore) -> list[_Answ
             if (memory_idx is None or memory_idx < entry_idx) and value is not None:
                 cells[key] = float(value)
         drop = score.drop_all[column] if column < len(score.drop_all) else None
-        answers.append(_Answer(str(meta.get("kind", "")), set(meta["uses_memories"]), cells, drop))
-    return answers
+        found.append(_Answer(str(meta.get("kind", "")), set(meta["uses_memories"]), cells, drop))
+    return found
 
 
 def _is_fact_and_copy(used: set[str]) -> bool:
