@@ -9,21 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
-from memscore_core.settings import REPO_ROOT
-from tests.support.prefect_server import start_worker
+from tests.support.prefect_server import shipped_automation, start_worker
 from tests.support.servers import kill_tree
 
 pytestmark = pytest.mark.prefect
 WATCH_TAG = "memscore-shard-watch-test"  # this test's own copy of the automation watches only its own run
 WITHIN_SECONDS = 15  # the shipped 90 s window, shortened so the test waits 15 s instead
-
-
-def shipped_automation() -> dict[str, Any]:
-    """The zombie automation as flows/automations.yaml declares it."""
-    (automation,) = yaml.safe_load((REPO_ROOT / "flows" / "automations.yaml").read_text())
-    return dict(automation)
 
 
 @pytest.fixture

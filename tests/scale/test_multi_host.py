@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from memscore_core.ablation.chunking import DEFAULT_CHUNK_TOKENS
 from memscore_core.ablation.requests import plan_exact
@@ -32,12 +33,13 @@ from memscore_core.store import Store
 from memscore_core.synth.generator import generate_corpus
 from tests.support.hosts import Hosts, hosts
 from tests.support.postgres import PostgresServer, postgres_server
-from tests.support.prefect_server import PREFECT, prefect
+from tests.support.prefect_server import PREFECT, prefect, shipped_automation
 
 pytestmark = [pytest.mark.prefect, pytest.mark.timeout(1200)]
 CONVERSATIONS = 200
 SHARDS = 4
 MODEL_PORT, REFERENCE_PORT, PROXY_PORT, PREFECT_PORT = 8000, 8001, 9000, 4200
+ZOMBIE_SECONDS = 60  # the shipped 90 s window, shortened: still two missed heartbeats (every 30 s) before a crash
 COMPARED = {  # every table's logical content: run ids, times and hosts differ between the two runs
     "conversations": "conversation_id, content_hash, source_file, meta, system_prompt, context",
     "entries": "conversation_id, content_hash, entry_idx, role, memory_key, content, reasoning, tool_call_id",
@@ -124,7 +126,11 @@ def cluster(tmp_path: Path) -> Iterator[dict[str, Any]]:
                 deploy_env = {**prefect_env, "PREFECT_HOME": str(tmp_path / "deployer")}
                 prefect(deploy_env, "work-pool", "create", "memscore-local", "--type", "process")
                 prefect(deploy_env, "--no-prompt", "deploy", "--all")
-                prefect(deploy_env, "automation", "create", "--from-file", "flows/automations.yaml")
+                automations = tmp_path / "automations.yaml"
+                zombie = shipped_automation()
+                zombie["trigger"]["within"] = ZOMBIE_SECONDS
+                automations.write_text(yaml.safe_dump([zombie]))
+                prefect(deploy_env, "automation", "create", "--from-file", str(automations))
                 worker_env = {**prefect_env, "MEMSCORE_REQUEST_CACHE": str(shared / "requests"),
                               "MEMSCORE_DATA_PATH": str(shared / "lake")}
                 for worker in ("w1", "w2"):

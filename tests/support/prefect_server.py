@@ -8,11 +8,20 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from memscore_core.embedded.loopback import free_port, wait_healthy
 from tests.support.servers import REPO, stop
 
 PREFECT = str(Path(sys.executable).with_name("prefect"))
+
+
+def shipped_automation() -> dict[str, Any]:
+    """The zombie automation as flows/automations.yaml declares it."""
+    (automation,) = yaml.safe_load((REPO / "flows" / "automations.yaml").read_text())
+    return dict(automation)
 
 
 @contextmanager
