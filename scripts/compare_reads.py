@@ -39,10 +39,8 @@ def compare(pairs: Sequence[tuple[Conversation, ConversationScore]]) -> dict[str
     misses = []
     for conversation, score in pairs:
         for answer in answers(conversation, score):
-            if answer.kind not in ("one", "two") or not answer.cells:
-                continue
-            ranked = sorted(answer.cells, key=answer.cells.__getitem__, reverse=True)
-            if not answer.used <= set(ranked[:1 if answer.kind == "one" else 2]):
+            if answer.found() is False:
+                ranked = sorted(answer.cells, key=answer.cells.__getitem__, reverse=True)
                 misses.append({"conversation": conversation.id, "kind": answer.kind,
                                "used": {key: round(answer.cells[key], 3) for key in sorted(answer.used)},
                                "top": {key: round(answer.cells[key], 3) for key in ranked[:2]},

@@ -22,11 +22,27 @@ FLOOR_QUANTILE = 0.99
 
 
 @dataclass(frozen=True)
-class _Answer:
+class Answer:
+    """A planted answer: its kind (``one``, ``two``, ``none``, ``redundant``), the memories it uses, the cells of the
+    memories before it and its drop-all."""
+
     kind: str
     used: set[str]
     cells: dict[str, float]
     drop_all: float | None
+
+    def top(self, count: int) -> set[str]:
+        """The ``count`` memories with the largest cells."""
+        return {key for key, _ in sorted(self.cells.items(), key=lambda kv: kv[1], reverse=True)[:count]}
+
+    def found(self) -> bool | None:
+        """Whether its top memory (two, for a two-memory answer) is the one it uses; None where it is not ranked
+        (another kind, or fewer cells than memories it uses)."""
+        if self.kind == "one" and self.cells:
+            return self.top(1) == self.used
+        if self.kind == "two" and len(self.cells) >= 2:
+            return self.used <= self.top(2)
+        return None
 
 
 def evaluate(pairs: Sequence[tuple[Conversation, ConversationScore]]) -> dict[str, float | int | None]:
@@ -44,9 +60,9 @@ def evaluate(pairs: Sequence[tuple[Conversation, ConversationScore]]) -> dict[st
     return {
         "n_answers": len(judged),
         "n_single": len(single),
-        "precision_at_1": _mean([_top(a, 1) == a.used for a in single]),
+        "precision_at_1": _mean([a.found() is True for a in single]),
         "n_two_memory": len(double),
-        "recall_two_memory": _mean([a.used <= _top(a, 2) for a in double]),
+        "recall_two_memory": _mean([a.found() is True for a in double]),
         "median_used_divergence": _median(used),
         "median_unused_divergence": _median(unused),
         "used_unused_ratio": _ratio(_median(used), _median(unused)),
@@ -59,7 +75,7 @@ def evaluate(pairs: Sequence[tuple[Conversation, ConversationScore]]) -> dict[st
     }
 
 
-def answers(conversation: Conversation, score: ConversationScore) -> list[_Answer]:
+def answers(conversation: Conversation, score: ConversationScore) -> list[Answer]:
     """The planted answers of ``conversation`` with their kind, the memories they use, and the cells of the memories
     before them."""
     found = []
@@ -75,17 +91,13 @@ def answers(conversation: Conversation, score: ConversationScore) -> list[_Answe
             if (memory_idx is None or memory_idx < entry_idx) and value is not None:
                 cells[key] = float(value)
         drop = score.drop_all[column] if column < len(score.drop_all) else None
-        found.append(_Answer(str(meta.get("kind", "")), set(meta["uses_memories"]), cells, drop))
+        found.append(Answer(str(meta.get("kind", "")), set(meta["uses_memories"]), cells, drop))
     return found
 
 
 def _is_fact_and_copy(used: set[str]) -> bool:
     """Whether an answer uses exactly one fact, surfaced twice (so drop-all and leave-one-out compare)."""
     return len(used) == 2 and any(copy_key(key) in used for key in used)
-
-
-def _top(answer: _Answer, count: int) -> set[str]:
-    return {key for key, _ in sorted(answer.cells.items(), key=lambda kv: kv[1], reverse=True)[:count]}
 
 
 def _mean(flags: Sequence[bool]) -> float | None:
